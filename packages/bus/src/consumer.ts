@@ -1,0 +1,182 @@
+// A consumer that validates every message against its contract before anything else sees it.
+// Invalid messages go to `<topic>.dlq` with the reason; nothing is dropped silently.
+//
+// Offsets: the handler gets whole per-partition batches and may store offsets itself (the
+// audit ledger commits them in the same Postgres transaction as its rows). Kafka's committed
+// offset is advanced only after the handler succeeded, so it is never ahead of the handler.
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { dlqTopic, parseEvent, type AnyEvent, type DeadLetter } from '@flow8/contracts';
+import { extractTraceContext, SpanKind, withSpan, type Logger } from '@flow8/telemetry';
+import type { Publisher } from './publisher';
+
+export interface ConsumedEvent {
+  offset: string;
+  event: AnyEvent;
+  /** The exact bytes received, for consumers that keep them verbatim. */
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+export interface PartitionBatch {
+  topic: string;
+  partition: number;
+  /** Valid events in offset order (invalid ones were dead-lettered already). */
+  events: ConsumedEvent[];
+  firstOffset: string;
+  /** The offset of the last message in the batch, valid or not: store `lastOffset + 1`. */
+  lastOffset: string;
+  heartbeat(): Promise<void>;
+}
+
+export interface EventConsumerOptions {
+  kafka: Kafka;
+  groupId: string;
+  topics: Array<string | RegExp>;
+  deadLetters: Publisher;
+  logger: Logger;
+  handleBatch(batch: PartitionBatch): Promise<void>;
+  fromBeginning?: boolean;
+  /** Retry backoff ceiling for a failing handler (e.g. the database is down). */
+  maxBackoffMs?: number;
+  sessionTimeoutMs?: number;
+}
+
+export interface EventConsumer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): { consumed: number; deadLettered: number; handlerFailures: number };
+}
+
+function headersOf(h: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+  }
+  return out;
+}
+
+export function deadLetterRecord(input: {
+  topic: string;
+  partition: number;
+  message: KafkaMessage;
+  reason: DeadLetter['reason'];
+  errors: string[];
+  groupId: string;
+}): DeadLetter {
+  return {
+    source: { topic: input.topic, partition: input.partition, offset: input.message.offset },
+    reason: input.reason,
+    errors: input.errors,
+    consumerGroup: input.groupId,
+    failedAt: new Date().toISOString(),
+    key: input.message.key ? input.message.key.toString('utf8') : null,
+    valueBase64: input.message.value ? input.message.value.toString('base64') : null,
+    headers: headersOf(input.message.headers),
+  };
+}
+
+export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
+  const maxBackoff = opts.maxBackoffMs ?? 10_000;
+  const stats = { consumed: 0, deadLettered: 0, handlerFailures: 0 };
+  let consumer: Consumer | null = null;
+  let stopping = false;
+
+  async function onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, resolveOffset, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    if (batch.messages.length === 0) return;
+    const events: ConsumedEvent[] = [];
+    const dead: DeadLetter[] = [];
+    for (const message of batch.messages) {
+      const r = parseEvent(message.value);
+      if (r.ok) {
+        events.push({ offset: message.offset, event: r.value, value: message.value!, headers: headersOf(message.headers) });
+      } else {
+        dead.push(
+          deadLetterRecord({ topic: batch.topic, partition: batch.partition, message, reason: r.reason, errors: r.errors, groupId: opts.groupId }),
+        );
+      }
+    }
+    // Dead letters are written before the batch's offsets can move past them.
+    if (dead.length > 0) {
+      await opts.deadLetters.publish(
+        dead.map((d) => ({
+          topic: dlqTopic(batch.topic),
+          key: d.key ?? '',
+          value: Buffer.from(JSON.stringify(d)),
+          headers: { 'content-type': 'application/json', 'flow8-dlq-reason': d.reason },
+        })),
+      );
+      stats.deadLettered += dead.length;
+      for (const d of dead) {
+        opts.logger.warn(
+          { topic: batch.topic, partition: batch.partition, offset: d.source.offset, reason: d.reason, errors: d.errors },
+          'message dead-lettered',
+        );
+      }
+    }
+    const first = events[0];
+    const parent = first ? extractTraceContext(first.headers) : undefined;
+    let backoff = 200;
+    for (;;) {
+      if (!isRunning() || isStale()) return; // a rebalance took the partition; its new owner will redo it
+      try {
+        await withSpan(
+          `${batch.topic} process`,
+          {
+            kind: SpanKind.CONSUMER,
+            parent,
+            attributes: {
+              'messaging.system': 'kafka',
+              'messaging.destination.name': batch.topic,
+              'messaging.kafka.destination.partition': batch.partition,
+              'messaging.batch.message_count': batch.messages.length,
+              'messaging.consumer.group.name': opts.groupId,
+            },
+          },
+          () =>
+            opts.handleBatch({
+              topic: batch.topic,
+              partition: batch.partition,
+              events,
+              firstOffset: batch.firstOffset() ?? batch.messages[0]!.offset,
+              lastOffset: batch.lastOffset(),
+              heartbeat,
+            }),
+        );
+        break;
+      } catch (e) {
+        stats.handlerFailures += 1;
+        opts.logger.warn({ err: e, topic: batch.topic, partition: batch.partition, retryInMs: backoff }, 'batch handler failed; retrying');
+        if (stopping) throw e;
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, maxBackoff);
+        await heartbeat().catch(() => undefined);
+      }
+    }
+    stats.consumed += batch.messages.length;
+    resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+    await commitOffsetsIfNecessary();
+    await heartbeat();
+  }
+
+  return {
+    async start() {
+      stopping = false;
+      consumer = opts.kafka.consumer({
+        groupId: opts.groupId,
+        sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+        allowAutoTopicCreation: false,
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
+      await consumer.run({ eachBatchAutoResolve: false, autoCommit: true, eachBatch: onBatch });
+    },
+    async stop() {
+      stopping = true;
+      await consumer?.disconnect();
+      consumer = null;
+    },
+    stats: () => ({ ...stats }),
+  };
+}

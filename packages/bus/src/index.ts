@@ -1,0 +1,16 @@
+export { createKafka, ensureTopics, type Kafka, type KafkaOptions } from './kafka';
+export { createPublisher, type Publisher, type OutgoingMessage } from './publisher';
+export { createOutbox, type Outbox } from './outbox';
+export { createOutboxRelay, type OutboxRelay, type RelayOptions, type RelayStats } from './relay';
+export {
+  createEventConsumer,
+  deadLetterRecord,
+  type EventConsumer,
+  type EventConsumerOptions,
+  type PartitionBatch,
+  type ConsumedEvent,
+} from './consumer';
+
+import { fileURLToPath } from 'node:url';
+/** The bus's own migrations (the outbox table), applied by every service that publishes. */
+export const OUTBOX_MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));

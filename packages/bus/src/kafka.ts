@@ -1,0 +1,69 @@
+// The only place kafkajs is constructed. Everything else in flow8 talks to the bus through
+// this package, so the client library could be swapped without touching services.
+import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
+import type { Logger } from '@flow8/telemetry';
+
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  /** PEM strings. TLS is mandatory: the broker's listener is SSL with client authentication. */
+  tls: { ca: string; cert: string; key: string };
+  logger?: Logger;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** Retries for the client's own requests; the outbox relay retries forever on top of this. */
+  retries?: number;
+}
+
+export type { Kafka };
+
+function logCreator(logger: Logger | undefined) {
+  return () =>
+    ({ level, log }: LogEntry) => {
+      if (!logger) return;
+      const { message, ...rest } = log;
+      const fields = { kafka: { ...rest, logger: undefined } };
+      if (level === logLevel.ERROR) logger.error(fields, `kafka: ${message}`);
+      else if (level === logLevel.WARN) logger.warn(fields, `kafka: ${message}`);
+      else logger.debug(fields, `kafka: ${message}`);
+    };
+}
+
+export function createKafka(opts: KafkaOptions): Kafka {
+  const config: KafkaConfig = {
+    brokers: opts.brokers,
+    clientId: opts.clientId,
+    ssl: { ca: [opts.tls.ca], cert: opts.tls.cert, key: opts.tls.key, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+    connectionTimeout: opts.connectionTimeoutMs ?? 5000,
+    requestTimeout: opts.requestTimeoutMs ?? 15000,
+    retry: { retries: opts.retries ?? 3, initialRetryTime: 200, maxRetryTime: 5000 },
+    logLevel: logLevel.WARN,
+    logCreator: logCreator(opts.logger),
+  };
+  return new Kafka(config);
+}
+
+/** Creates topics that do not exist yet (idempotent). */
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: string[],
+  opts: { partitions?: number; replicationFactor?: number } = {},
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length === 0) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: opts.partitions ?? 3,
+        replicationFactor: opts.replicationFactor ?? 1,
+      })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,31 @@
+import { assertValidEvent, topicForEvent, type EventEnvelope } from '@flow8/contracts';
+import type { EventType } from '@flow8/contracts';
+import type { Queryable } from '@flow8/db';
+
+export interface Outbox {
+  /**
+   * Adds an event inside the caller's transaction. The event is validated against its
+   * contract first, so an invalid event aborts the state change with it.
+   */
+  add<T extends EventType>(tx: Queryable, event: EventEnvelope<T>): Promise<void>;
+}
+
+export function createOutbox(opts: { topicPrefix?: string } = {}): Outbox {
+  const prefix = opts.topicPrefix ?? '';
+  return {
+    async add(tx, event) {
+      assertValidEvent(event);
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'flow8-event-type': event.type,
+        'flow8-event-id': event.id,
+      };
+      if (event.traceparent) headers.traceparent = event.traceparent;
+      await tx.query(
+        `INSERT INTO outbox (event_id, tenant_id, event_type, topic, value, headers)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [event.id, event.tenantId, event.type, topicForEvent(event.type, prefix), Buffer.from(JSON.stringify(event)), headers],
+      );
+    },
+  };
+}

@@ -1,0 +1,173 @@
+// Publishes outbox rows to Kafka in id order and marks them sent.
+//
+// Order per tenant: one relay per database is active at a time (a session advisory lock), it
+// takes the oldest unsent rows, and marks nothing sent unless Kafka acknowledged the whole
+// batch. Kafka down: the batch is retried with backoff and the rows wait. A crash between
+// publish and mark re-publishes the batch on restart: consumers fence duplicates by event id.
+import type pg from 'pg';
+import type { Logger } from '@flow8/telemetry';
+import type { OutgoingMessage, Publisher } from './publisher';
+
+export interface RelayOptions {
+  pool: pg.Pool;
+  publisher: Publisher;
+  logger: Logger;
+  batchSize?: number;
+  /** Polling is the source of truth; NOTIFY only shortens the wait. */
+  pollIntervalMs?: number;
+  maxBackoffMs?: number;
+  /** Sent rows are kept this long for inspection, then deleted. */
+  retainSentMs?: number;
+  lockKey?: number;
+}
+
+export interface RelayStats {
+  published: number;
+  failures: number;
+  backlog: number;
+  leader: boolean;
+  lastError: string | null;
+}
+
+export interface OutboxRelay {
+  start(): void;
+  stop(): Promise<void>;
+  /** Publishes everything pending now (tests, shutdown). Returns how many rows were sent. */
+  drain(): Promise<number>;
+  stats(): RelayStats;
+}
+
+const DEFAULT_LOCK_KEY = 0x6f757462; // 'outb'
+
+interface Row {
+  id: string;
+  tenant_id: string;
+  topic: string;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+export function createOutboxRelay(opts: RelayOptions): OutboxRelay {
+  const batchSize = opts.batchSize ?? 500;
+  const pollMs = opts.pollIntervalMs ?? 1000;
+  const maxBackoff = opts.maxBackoffMs ?? 10_000;
+  const retainMs = opts.retainSentMs ?? 24 * 3600_000;
+  const lockKey = opts.lockKey ?? DEFAULT_LOCK_KEY;
+  const stats: RelayStats = { published: 0, failures: 0, backlog: 0, leader: false, lastError: null };
+
+  let running = false;
+  let loop: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
+  let leaderClient: pg.PoolClient | null = null;
+  let lastCleanup = 0;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+
+  async function publishBatch(): Promise<number> {
+    const { rows } = await opts.pool.query<Row>(
+      `SELECT id, tenant_id, topic, value, headers FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1`,
+      [batchSize],
+    );
+    if (rows.length === 0) return 0;
+    const messages: OutgoingMessage[] = rows.map((r) => ({
+      topic: r.topic,
+      key: r.tenant_id,
+      value: r.value,
+      headers: r.headers,
+    }));
+    await opts.publisher.publish(messages);
+    await opts.pool.query(`UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
+    stats.published += rows.length;
+    return rows.length;
+  }
+
+  async function drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await publishBatch();
+      total += n;
+      if (n < batchSize) return total;
+    }
+  }
+
+  async function acquireLeadership(): Promise<boolean> {
+    if (leaderClient) return true;
+    const client = await opts.pool.connect();
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [lockKey]);
+    if (!rows[0]?.ok) {
+      client.release();
+      return false;
+    }
+    // The leader listens for inserts; losing this connection loses the lock, so re-elect.
+    client.on('notification', () => wake?.());
+    client.on('error', () => {
+      leaderClient = null;
+      stats.leader = false;
+    });
+    await client.query('LISTEN flow8_outbox');
+    leaderClient = client;
+    stats.leader = true;
+    return true;
+  }
+
+  async function cleanup(): Promise<void> {
+    if (Date.now() - lastCleanup < 60_000) return;
+    lastCleanup = Date.now();
+    await opts.pool.query(`DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1)`, [retainMs / 1000]);
+  }
+
+  async function run(): Promise<void> {
+    let backoff = 200;
+    while (running) {
+      try {
+        if (!(await acquireLeadership())) {
+          await sleep(pollMs * 5);
+          continue;
+        }
+        const n = await drain();
+        const { rows } = await opts.pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL');
+        stats.backlog = Number(rows[0]?.n ?? 0);
+        if (n > 0) opts.logger.debug({ published: n, backlog: stats.backlog }, 'outbox relay published');
+        await cleanup();
+        backoff = 200;
+        stats.lastError = null;
+        if (stats.backlog === 0) await sleep(pollMs);
+      } catch (e) {
+        stats.failures += 1;
+        stats.lastError = (e as Error).message;
+        opts.logger.warn({ err: e, retryInMs: backoff }, 'outbox relay could not publish; events stay in the outbox');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, maxBackoff);
+      }
+    }
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      loop = run();
+    },
+    async stop() {
+      running = false;
+      wake?.();
+      await loop;
+      loop = null;
+      if (leaderClient) {
+        await leaderClient.query('SELECT pg_advisory_unlock($1)', [lockKey]).catch(() => undefined);
+        leaderClient.release();
+        leaderClient = null;
+        stats.leader = false;
+      }
+    },
+    drain,
+    stats: () => ({ ...stats }),
+  };
+}

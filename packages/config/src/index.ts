@@ -1,0 +1,18 @@
+export {
+  base64Key,
+  bool,
+  csv,
+  duration,
+  enumOf,
+  filePath,
+  int,
+  isSecretSchema,
+  parseDuration,
+  port,
+  secret,
+  str,
+  url,
+} from './fields';
+export { httpFields, kafkaFields, LOG_LEVELS, telemetryFields, tlsFields } from './fragments';
+export { CONFIG_EXIT_CODE, ConfigError, loadConfig, parseConfigOrExit } from './load';
+export type { Env, LoadConfigOptions, ParseConfigOrExitOptions } from './load';

@@ -1,0 +1,174 @@
+import { AjvCompiler } from '@fastify/ajv-compiler';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
+import { AppError } from './errors';
+import { sendError } from './error-handler';
+import { installHealthRoutes, type ReadinessCheck } from './health';
+import { REQUEST_ID_HEADER, requestIdFor } from './request-id';
+import { installTracing } from './tracing';
+
+export interface ServiceTlsOptions {
+  key: string | Buffer;
+  cert: string | Buffer;
+  /** The private CA that signs service certificates; required for requestClientCert. */
+  ca?: string | Buffer;
+  /** mTLS: refuse, at the handshake, every client without a certificate from `ca`. */
+  requestClientCert?: boolean;
+}
+
+export interface ServiceAppOptions {
+  /** Service name, bound into every log line. */
+  service: string;
+  /** A pino (or pino-compatible) logger, normally from @flow8/telemetry. */
+  logger: FastifyBaseLogger;
+  tls?: ServiceTlsOptions;
+  /** Largest accepted request body in bytes. Default 1 MiB. */
+  bodyLimit?: number;
+  /** Named dependency checks for GET /readyz; each gets READINESS_TIMEOUT_MS. */
+  readiness?: Record<string, ReadinessCheck>;
+  trustProxy?: boolean | string[];
+  /** Time allowed to receive a whole request (slow-client protection). Default 30 s. */
+  requestTimeoutMs?: number;
+}
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const PROBE_PATHS = new Set(['/healthz', '/readyz']);
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+};
+const HSTS = 'max-age=63072000; includeSubDomains';
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/**
+ * Fastify's default request logs print the full URL (query strings carry OAuth codes and
+ * the like) and the whole request object. This keeps one line per request, with the path
+ * only, and puts the probes' lines at debug so they do not drown the log.
+ */
+class ServiceLogController extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const path = pathOf(request.url);
+    const line = {
+      method: request.method,
+      route: request.routeOptions.url,
+      path,
+      statusCode: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime * 10) / 10,
+    };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else if (PROBE_PATHS.has(path)) reply.log.debug(line, 'request completed');
+    else reply.log.info(line, 'request completed');
+  }
+}
+
+/**
+ * Ajv coerces types where the wire format has no types (querystring, params, headers are
+ * all strings). A JSON body already has types, so coercing it would silently turn
+ * `"amount": "12"` into 12 or `"ids": "a"` into ["a"]; bodies are validated strictly.
+ */
+function buildValidatorFactory(): NonNullable<
+  NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']
+> {
+  const pool = AjvCompiler();
+  const base = { removeAdditional: false, allErrors: true, useDefaults: true } as const;
+  return (externalSchemas, options) => {
+    const plugins = options?.mode === 'JTD' ? undefined : options?.plugins;
+    const strict = pool(externalSchemas, { ...(plugins ? { plugins } : {}), customOptions: { ...base, coerceTypes: false } });
+    const coercing = pool(externalSchemas, { ...(plugins ? { plugins } : {}), customOptions: { ...base, coerceTypes: 'array' } });
+    return (route) => (route.httpPart === 'body' ? strict(route) : coercing(route));
+  };
+}
+
+/**
+ * A Fastify instance with the flow8 service conventions wired in. It never listens: tests
+ * use `app.inject`, `main.ts` hands it to `serve`.
+ */
+export function buildServiceApp(opts: ServiceAppOptions): FastifyInstance {
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const tls = opts.tls;
+  if (tls?.requestClientCert && tls.ca === undefined) {
+    // Without our CA Node would verify client certs against the public roots — any
+    // publicly issued certificate would then pass as a service identity.
+    throw new Error('tls.requestClientCert needs tls.ca (the CA that signs service certificates)');
+  }
+
+  const common = {
+    loggerInstance: opts.logger.child({ service: opts.service }),
+    logController: new ServiceLogController({ requestIdLogLabel: 'requestId' }),
+    genReqId: requestIdFor,
+    bodyLimit,
+    requestTimeout: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    trustProxy: opts.trustProxy ?? false,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    schemaController: { compilersFactory: { buildValidator: buildValidatorFactory() } },
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      // Bad URLs are rejected before routing, so no hook has run: add the headers here.
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+      if (tls) reply.header('strict-transport-security', HSTS);
+      reply.header('cache-control', 'no-store');
+      sendError(error, request, reply);
+    },
+  } satisfies FastifyServerOptions;
+
+  // The HTTPS overload of fastify() is typed with https.Server; callers only need the
+  // instance API (routes, hooks, inject), which is the same for both server kinds.
+  const app: FastifyInstance = tls
+    ? (Fastify({
+        ...common,
+        https: {
+          key: tls.key,
+          cert: tls.cert,
+          ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+          minVersion: 'TLSv1.2',
+          ...(tls.requestClientCert ? { requestCert: true, rejectUnauthorized: true } : {}),
+        },
+      }) as unknown as FastifyInstance)
+    : Fastify(common);
+
+  installTracing(app);
+
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+
+  // onSend runs for every payload Fastify sends — handlers, errors, the 404 handler.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    if (tls) reply.header('strict-transport-security', HSTS);
+    // Everything a flow8 service returns is per-user and often sensitive; nothing is meant
+    // for shared caches. A handler that wants caching sets its own Cache-Control.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    done(null, payload);
+  });
+
+  app.setErrorHandler((error: unknown, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) => sendError(new AppError('NOT_FOUND', 'Route not found'), request, reply));
+
+  installHealthRoutes(app, opts.readiness ?? {});
+  return app;
+}

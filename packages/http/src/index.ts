@@ -1,0 +1,22 @@
+export { AppError, ERROR_CODES, type ErrorBody, type ErrorCode, isAppError, statusFor } from './errors';
+export { errorBody, mapError, type MappedError, sendError, type ValidationIssue } from './error-handler';
+export { buildServiceApp, DEFAULT_BODY_LIMIT, type ServiceAppOptions, type ServiceTlsOptions } from './app';
+export {
+  type CheckResult,
+  isDraining,
+  markDraining,
+  READINESS_TIMEOUT_MS,
+  type ReadinessCheck,
+  runReadiness,
+} from './health';
+export { requireServiceIdentity, serviceIdentity } from './identity';
+export { isSafeRequestId, newRequestId, REQUEST_ID_HEADER, requestIdFor } from './request-id';
+export {
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  installShutdownSignals,
+  type RunningService,
+  serve,
+  type ServeOptions,
+  type ShutdownSignalOptions,
+} from './serve';
+export { recordServerError, requestSpan } from './tracing';

@@ -1,0 +1,4 @@
+export { stackEnv, certPair, type StackEnv } from './stack';
+export { freshDatabase, type TestDatabase } from './database';
+export { uniqueTopicPrefix, testKafka, createEventTopics, readTopic } from './kafka';
+export { eventually } from './wait';

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { createKafka, ensureTopics, type Kafka } from '@flow8/bus';
+import { DOMAINS, dlqTopic, eventsTopic } from '@flow8/contracts';
+import { certPair, stackEnv } from './stack';
+
+/** A topic prefix unique to one suite, so suites sharing the broker never see each other's events. */
+export function uniqueTopicPrefix(): string {
+  return `t${randomBytes(4).toString('hex')}.`;
+}
+
+export function testKafka(clientId = 'testkit', certName = 'testkit'): Kafka {
+  const env = stackEnv();
+  const { ca, cert, key } = certPair(certName);
+  return createKafka({ brokers: env.kafkaBrokers, clientId, tls: { ca, cert, key } });
+}
+
+/** Every events topic of every domain (and its dead-letter topic) under the prefix. */
+export async function createEventTopics(kafka: Kafka, prefix: string): Promise<string[]> {
+  const topics = DOMAINS.map((d) => eventsTopic(d, prefix));
+  await ensureTopics(kafka, [...topics, ...topics.map(dlqTopic)], { partitions: 3, replicationFactor: 1 });
+  return topics;
+}
+
+/** Reads every message currently on a topic (from the beginning), with a bounded wait. */
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  opts: { expect?: number; timeoutMs?: number } = {},
+): Promise<Array<{ key: string | null; value: Buffer | null; headers: Record<string, string>; partition: number; offset: string }>> {
+  const consumer = kafka.consumer({ groupId: `testkit-read-${randomBytes(4).toString('hex')}` });
+  const out: Array<{ key: string | null; value: Buffer | null; headers: Record<string, string>; partition: number; offset: string }> = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+    await consumer.run({
+      eachMessage: async ({ message, partition }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
+        out.push({ key: message.key?.toString() ?? null, value: message.value, headers, partition, offset: message.offset });
+      },
+    });
+    while (Date.now() < deadline && out.length < (opts.expect ?? Number.MAX_SAFE_INTEGER)) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (opts.expect === undefined) await new Promise((r) => setTimeout(r, 1500));
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+// The real infrastructure the integration tests talk to. The stack is started by
+// `scripts/stack/up.sh` (which `scripts/test.sh` runs first) and described by the variables
+// it writes to `.flow8/stack.env`; variables already in the environment win, so tests can be
+// pointed at any other stack.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export interface StackEnv {
+  stateDir: string;
+  caFile: string;
+  certsDir: string;
+  kafkaBrokers: string[];
+  pgAdminUrl: string;
+  redisUrl: string;
+  /** e.g. databaseUrl('AUDIT') → { app, owner } */
+  databaseUrls(db: 'AUTH' | 'VAULT' | 'FLOW' | 'AUDIT' | 'RETENTION'): { app: string; owner: string };
+  raw: Record<string, string>;
+}
+
+function repoRoot(): string {
+  let dir = process.cwd();
+  for (let i = 0; i < 6; i += 1) {
+    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;
+    dir = resolve(dir, '..');
+  }
+  return process.cwd();
+}
+
+function parseEnvFile(path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^(?:export\s+)?([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m?.[1]) out[m[1]] = (m[2] ?? '').replace(/^['"]|['"]$/g, '');
+  }
+  return out;
+}
+
+let cached: StackEnv | null = null;
+
+export function stackEnv(): StackEnv {
+  if (cached) return cached;
+  const stateDir = process.env.FLOW8_STATE_DIR ?? join(repoRoot(), '.flow8');
+  const file = join(stateDir, 'stack.env');
+  const fromFile = existsSync(file) ? parseEnvFile(file) : {};
+  const raw: Record<string, string> = { ...fromFile };
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k in fromFile) raw[k] = v;
+  const need = (k: string): string => {
+    const v = process.env[k] ?? raw[k];
+    if (!v) {
+      throw new Error(
+        `integration tests need the local stack: ${k} is not set and ${file} does not define it. ` +
+          'Run `bash scripts/stack/up.sh` (or `bash scripts/test.sh`, which does it for you).',
+      );
+    }
+    return v;
+  };
+  cached = {
+    stateDir,
+    caFile: need('FLOW8_CA_FILE'),
+    certsDir: need('FLOW8_CERTS_DIR'),
+    kafkaBrokers: need('KAFKA_BROKERS').split(','),
+    pgAdminUrl: need('FLOW8_PG_ADMIN_URL'),
+    redisUrl: need('REDIS_URL'),
+    databaseUrls: (db) => ({ app: need(`${db}_DATABASE_URL`), owner: need(`${db}_MIGRATION_DATABASE_URL`) }),
+    raw,
+  };
+  return cached;
+}
+
+export function certPair(name: string): { cert: string; key: string; ca: string; certFile: string; keyFile: string } {
+  const env = stackEnv();
+  const certFile = join(env.certsDir, `${name}.pem`);
+  const keyFile = join(env.certsDir, `${name}-key.pem`);
+  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(env.caFile, 'utf8'), certFile, keyFile };
+}

@@ -1,0 +1,47 @@
+// Exactly-once ingest: a partition batch's ledger rows and the partition's next offset commit
+// in one Postgres transaction. Offsets below the stored one are skipped (redelivery), event ids
+// already in the ledger are skipped (a relay that published twice), and the per-tenant head
+// lock plus UNIQUE(tenant_id, seq) stop two consumers from forking a chain.
+import type { PartitionBatch } from '@flow8/bus';
+import type { AnyEvent } from '@flow8/contracts';
+import { withTransaction, type Pool } from '@flow8/db';
+import type { Logger } from '@flow8/telemetry';
+import { appendTenantEvents, lockOffset, storeOffset, type AppendedEntry } from './ledger.repo';
+
+export interface IngestService {
+  ingestBatch(batch: Pick<PartitionBatch, 'topic' | 'partition' | 'events' | 'lastOffset'>): Promise<AppendedEntry[]>;
+  stats(): { appended: number; duplicates: number; batches: number };
+}
+
+export function createIngestService(deps: { pool: Pool; groupId: string; logger: Logger; now?: () => Date }): IngestService {
+  const now = deps.now ?? (() => new Date());
+  const stats = { appended: 0, duplicates: 0, batches: 0 };
+  return {
+    async ingestBatch(batch) {
+      const result = await withTransaction(deps.pool, async (client) => {
+        const next = await lockOffset(client, deps.groupId, batch.topic, batch.partition);
+        const pending = batch.events.filter((e) => BigInt(e.offset) >= next);
+        const byTenant = new Map<string, AnyEvent[]>();
+        for (const { event } of pending) byTenant.set(event.tenantId, [...(byTenant.get(event.tenantId) ?? []), event]);
+        // Millisecond UTC, stored verbatim inside the canonical bytes.
+        const recordedAt = now().toISOString();
+        const appended: AppendedEntry[] = [];
+        // Sorted so that two transactions always lock tenant heads in the same order (no deadlock).
+        for (const tenantId of [...byTenant.keys()].sort()) {
+          appended.push(...(await appendTenantEvents(client, tenantId, byTenant.get(tenantId)!, recordedAt)));
+        }
+        const last = BigInt(batch.lastOffset);
+        if (last + 1n > next) await storeOffset(client, deps.groupId, batch.topic, batch.partition, last + 1n);
+        stats.duplicates += pending.length - appended.length;
+        return appended;
+      });
+      stats.appended += result.length;
+      stats.batches += 1;
+      if (result.length > 0) {
+        deps.logger.debug({ topic: batch.topic, partition: batch.partition, appended: result.length }, 'ledger appended');
+      }
+      return result;
+    },
+    stats: () => ({ ...stats }),
+  };
+}
