@@ -9,7 +9,7 @@ for db in auth vault flow audit retention; do
   owner_var="FLOW8_PG_${up}_OWNER_PASSWORD"
   app_var="FLOW8_PG_${up}_APP_PASSWORD"
   [[ -n "${!owner_var:-}" && -n "${!app_var:-}" ]] || { echo "postgres-init: $owner_var and $app_var are required" >&2; exit 1; }
-  psql -X -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+  psql -X -q -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
     -v db="$db" -v owner="${db}_owner" -v app="${db}_app" \
     -v owner_pw="${!owner_var}" -v app_pw="${!app_var}" <<'SQL'
 CREATE ROLE :"owner" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'owner_pw';

@@ -61,9 +61,13 @@ start_kafka() {
   chmod 700 "$K_DIR"
 
   if kafka_pid >/dev/null; then
-    log "kafka: already running (pid $(kafka_pid))"
-    KAFKA_STARTED=0
-    return 0
+    if grep -q "^listeners=SSL://127.0.0.1:$FLOW8_KAFKA_PORT,CONTROLLER://127.0.0.1:$FLOW8_KAFKA_CONTROLLER_PORT\$" "$K_PROPS"; then
+      log "kafka: already running (pid $(kafka_pid))"
+      KAFKA_STARTED=0
+      return 0
+    fi
+    log "kafka: running with other ports; restarting"
+    stop_pid kafka "$(kafka_pid)"
   fi
   if port_in_use "$FLOW8_KAFKA_PORT"; then
     die kafka "port $FLOW8_KAFKA_PORT is already in use by another process (set FLOW8_KAFKA_PORT)"
@@ -330,8 +334,12 @@ start_redis() {
   mkdir -p "$R_DIR"
   chmod 700 "$R_DIR"
   if redis_pid >/dev/null; then
-    log "redis: already running (pid $(redis_pid))"
-    return 0
+    if grep -qx "tls-port $FLOW8_REDIS_PORT" "$R_CONF" 2>/dev/null; then
+      log "redis: already running (pid $(redis_pid))"
+      return 0
+    fi
+    log "redis: running with another port; restarting"
+    stop_pid redis "$(redis_pid)"
   fi
   port_in_use "$FLOW8_REDIS_PORT" && die redis "port $FLOW8_REDIS_PORT is already in use by another process (set FLOW8_REDIS_PORT)"
   case "$FLOW8_REDIS_TLS_AUTH_CLIENTS" in yes | optional | no) ;; *)

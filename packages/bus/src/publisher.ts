@@ -1,4 +1,4 @@
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 
 export interface OutgoingMessage {
   topic: string;
@@ -21,6 +21,8 @@ export interface Publisher {
 export function createPublisher(kafka: Kafka, opts: { idempotent?: boolean } = {}): Publisher {
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: false,
+    // Murmur2 like the Java client: a tenant's key lands on the same partition whichever client wrote it.
+    createPartitioner: Partitioners.DefaultPartitioner,
     idempotent: opts.idempotent ?? false,
     maxInFlightRequests: 1,
   });

@@ -6,6 +6,8 @@ import { createChainVerifier, type ChainVerifier, type VerifyResult } from './ve
 export type ExportVerifyResult = VerifyResult & {
   /** From the export header; null when the header is missing or unreadable. */
   tenantId: string | null;
+  /** From the export header: whether it claims to run from seq 1 to the head; null if unknown. */
+  complete: boolean | null;
   /** 1-based line of the export where the first problem was found; null if none or not line-bound. */
   line: number | null;
 };
@@ -52,6 +54,7 @@ export async function verifyExportStream(
 ): Promise<ExportVerifyResult> {
   let lineNo = 0;
   let tenantId: string | null = null;
+  let complete: boolean | null = null;
   let verifier: ChainVerifier | null = null;
   let failLine: number | null = null;
 
@@ -63,6 +66,7 @@ export async function verifyExportStream(
     head: null,
     checkpointsVerified: 0,
     tenantId,
+    complete,
     line: lineNo === 0 ? null : lineNo,
   });
 
@@ -101,6 +105,7 @@ export async function verifyExportStream(
       if (typeof h.complete !== 'boolean')
         return headerFailure('export header: "complete" must be true or false');
       tenantId = h.tenantId;
+      complete = h.complete;
       verifier = createChainVerifier({ tenantId, trustedPublicKeys, complete: h.complete });
       continue;
     }
@@ -151,5 +156,5 @@ export async function verifyExportStream(
 
   if (verifier === null) return headerFailure('the export is empty (no header line)');
   // A problem found only here (truncation) belongs to no line, so failLine stays null for it.
-  return { ...verifier.result(), tenantId, line: failLine };
+  return { ...verifier.result(), tenantId, complete, line: failLine };
 }

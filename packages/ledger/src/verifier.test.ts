@@ -45,6 +45,7 @@ describe('a faithful export', () => {
       head: { seq: N, hash: toHex(chain.entries[N - 1]!.hash) },
       checkpointsVerified: 2,
       tenantId: chain.tenantId,
+      complete: true,
       line: null,
     });
   });

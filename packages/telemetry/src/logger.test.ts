@@ -87,6 +87,18 @@ describe('createLogger redaction by key', () => {
     expect(raw[0]).not.toMatch(/cs-1|t-2/);
   });
 
+  it('censors the output of serializers added by a child (as Fastify does)', () => {
+    const { logger, raw, lines } = capture();
+    // a class instance, like IncomingMessage: only the serializer looks inside it
+    class FakeRequest {
+      readonly headers = { cookie: 'sid=abc', 'user-agent': 'ua' };
+    }
+    const reqSerializer = (req: FakeRequest) => ({ method: 'GET', headers: { ...req.headers } });
+    logger.child({}, { serializers: { req: reqSerializer as (v: unknown) => unknown } }).info({ req: new FakeRequest() });
+    expect(lines()[0]).toMatchObject({ req: { method: 'GET', headers: { cookie: '[REDACTED]', 'user-agent': 'ua' } } });
+    expect(raw[0]).not.toContain('sid=abc');
+  });
+
   it('does not modify the object that was logged', () => {
     const { logger } = capture();
     const body = { password: 'still-here' };

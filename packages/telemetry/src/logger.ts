@@ -129,13 +129,24 @@ export function createLogger(opts: LoggerOptions): Logger {
     },
     opts.destination ?? pino.destination({ dest: 1, sync: false }),
   );
-  // pino does not pass child bindings through formatters.log; censor them on the way in.
-  // Children inherit this override through their prototype chain.
+  // pino passes neither child bindings nor serializer output through formatters.log,
+  // and Fastify adds its req/res serializers through child(); censor both on the way
+  // in. Children inherit this override through their prototype chain.
   type ChildFn = (this: Logger, bindings: pino.Bindings, options?: pino.ChildLoggerOptions) => Logger;
   // Via unknown: pino's child() is generic over custom levels, which we never use.
   const protoChild = logger.child as unknown as ChildFn;
   const child: ChildFn = function (bindings, options) {
-    return protoChild.call(this, censorSecretKeys(bindings) as pino.Bindings, options);
+    const serializers = options?.serializers;
+    const censoredOptions =
+      serializers === undefined
+        ? options
+        : {
+            ...options,
+            serializers: Object.fromEntries(
+              Object.entries(serializers).map(([key, fn]) => [key, (v: unknown) => censorSecretKeys(fn(v))]),
+            ),
+          };
+    return protoChild.call(this, censorSecretKeys(bindings) as pino.Bindings, censoredOptions);
   };
   Object.defineProperty(logger, 'child', { value: child, writable: true, configurable: true });
   return logger;

@@ -2,3 +2,4 @@ export { stackEnv, certPair, type StackEnv } from './stack';
 export { freshDatabase, type TestDatabase } from './database';
 export { uniqueTopicPrefix, testKafka, createEventTopics, readTopic } from './kafka';
 export { eventually } from './wait';
+export { httpsRequest, type HttpsResponse } from './https';

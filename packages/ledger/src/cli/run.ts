@@ -16,7 +16,7 @@ export type CliIo = {
   stderr: (text: string) => void;
 };
 
-export const USAGE = `Usage: audit-verify --export <file|-> --public-key <base64|@file> [--public-key ...] [--json]
+export const USAGE = `Usage: pnpm audit:verify --export <file|-> --public-key <base64|@file> [--public-key ...] [--json]
 
 Verifies a flow8 audit ledger export (NDJSON) offline: every entry hash, the chain links,
 and every signed checkpoint against the public key(s) you give (never the export's own keys).
@@ -67,6 +67,12 @@ function formatText(r: ExportVerifyResult, io: CliIo): void {
   if (r.ok) {
     const head = r.head ? `head seq ${r.head.seq} ${r.head.hash}` : 'no entries';
     io.stdout(`OK: ${r.checked} entries verified, ${head}, ${r.checkpointsVerified} checkpoints verified\n`);
+    if (r.complete === false) {
+      // A partial export only proves its own range; the officer should know what was not covered.
+      io.stderr(
+        'NOTE: partial export (header complete=false): entries before its first seq are not covered, and entries missing at its end are detected only by a checkpoint.\n',
+      );
+    }
     if (r.checkpointsVerified === 0) {
       // Without a signed checkpoint, someone who rewrote the whole chain could recompute it.
       io.stderr(

@@ -1,0 +1,45 @@
+// Runs the real audit-ingest in-process against the real stack: a fresh database with the
+// real migrations, a topic prefix of its own on the shared broker, TLS everywhere.
+import { randomBytes } from 'node:crypto';
+import { OUTBOX_MIGRATIONS_DIR } from '@flow8/bus';
+import { toBase64 } from '@flow8/crypto';
+import { createLogger } from '@flow8/telemetry';
+import { certPair, freshDatabase, stackEnv, uniqueTopicPrefix, type TestDatabase } from '@flow8/testkit';
+import { fileURLToPath } from 'node:url';
+import { auditConfigSchema, type AuditConfig } from '../src/config';
+import { createAuditIngest } from '../src/service';
+
+export const AUDIT_MIGRATIONS = [
+  { component: 'bus', dir: OUTBOX_MIGRATIONS_DIR },
+  { component: 'audit-ingest', dir: fileURLToPath(new URL('../migrations', import.meta.url)) },
+];
+
+export function auditConfig(db: TestDatabase, prefix: string, overrides: Record<string, string> = {}): AuditConfig {
+  const env = stackEnv();
+  const tls = certPair('audit-ingest');
+  return auditConfigSchema.parse({
+    PORT: '8104',
+    KAFKA_BROKERS: env.kafkaBrokers.join(','),
+    FLOW8_CA_FILE: env.caFile,
+    TLS_CERT_FILE: tls.certFile,
+    TLS_KEY_FILE: tls.keyFile,
+    AUDIT_DATABASE_URL: db.appUrl,
+    AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
+    AUDIT_CONSUMER_GROUP: `audit-${prefix}`,
+    KAFKA_TOPIC_PREFIX: prefix,
+    AUDIT_ALLOWED_CALLERS: 'gateway,operator,testkit',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...overrides,
+  });
+}
+
+export async function startAudit(opts: { db?: TestDatabase; prefix?: string; overrides?: Record<string, string> } = {}) {
+  const db = opts.db ?? (await freshDatabase('AUDIT', AUDIT_MIGRATIONS));
+  const prefix = opts.prefix ?? uniqueTopicPrefix();
+  const config = auditConfig(db, prefix, opts.overrides);
+  const logger = createLogger({ service: 'audit-ingest', level: config.LOG_LEVEL });
+  const svc = await createAuditIngest(config, logger);
+  await svc.start();
+  const url = await svc.app.listen({ host: '127.0.0.1', port: 0 });
+  return { db, prefix, config, svc, url, async stop() { await svc.app.close(); await svc.stop(); } };
+}
