@@ -90,10 +90,22 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
     for (const message of batch.messages) {
       const r = parseEvent(message.value);
       if (r.ok) {
-        events.push({ offset: message.offset, event: r.value, value: message.value!, headers: headersOf(message.headers) });
+        events.push({
+          offset: message.offset,
+          event: r.value,
+          value: message.value!,
+          headers: headersOf(message.headers),
+        });
       } else {
         dead.push(
-          deadLetterRecord({ topic: batch.topic, partition: batch.partition, message, reason: r.reason, errors: r.errors, groupId: opts.groupId }),
+          deadLetterRecord({
+            topic: batch.topic,
+            partition: batch.partition,
+            message,
+            reason: r.reason,
+            errors: r.errors,
+            groupId: opts.groupId,
+          }),
         );
       }
     }
@@ -110,7 +122,13 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
       stats.deadLettered += dead.length;
       for (const d of dead) {
         opts.logger.warn(
-          { topic: batch.topic, partition: batch.partition, offset: d.source.offset, reason: d.reason, errors: d.errors },
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: d.source.offset,
+            reason: d.reason,
+            errors: d.errors,
+          },
           'message dead-lettered',
         );
       }
@@ -147,7 +165,10 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
         break;
       } catch (e) {
         stats.handlerFailures += 1;
-        opts.logger.warn({ err: e, topic: batch.topic, partition: batch.partition, retryInMs: backoff }, 'batch handler failed; retrying');
+        opts.logger.warn(
+          { err: e, topic: batch.topic, partition: batch.partition, retryInMs: backoff },
+          'batch handler failed; retrying',
+        );
         if (stopping) throw e;
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, maxBackoff);

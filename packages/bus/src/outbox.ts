@@ -24,7 +24,14 @@ export function createOutbox(opts: { topicPrefix?: string } = {}): Outbox {
       await tx.query(
         `INSERT INTO outbox (event_id, tenant_id, event_type, topic, value, headers)
          VALUES ($1, $2, $3, $4, $5, $6)`,
-        [event.id, event.tenantId, event.type, topicForEvent(event.type, prefix), Buffer.from(JSON.stringify(event)), headers],
+        [
+          event.id,
+          event.tenantId,
+          event.type,
+          topicForEvent(event.type, prefix),
+          Buffer.from(JSON.stringify(event)),
+          headers,
+        ],
       );
     },
   };

@@ -162,7 +162,10 @@ describe('loadConfig', () => {
       ENCRYPTION_KEY: base64Key(32).optional(),
       ECHO: z
         .string()
-        .refine((v) => v === 'ok', (v) => ({ message: `bad value ${v}` }))
+        .refine(
+          (v) => v === 'ok',
+          (v) => ({ message: `bad value ${v}` }),
+        )
         .optional(),
     });
     const err = (() => {
@@ -236,7 +239,9 @@ describe('field builders', () => {
     expect(problemsOf(() => one(base64Key(32), short))).toEqual(['F: must decode to exactly 32 bytes, got 16']);
     const long = Buffer.alloc(33, 1).toString('base64');
     expect(problemsOf(() => one(base64Key(32), long))).toEqual(['F: must decode to exactly 32 bytes, got 33']);
-    expect(problemsOf(() => one(base64Key(32), 'abc$'))).toEqual(['F: must be standard base64 encoding exactly 32 bytes']);
+    expect(problemsOf(() => one(base64Key(32), 'abc$'))).toEqual([
+      'F: must be standard base64 encoding exactly 32 bytes',
+    ]);
   });
 
   it('port coerces decimal strings only', () => {
@@ -321,6 +326,9 @@ describe('parseConfigOrExit', () => {
   });
 
   it('returns the config when valid', () => {
-    expect(parseConfigOrExit(z.object({ ...httpFields }), { env: { PORT: '1' } })).toEqual({ HOST: '127.0.0.1', PORT: 1 });
+    expect(parseConfigOrExit(z.object({ ...httpFields }), { env: { PORT: '1' } })).toEqual({
+      HOST: '127.0.0.1',
+      PORT: 1,
+    });
   });
 });

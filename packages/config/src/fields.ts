@@ -68,22 +68,22 @@ export function int(opts: { min?: number; max?: number; default?: number } = {})
 
 /** `true`/`false`/`1`/`0` (case-insensitive) → boolean. Anything else is a problem, never false. */
 export function bool(defaultValue?: boolean) {
-  const schema = z
-    .string(required)
-    .transform((v, ctx) => {
-      const lower = v.toLowerCase();
-      if (lower === 'true' || lower === '1') return true;
-      if (lower === 'false' || lower === '0') return false;
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be one of true, false, 1, 0' });
-      return z.NEVER;
-    });
+  const schema = z.string(required).transform((v, ctx) => {
+    const lower = v.toLowerCase();
+    if (lower === 'true' || lower === '1') return true;
+    if (lower === 'false' || lower === '0') return false;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be one of true, false, 1, 0' });
+    return z.NEVER;
+  });
   return defaultValue === undefined ? schema : schema.default(String(defaultValue));
 }
 
 /** An absolute URL, optionally restricted to some protocols (`'https'` or `'https:'`). Stays a string. */
 export function url(opts: { protocols?: readonly string[] } = {}) {
   const protocols = opts.protocols?.map((p) => (p.endsWith(':') ? p : `${p}:`).toLowerCase());
-  const expected = protocols ? `must be a URL with protocol ${protocols.map((p) => p.slice(0, -1)).join(' or ')}` : 'must be a URL';
+  const expected = protocols
+    ? `must be a URL with protocol ${protocols.map((p) => p.slice(0, -1)).join(' or ')}`
+    : 'must be a URL';
   return z
     .string(required)
     .min(1, 'must not be empty')
@@ -138,7 +138,10 @@ export function filePath() {
           ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must name a regular file, not a directory' });
         }
       } catch (e) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `file does not exist or is not readable (${errorCode(e)})` });
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: `file does not exist or is not readable (${errorCode(e)})`,
+        });
       }
     });
 }
@@ -154,7 +157,10 @@ export function base64Key(bytes: number) {
       .transform((v, ctx) => {
         // Buffer.from(…, 'base64') ignores junk silently; validate first so a typo is a problem.
         if (!BASE64.test(v)) {
-          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be standard base64 encoding exactly ${bytes} bytes` });
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: `must be standard base64 encoding exactly ${bytes} bytes`,
+          });
           return z.NEVER;
         }
         const decoded = Buffer.from(v, 'base64');
@@ -183,19 +189,17 @@ export function parseDuration(text: string): number | undefined {
 
 /** A duration (`500ms`, `30s`, `5m`, `1h`, `2d`, or bare milliseconds) → milliseconds. */
 export function duration(defaultValue?: string | number) {
-  const schema = z
-    .string(required)
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({
-          code: z.ZodIssueCode.custom,
-          message: 'must be a duration like 500ms, 30s, 5m, 1h, 2d or a whole number of milliseconds',
-        });
-        return z.NEVER;
-      }
-      return ms;
-    });
+  const schema = z.string(required).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: 'must be a duration like 500ms, 30s, 5m, 1h, 2d or a whole number of milliseconds',
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
   return defaultValue === undefined ? schema : schema.default(checkedDefault(schema, String(defaultValue)));
 }
 

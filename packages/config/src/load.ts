@@ -97,7 +97,10 @@ export interface ParseConfigOrExitOptions extends LoadConfigOptions {
 export const CONFIG_EXIT_CODE = 78;
 
 /** loadConfig, or print every problem to stderr and exit 78. Call once at boot. */
-export function parseConfigOrExit<S extends z.ZodTypeAny>(schema: S, options: ParseConfigOrExitOptions = {}): z.infer<S> {
+export function parseConfigOrExit<S extends z.ZodTypeAny>(
+  schema: S,
+  options: ParseConfigOrExitOptions = {},
+): z.infer<S> {
   try {
     return loadConfig(schema, options);
   } catch (e) {
@@ -141,7 +144,13 @@ function walk(field: z.ZodTypeAny, visit: (layer: z.ZodTypeAny) => void): void {
   let s: z.ZodTypeAny | undefined = field;
   while (s) {
     visit(s);
-    if (s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodDefault || s instanceof z.ZodCatch || s instanceof z.ZodReadonly) {
+    if (
+      s instanceof z.ZodOptional ||
+      s instanceof z.ZodNullable ||
+      s instanceof z.ZodDefault ||
+      s instanceof z.ZodCatch ||
+      s instanceof z.ZodReadonly
+    ) {
       s = (s._def as { innerType: z.ZodTypeAny }).innerType;
     } else if (s instanceof z.ZodEffects) {
       s = s.innerType();

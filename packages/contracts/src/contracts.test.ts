@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import { generateContracts } from './codegen';
 import { buildEvent, eventsTopicPattern, isId, newId, parseEvent, topicForEvent, uuidv7, validateEvent } from './index';
 
-
 function tenantCreated() {
   const tenantId = newId('ten');
   return buildEvent({

@@ -50,10 +50,7 @@ function serialize(value: unknown, path: string, ancestors: Set<object>): string
       // ECMAScript Number::toString is JCS's number format; JSON.stringify(-0) gives "0" as required.
       return JSON.stringify(value);
     case 'bigint':
-      throw new CanonicalizationError(
-        path,
-        'bigint is not a JSON number; convert it explicitly (e.g. to a string)',
-      );
+      throw new CanonicalizationError(path, 'bigint is not a JSON number; convert it explicitly (e.g. to a string)');
     case 'undefined':
       throw new CanonicalizationError(path, 'undefined is not JSON');
     case 'function':

@@ -1,12 +1,6 @@
 import { toHex } from './encoding';
 import { sha256 } from './hash';
-import {
-  generateSigningKeyPair,
-  publicKeyId,
-  sign,
-  signingKeyPairFromSeed,
-  verifySignature,
-} from './signing';
+import { generateSigningKeyPair, publicKeyId, sign, signingKeyPairFromSeed, verifySignature } from './signing';
 import { ready } from './sodium';
 
 const msg = new TextEncoder().encode('checkpoint: tenant ten_1, seq 42');

@@ -3,8 +3,9 @@
 // 0.7.15. The CommonJS module object only gains its functions once `ready` resolves, so it is
 // reached through the default import, never through named imports.
 import sodiumDefault from 'libsodium-wrappers';
+import type * as SodiumModule from 'libsodium-wrappers';
 
-type Sodium = typeof import('libsodium-wrappers');
+type Sodium = typeof SodiumModule;
 
 const sodium = sodiumDefault as unknown as Sodium;
 

@@ -18,8 +18,17 @@ describe('connectionConfig', () => {
   });
 
   test('verify-full pins the CA and checks the host name; the password is not in the error', () => {
-    const cfg = connectionConfig({ url: 'postgres://audit_app:s3cr%40t@db.local:55432/audit?sslmode=verify-full', caFile });
-    expect(cfg).toMatchObject({ host: 'db.local', port: 55432, user: 'audit_app', password: 's3cr@t', database: 'audit' });
+    const cfg = connectionConfig({
+      url: 'postgres://audit_app:s3cr%40t@db.local:55432/audit?sslmode=verify-full',
+      caFile,
+    });
+    expect(cfg).toMatchObject({
+      host: 'db.local',
+      port: 55432,
+      user: 'audit_app',
+      password: 's3cr@t',
+      database: 'audit',
+    });
     expect(cfg.ssl).toMatchObject({ rejectUnauthorized: true, servername: 'db.local' });
     try {
       connectionConfig({ url: 'postgres://u:hunter2@h/db?sslmode=require', caFile });
@@ -51,7 +60,9 @@ describe('migrations', () => {
   });
 
   test('render quotes role names and refuses unknown placeholders', () => {
-    expect(render('GRANT SELECT ON t TO ${app_role};', { app_role: 'audit_app' })).toBe('GRANT SELECT ON t TO "audit_app";');
+    expect(render('GRANT SELECT ON t TO ${app_role};', { app_role: 'audit_app' })).toBe(
+      'GRANT SELECT ON t TO "audit_app";',
+    );
     expect(render('x ${app_role}', { app_role: 'a"b' })).toBe('x "a""b"');
     expect(() => render('GRANT ${nope}', {})).toThrow(/nope/);
   });

@@ -18,7 +18,9 @@ export class MigrationError extends Error {}
 const FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
 export function loadMigrations(dir: string): Migration[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const seen = new Set<number>();
   return files.map((file) => {
     const m = FILE.exec(file);
@@ -96,7 +98,8 @@ async function applySet(
   const done = new Map(rows.map((r) => [r.version, r]));
   for (const [version, row] of done) {
     const file = migrations.find((m) => m.version === version);
-    if (!file) throw new MigrationError(`${set.component} migration ${version} (${row.name}) was applied but its file is gone`);
+    if (!file)
+      throw new MigrationError(`${set.component} migration ${version} (${row.name}) was applied but its file is gone`);
     if (file.checksum !== row.checksum) {
       throw new MigrationError(
         `${set.component} migration ${version}_${row.name} was edited after it was applied (checksum differs)`,

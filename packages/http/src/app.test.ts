@@ -271,7 +271,9 @@ describe('security headers', () => {
 
   it('leaves a Cache-Control chosen by the handler alone', async () => {
     const { call } = await build({}, (app) => {
-      app.get('/cacheable', async (_request, reply) => reply.header('cache-control', 'public, max-age=60').send({ a: 1 }));
+      app.get('/cacheable', async (_request, reply) =>
+        reply.header('cache-control', 'public, max-age=60').send({ a: 1 }),
+      );
     });
     const res = await call({ method: 'GET', url: '/cacheable' });
     expect(res.headers['cache-control']).toBe('public, max-age=60');

@@ -63,11 +63,7 @@ function pathOf(url: string): string {
 class ServiceLogController extends LogController {
   override incomingRequest(): void {}
 
-  override requestCompleted(
-    error: Error | null | undefined,
-    request: FastifyRequest,
-    reply: FastifyReply,
-  ): void {
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const path = pathOf(request.url);
     const line = {
       method: request.method,
@@ -94,8 +90,14 @@ function buildValidatorFactory(): NonNullable<
   const base = { removeAdditional: false, allErrors: true, useDefaults: true } as const;
   return (externalSchemas, options) => {
     const plugins = options?.mode === 'JTD' ? undefined : options?.plugins;
-    const strict = pool(externalSchemas, { ...(plugins ? { plugins } : {}), customOptions: { ...base, coerceTypes: false } });
-    const coercing = pool(externalSchemas, { ...(plugins ? { plugins } : {}), customOptions: { ...base, coerceTypes: 'array' } });
+    const strict = pool(externalSchemas, {
+      ...(plugins ? { plugins } : {}),
+      customOptions: { ...base, coerceTypes: false },
+    });
+    const coercing = pool(externalSchemas, {
+      ...(plugins ? { plugins } : {}),
+      customOptions: { ...base, coerceTypes: 'array' },
+    });
     return (route) => (route.httpPart === 'body' ? strict(route) : coercing(route));
   };
 }

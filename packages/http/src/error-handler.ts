@@ -84,7 +84,8 @@ function toIssue(context: string, error: AjvLikeError): ValidationIssue {
 function validationError(err: unknown): MappedError | null {
   const validation = prop(err, 'validation');
   if (!Array.isArray(validation)) return null;
-  const context = typeof prop(err, 'validationContext') === 'string' ? String(prop(err, 'validationContext')) : 'request';
+  const context =
+    typeof prop(err, 'validationContext') === 'string' ? String(prop(err, 'validationContext')) : 'request';
   const issues = (validation as AjvLikeError[]).slice(0, MAX_ISSUES).map((e) => toIssue(context, e));
   const first = issues[0];
   const more = validation.length - 1;
@@ -194,10 +195,7 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
     request.log.error({ err, statusCode: mapped.status }, 'request failed');
     recordServerError(request, err);
   } else {
-    request.log.info(
-      { statusCode: mapped.status, code: mapped.code, reason: mapped.message },
-      'request rejected',
-    );
+    request.log.info({ statusCode: mapped.status, code: mapped.code, reason: mapped.message }, 'request rejected');
   }
   return reply
     .code(mapped.status)

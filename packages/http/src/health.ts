@@ -88,13 +88,17 @@ export function installHealthRoutes(
   // or a database outage would make the orchestrator restart every replica.
   app.get('/healthz', { schema: healthSchema }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { response: { 200: readySchemaBody, 503: readySchemaBody } } }, async (request, reply) => {
-    if (isDraining(app)) {
-      return reply.code(503).send({ status: 'unready', draining: true, checks: {} });
-    }
-    const result = await runReadiness(checks, request.log, timeoutMs);
-    return reply
-      .code(result.ready ? 200 : 503)
-      .send({ status: result.ready ? 'ready' : 'unready', checks: result.checks });
-  });
+  app.get(
+    '/readyz',
+    { schema: { response: { 200: readySchemaBody, 503: readySchemaBody } } },
+    async (request, reply) => {
+      if (isDraining(app)) {
+        return reply.code(503).send({ status: 'unready', draining: true, checks: {} });
+      }
+      const result = await runReadiness(checks, request.log, timeoutMs);
+      return reply
+        .code(result.ready ? 200 : 503)
+        .send({ status: result.ready ? 'ready' : 'unready', checks: result.checks });
+    },
+  );
 }

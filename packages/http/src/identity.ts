@@ -27,9 +27,7 @@ export function serviceIdentity(request: { raw: Pick<IncomingMessage, 'socket'> 
  * `app.addHook('preHandler', requireServiceIdentity(['gateway']))` inside the plugin that
  * registers them, or per route as `{ preHandler: requireServiceIdentity([...]) }`.
  */
-export function requireServiceIdentity(
-  allowed: readonly string[],
-): (request: FastifyRequest) => Promise<void> {
+export function requireServiceIdentity(allowed: readonly string[]): (request: FastifyRequest) => Promise<void> {
   if (allowed.length === 0) {
     // An empty list would lock every caller out; that is a wiring mistake, so fail at boot.
     throw new Error('requireServiceIdentity needs at least one allowed service name');

@@ -28,10 +28,7 @@ describe('serve and graceful shutdown', () => {
       host: '127.0.0.1',
       port: 0,
       handleSignals: false,
-      onShutdown: [
-        async () => void events.push('stop consumers'),
-        async () => void events.push('close pool'),
-      ],
+      onShutdown: [async () => void events.push('stop consumers'), async () => void events.push('close pool')],
     });
 
     const inFlight = call(service.url, { url: '/slow' });

@@ -40,8 +40,7 @@ function validateCheckpoint(obj: Record<string, unknown>, what: string): LedgerC
   if (obj.v !== 1) {
     throw new LedgerFormatError(`${what}: unsupported version v=${JSON.stringify(obj.v)} (expected 1)`);
   }
-  if (obj.kind !== CHECKPOINT_KIND)
-    throw new LedgerFormatError(`${what}: "kind" must be "${CHECKPOINT_KIND}"`);
+  if (obj.kind !== CHECKPOINT_KIND) throw new LedgerFormatError(`${what}: "kind" must be "${CHECKPOINT_KIND}"`);
   checkExactKeys(obj, CHECKPOINT_KEYS, what);
   requireString(obj, 'tenantId', what);
   requireSeq(obj, 'seq', what);
@@ -75,16 +74,10 @@ export function decodeCheckpoint(canonical: Uint8Array): LedgerCheckpointV1 {
  * Signs a tenant's chain head. `keyId` is derived from the key pair, so it always names the key
  * that actually signed. Requires `ready()` from @flow8/crypto.
  */
-export function signCheckpoint(
-  fields: Omit<CheckpointFields, 'keyId'>,
-  keyPair: SigningKeyPair,
-): SignedCheckpoint {
+export function signCheckpoint(fields: Omit<CheckpointFields, 'keyId'>, keyPair: SigningKeyPair): SignedCheckpoint {
   // libsodium's secret key ends with its public key; a mismatched pair would publish a keyId
   // under which the signature never verifies.
-  if (
-    keyPair.secretKey.byteLength !== 64 ||
-    !constantTimeEqual(keyPair.secretKey.subarray(32), keyPair.publicKey)
-  ) {
+  if (keyPair.secretKey.byteLength !== 64 || !constantTimeEqual(keyPair.secretKey.subarray(32), keyPair.publicKey)) {
     throw new LedgerFormatError('signCheckpoint: secretKey does not belong to publicKey');
   }
   const full: CheckpointFields = {

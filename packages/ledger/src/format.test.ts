@@ -1,12 +1,4 @@
-import {
-  fromBase64,
-  generateSigningKeyPair,
-  publicKeyId,
-  ready,
-  sha256,
-  toHex,
-  verifySignature,
-} from '@flow8/crypto';
+import { fromBase64, generateSigningKeyPair, publicKeyId, ready, sha256, toHex, verifySignature } from '@flow8/crypto';
 import { checkpointCanonical, decodeCheckpoint, signCheckpoint } from './checkpoint';
 import { chainHash, decodeEntry, entryCanonical, GENESIS_HASH } from './entry';
 import { LedgerFormatError } from './errors';
@@ -38,9 +30,7 @@ describe('entry canonical bytes', () => {
   });
 
   it('refuse fields a v1 entry cannot hold', () => {
-    expect(() => entryCanonical({ ...entryFields('ten_a', 1), seq: 0 })).toThrow(
-      /"seq" must be an integer >= 1/,
-    );
+    expect(() => entryCanonical({ ...entryFields('ten_a', 1), seq: 0 })).toThrow(/"seq" must be an integer >= 1/);
     expect(() => entryCanonical({ ...entryFields('ten_a', 1), recordedAt: '2026-11-30T07:50:01Z' })).toThrow(
       /recordedAt.*millisecond/,
     );
@@ -66,13 +56,9 @@ describe('entry canonical bytes', () => {
 
   it('refuse to decode bytes that are not in RFC 8785 form (whitespace, duplicate keys)', () => {
     const good = text(entryCanonical(entryFields('ten_a', 3)));
-    expect(() => decodeEntry(utf8.encode(good.replace('"seq":3', '"seq": 3')))).toThrow(
-      /not in RFC 8785 form/,
-    );
+    expect(() => decodeEntry(utf8.encode(good.replace('"seq":3', '"seq": 3')))).toThrow(/not in RFC 8785 form/);
     // A duplicate key would be read as seq 9 by one parser and seq 3 by another.
-    expect(() => decodeEntry(utf8.encode(good.replace('"seq":3', '"seq":3,"seq":9')))).toThrow(
-      /not in RFC 8785 form/,
-    );
+    expect(() => decodeEntry(utf8.encode(good.replace('"seq":3', '"seq":3,"seq":9')))).toThrow(/not in RFC 8785 form/);
   });
 });
 
@@ -111,9 +97,7 @@ describe('checkpoints', () => {
       headHash: '00'.repeat(32),
       signedAt: '2026-11-30T08:00:00.000Z',
     };
-    expect(() => signCheckpoint(fields, { publicKey: a.publicKey, secretKey: b.secretKey })).toThrow(
-      /does not belong/,
-    );
+    expect(() => signCheckpoint(fields, { publicKey: a.publicKey, secretKey: b.secretKey })).toThrow(/does not belong/);
     expect(() => signCheckpoint({ ...fields, headHash: 'AB'.repeat(32) }, a)).toThrow(/lowercase hex/);
   });
 });

@@ -96,14 +96,11 @@ export async function verifyExportStream(
       const h = obj as Record<string, unknown>;
       if (h.kind !== 'header') return headerFailure('the first line must be the export header');
       if (h.format !== EXPORT_FORMAT) {
-        return headerFailure(
-          `unsupported export format ${JSON.stringify(h.format)} (expected "${EXPORT_FORMAT}")`,
-        );
+        return headerFailure(`unsupported export format ${JSON.stringify(h.format)} (expected "${EXPORT_FORMAT}")`);
       }
       if (typeof h.tenantId !== 'string' || h.tenantId === '')
         return headerFailure('export header: "tenantId" missing');
-      if (typeof h.complete !== 'boolean')
-        return headerFailure('export header: "complete" must be true or false');
+      if (typeof h.complete !== 'boolean') return headerFailure('export header: "complete" must be true or false');
       tenantId = h.tenantId;
       complete = h.complete;
       verifier = createChainVerifier({ tenantId, trustedPublicKeys, complete: h.complete });

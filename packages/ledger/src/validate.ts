@@ -24,11 +24,7 @@ export function requireString(obj: Record<string, unknown>, key: string, what: s
   return v;
 }
 
-export function requireNullableString(
-  obj: Record<string, unknown>,
-  key: string,
-  what: string,
-): string | null {
+export function requireNullableString(obj: Record<string, unknown>, key: string, what: string): string | null {
   const v = obj[key];
   if (v === null) return null;
   if (typeof v !== 'string') throw new LedgerFormatError(`${what}: "${key}" must be a string or null`);

@@ -2,14 +2,7 @@ import { generateSigningKeyPair, ready, toHex } from '@flow8/crypto';
 import { signCheckpoint, type SignedCheckpoint } from './checkpoint';
 import type { StoredEntry } from './export';
 import { verifyExportStream } from './stream';
-import {
-  appendEntries,
-  asAsync,
-  buildChain,
-  entryFields,
-  exportLines,
-  type Chain,
-} from './testing/chain-fixture';
+import { appendEntries, asAsync, buildChain, entryFields, exportLines, type Chain } from './testing/chain-fixture';
 import { createChainVerifier } from './verifier';
 
 const N = 10;
@@ -26,10 +19,7 @@ function verify(
   opts: { complete?: boolean; keys?: Uint8Array[]; lines?: (l: string[]) => string[] } = {},
 ) {
   const lines = exportLines(chain, entries, checkpoints, { complete: opts.complete ?? true });
-  return verifyExportStream(
-    asAsync(opts.lines ? opts.lines(lines) : lines),
-    opts.keys ?? [chain.keyPair.publicKey],
-  );
+  return verifyExportStream(asAsync(opts.lines ? opts.lines(lines) : lines), opts.keys ?? [chain.keyPair.publicKey]);
 }
 
 const seqs = Array.from({ length: N }, (_, i) => i + 1);
@@ -126,9 +116,7 @@ describe('tampering is found at the right seq', () => {
   });
 
   it.each([1, 6])('prevHash of entry %i changed', async (k) => {
-    const entries = chain.entries.map((e) =>
-      e.seq === k ? { ...e, prevHash: new Uint8Array(32).fill(1) } : e,
-    );
+    const entries = chain.entries.map((e) => (e.seq === k ? { ...e, prevHash: new Uint8Array(32).fill(1) } : e));
     const r = await verify(entries);
     expect(r).toMatchObject({ ok: false, firstBadSeq: k });
     expect(r.reason).toMatch(k === 1 ? /genesis/ : /does not link/);
@@ -136,10 +124,7 @@ describe('tampering is found at the right seq', () => {
 
   it('an entry rewritten and every later hash recomputed: caught by the next signed checkpoint', async () => {
     const rewritten = appendEntries(
-      [
-        entryFields(chain.tenantId, 3, { role: 'admin' }),
-        ...seqs.slice(3).map((s) => entryFields(chain.tenantId, s)),
-      ],
+      [entryFields(chain.tenantId, 3, { role: 'admin' }), ...seqs.slice(3).map((s) => entryFields(chain.tenantId, s))],
       chain.entries[1]!.hash,
     );
     const entries = [...chain.entries.slice(0, 2), ...rewritten];

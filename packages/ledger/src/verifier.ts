@@ -114,9 +114,7 @@ export function createChainVerifier(opts: ChainVerifierOptions): ChainVerifier {
       return;
     }
     const where =
-      store && seq === store.base
-        ? 'the anchor (prevHash of the first entry)'
-        : `the entry hash at seq ${seq}`;
+      store && seq === store.base ? 'the anchor (prevHash of the first entry)' : `the entry hash at seq ${seq}`;
     fail(
       `checkpoint mismatch: the signed headHash for seq ${seq} is ${headHash} but ${where} is ${actualHex}; ` +
         `the chain was rewritten at or before seq ${seq}`,
@@ -168,10 +166,7 @@ export function createChainVerifier(opts: ChainVerifierOptions): ChainVerifier {
     const computed = chainHash(row.prevHash, row.canonical);
     if (!(row.hash instanceof Uint8Array) || !constantTimeEqual(computed, row.hash)) {
       const stated = row.hash instanceof Uint8Array ? toHex(row.hash) : String(row.hash);
-      return fail(
-        `hash mismatch (stated ${stated}, SHA-256(prevHash ‖ canonical) is ${toHex(computed)})`,
-        seq,
-      );
+      return fail(`hash mismatch (stated ${stated}, SHA-256(prevHash ‖ canonical) is ${toHex(computed)})`, seq);
     }
 
     // 4. Meaning of the bytes: a v1 entry of this tenant at this seq.
@@ -182,13 +177,9 @@ export function createChainVerifier(opts: ChainVerifierOptions): ChainVerifier {
       return fail(`canonical does not decode: ${message(e)}`, seq);
     }
     if (decoded.tenantId !== tenantId) {
-      return fail(
-        `entry belongs to tenant ${JSON.stringify(decoded.tenantId)}, not ${JSON.stringify(tenantId)}`,
-        seq,
-      );
+      return fail(`entry belongs to tenant ${JSON.stringify(decoded.tenantId)}, not ${JSON.stringify(tenantId)}`, seq);
     }
-    if (decoded.seq !== seq)
-      return fail(`canonical says seq ${decoded.seq} but the row says seq ${seq}`, seq);
+    if (decoded.seq !== seq) return fail(`canonical says seq ${decoded.seq} but the row says seq ${seq}`, seq);
 
     if (store === null) {
       store = new HashStore(seq - 1);

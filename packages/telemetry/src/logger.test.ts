@@ -31,7 +31,11 @@ describe('createLogger redaction by key', () => {
     expect(line).toMatchObject({
       msg: 'login',
       password: '[REDACTED]',
-      user: { id: 'usr_1', password: '[REDACTED]', profile: { apiKey: '[REDACTED]', settings: { clientSecret: '[REDACTED]' } } },
+      user: {
+        id: 'usr_1',
+        password: '[REDACTED]',
+        profile: { apiKey: '[REDACTED]', settings: { clientSecret: '[REDACTED]' } },
+      },
       integration: { oauth: { tokens: { accessToken: '[REDACTED]', refreshToken: '[REDACTED]' } } },
       ciphertext: '[REDACTED]',
     });
@@ -40,11 +44,17 @@ describe('createLogger redaction by key', () => {
   it('censors header values (authorization, cookie, set-cookie, x-api-key)', () => {
     const { logger, raw, lines } = capture();
     logger.info({
-      req: { method: 'GET', headers: { authorization: 'Bearer abc.def', cookie: 'sid=s1', 'x-api-key': 'k', accept: '*/*' } },
+      req: {
+        method: 'GET',
+        headers: { authorization: 'Bearer abc.def', cookie: 'sid=s1', 'x-api-key': 'k', accept: '*/*' },
+      },
       res: { headers: { 'set-cookie': ['sid=s2; HttpOnly'] } },
     });
     expect(lines()[0]).toMatchObject({
-      req: { method: 'GET', headers: { authorization: '[REDACTED]', cookie: '[REDACTED]', 'x-api-key': '[REDACTED]', accept: '*/*' } },
+      req: {
+        method: 'GET',
+        headers: { authorization: '[REDACTED]', cookie: '[REDACTED]', 'x-api-key': '[REDACTED]', accept: '*/*' },
+      },
       res: { headers: { 'set-cookie': '[REDACTED]' } },
     });
     for (const leaked of ['abc.def', 'sid=s1', 'sid=s2']) expect(raw.join('')).not.toContain(leaked);
@@ -53,7 +63,11 @@ describe('createLogger redaction by key', () => {
   it('censors at any depth, inside arrays, and whatever the key spelling', () => {
     const { logger, raw, lines } = capture();
     const deep = { a: { b: { c: { d: { e: { f: { g: { password: 'deep-pw', ok: 1 } } } } } } } };
-    logger.info({ deep, list: [{ api_key: 'k1' }, { 'X-Api-Key': 'k2' }], headers: { Authorization: 'Basic x', 'Set-Cookie': 'sid=1' } });
+    logger.info({
+      deep,
+      list: [{ api_key: 'k1' }, { 'X-Api-Key': 'k2' }],
+      headers: { Authorization: 'Basic x', 'Set-Cookie': 'sid=1' },
+    });
     const line = lines()[0];
     expect(line).toMatchObject({
       deep: { a: { b: { c: { d: { e: { f: { g: { password: '[REDACTED]', ok: 1 } } } } } } } },
@@ -73,17 +87,32 @@ describe('createLogger redaction by key', () => {
     const [top, nested] = lines();
     expect(top).toMatchObject({
       msg: 'call failed',
-      err: { type: 'HttpError', message: 'upstream 401', config: { url: 'https://api.example', headers: { authorization: '[REDACTED]' } } },
+      err: {
+        type: 'HttpError',
+        message: 'upstream 401',
+        config: { url: 'https://api.example', headers: { authorization: '[REDACTED]' } },
+      },
     });
     expect((top?.err as { stack: string }).stack).toContain('upstream 401');
-    expect(nested).toMatchObject({ attempt: { error: { type: 'HttpError', message: 'nested', config: { headers: { authorization: '[REDACTED]' } } } } });
+    expect(nested).toMatchObject({
+      attempt: {
+        error: { type: 'HttpError', message: 'nested', config: { headers: { authorization: '[REDACTED]' } } },
+      },
+    });
     expect(raw.join('')).not.toContain('Bearer leaked');
   });
 
   it('censors secret keys in child logger bindings', () => {
     const { logger, raw, lines } = capture();
-    logger.child({ tenant: 'ten_1', credential: { clientSecret: 'cs-1' } }).child({ token: 't-2' }).info('hi');
-    expect(lines()[0]).toMatchObject({ tenant: 'ten_1', credential: { clientSecret: '[REDACTED]' }, token: '[REDACTED]' });
+    logger
+      .child({ tenant: 'ten_1', credential: { clientSecret: 'cs-1' } })
+      .child({ token: 't-2' })
+      .info('hi');
+    expect(lines()[0]).toMatchObject({
+      tenant: 'ten_1',
+      credential: { clientSecret: '[REDACTED]' },
+      token: '[REDACTED]',
+    });
     expect(raw[0]).not.toMatch(/cs-1|t-2/);
   });
 
@@ -94,7 +123,9 @@ describe('createLogger redaction by key', () => {
       readonly headers = { cookie: 'sid=abc', 'user-agent': 'ua' };
     }
     const reqSerializer = (req: FakeRequest) => ({ method: 'GET', headers: { ...req.headers } });
-    logger.child({}, { serializers: { req: reqSerializer as (v: unknown) => unknown } }).info({ req: new FakeRequest() });
+    logger
+      .child({}, { serializers: { req: reqSerializer as (v: unknown) => unknown } })
+      .info({ req: new FakeRequest() });
     expect(lines()[0]).toMatchObject({ req: { method: 'GET', headers: { cookie: '[REDACTED]', 'user-agent': 'ua' } } });
     expect(raw[0]).not.toContain('sid=abc');
   });

@@ -120,7 +120,10 @@ export function createLogger(opts: LoggerOptions): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       // pino's own `redact` only reaches a fixed path per wildcard level and costs
       // ~20µs per level per line; one copy-on-write walk covers every depth for less.
-      formatters: { level: (label) => ({ level: label }), log: (obj) => censorSecretKeys(obj) as Record<string, unknown> },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (obj) => censorSecretKeys(obj) as Record<string, unknown>,
+      },
       // censorSecretKeys already turned errors into censored plain objects; pino's
       // err serializer would otherwise see a plain object and relabel it "Object".
       serializers: { err: (e: unknown) => e },

@@ -32,7 +32,9 @@ describe('withSpan', () => {
     expect(span?.name).toBe('flow.execute');
     expect(span?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'step failed' });
     expect(span?.attributes['flow8.flow_id']).toBe('flw_1');
-    expect(span?.events.map((e) => [e.name, e.attributes?.['exception.message']])).toEqual([['exception', 'step failed']]);
+    expect(span?.events.map((e) => [e.name, e.attributes?.['exception.message']])).toEqual([
+      ['exception', 'step failed'],
+    ]);
     expect(span?.resource.attributes['service.name']).toBe('tracing-test');
   });
 
@@ -60,7 +62,11 @@ describe('trace headers', () => {
 
     const parent = extractTraceContext(headers);
     expect(trace.getSpanContext(parent)?.traceId).toBe(producerTraceId);
-    const consumerTraceId = await withSpan('consume', { kind: SpanKind.CONSUMER, parent }, async (span) => span.spanContext().traceId);
+    const consumerTraceId = await withSpan(
+      'consume',
+      { kind: SpanKind.CONSUMER, parent },
+      async (span) => span.spanContext().traceId,
+    );
     expect(consumerTraceId).toBe(producerTraceId);
   });
 

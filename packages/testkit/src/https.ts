@@ -18,7 +18,8 @@ export function httpsRequest(
   opts: { method?: string; headers?: Record<string, string>; body?: unknown; as?: string | null } = {},
 ): Promise<HttpsResponse> {
   const client = opts.as ? certPair(opts.as) : null;
-  const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+  const payload =
+    opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
   return new Promise((resolve, reject) => {
     const req = request(
       url,

@@ -26,9 +26,23 @@ export async function readTopic(
   kafka: Kafka,
   topic: string,
   opts: { expect?: number; timeoutMs?: number } = {},
-): Promise<Array<{ key: string | null; value: Buffer | null; headers: Record<string, string>; partition: number; offset: string }>> {
+): Promise<
+  Array<{
+    key: string | null;
+    value: Buffer | null;
+    headers: Record<string, string>;
+    partition: number;
+    offset: string;
+  }>
+> {
   const consumer = kafka.consumer({ groupId: `testkit-read-${randomBytes(4).toString('hex')}` });
-  const out: Array<{ key: string | null; value: Buffer | null; headers: Record<string, string>; partition: number; offset: string }> = [];
+  const out: Array<{
+    key: string | null;
+    value: Buffer | null;
+    headers: Record<string, string>;
+    partition: number;
+    offset: string;
+  }> = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -36,8 +50,15 @@ export async function readTopic(
     await consumer.run({
       eachMessage: async ({ message, partition }) => {
         const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
-        out.push({ key: message.key?.toString() ?? null, value: message.value, headers, partition, offset: message.offset });
+        for (const [k, v] of Object.entries(message.headers ?? {}))
+          if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[0] : v);
+        out.push({
+          key: message.key?.toString() ?? null,
+          value: message.value,
+          headers,
+          partition,
+          offset: message.offset,
+        });
       },
     });
     while (Date.now() < deadline && out.length < (opts.expect ?? Number.MAX_SAFE_INTEGER)) {

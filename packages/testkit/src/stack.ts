@@ -71,5 +71,11 @@ export function certPair(name: string): { cert: string; key: string; ca: string;
   const env = stackEnv();
   const certFile = join(env.certsDir, `${name}.pem`);
   const keyFile = join(env.certsDir, `${name}-key.pem`);
-  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca: readFileSync(env.caFile, 'utf8'), certFile, keyFile };
+  return {
+    cert: readFileSync(certFile, 'utf8'),
+    key: readFileSync(keyFile, 'utf8'),
+    ca: readFileSync(env.caFile, 'utf8'),
+    certFile,
+    keyFile,
+  };
 }

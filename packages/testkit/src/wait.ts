@@ -14,7 +14,9 @@ export async function eventually<T>(
       last = e;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${opts.what ?? 'condition'}; last: ${last instanceof Error ? last.message : String(last)}`);
+      throw new Error(
+        `timed out waiting for ${opts.what ?? 'condition'}; last: ${last instanceof Error ? last.message : String(last)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
   }

@@ -11,7 +11,12 @@ export function buildApp(deps: {
   allowedCallers: readonly string[];
   readiness: Record<string, () => Promise<void>>;
 }): FastifyInstance {
-  const app = buildServiceApp({ service: 'audit-ingest', logger: deps.logger, tls: deps.tls, readiness: deps.readiness });
+  const app = buildServiceApp({
+    service: 'audit-ingest',
+    logger: deps.logger,
+    tls: deps.tls,
+    readiness: deps.readiness,
+  });
   auditRoutes(app, { audit: deps.audit, allowedCallers: deps.allowedCallers });
   return app;
 }

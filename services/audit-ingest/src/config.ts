@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import { base64Key, csv, duration, httpFields, int, port, kafkaFields, secret, str, telemetryFields, tlsFields } from '@flow8/config';
+import {
+  base64Key,
+  csv,
+  duration,
+  httpFields,
+  int,
+  port,
+  kafkaFields,
+  secret,
+  str,
+  telemetryFields,
+  tlsFields,
+} from '@flow8/config';
 
 export const auditConfigSchema = z.object({
   ...httpFields,
@@ -16,7 +28,10 @@ export const auditConfigSchema = z.object({
   AUDIT_CHECKPOINT_INTERVAL: duration('5m'),
   AUDIT_CONSUMER_GROUP: str().default('audit-ingest'),
   /** Namespaces every topic; empty in production, set per test suite on a shared broker. */
-  KAFKA_TOPIC_PREFIX: z.string().regex(/^[a-z0-9.-]*$/).default(''),
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9.-]*$/)
+    .default(''),
   KAFKA_TOPIC_PARTITIONS: int({ min: 1, max: 1000, default: 3 }),
   KAFKA_REPLICATION_FACTOR: int({ min: 1, max: 10, default: 1 }),
   /** Service identities (client-certificate CNs) allowed to call the audit API. */

@@ -18,7 +18,12 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
   const ca = readFileSync(config.FLOW8_CA_FILE, 'utf8');
   const cert = readFileSync(config.TLS_CERT_FILE, 'utf8');
   const key = readFileSync(config.TLS_KEY_FILE, 'utf8');
-  const pool = createPool({ url: config.AUDIT_DATABASE_URL, caFile: config.FLOW8_CA_FILE, max: 10, applicationName: 'audit-ingest' });
+  const pool = createPool({
+    url: config.AUDIT_DATABASE_URL,
+    caFile: config.FLOW8_CA_FILE,
+    max: 10,
+    applicationName: 'audit-ingest',
+  });
   const kafka = createKafka({
     brokers: config.KAFKA_BROKERS,
     clientId: config.KAFKA_CLIENT_ID ?? 'audit-ingest',

@@ -33,7 +33,9 @@ export function auditConfig(db: TestDatabase, prefix: string, overrides: Record<
   });
 }
 
-export async function startAudit(opts: { db?: TestDatabase; prefix?: string; overrides?: Record<string, string> } = {}) {
+export async function startAudit(
+  opts: { db?: TestDatabase; prefix?: string; overrides?: Record<string, string> } = {},
+) {
   const db = opts.db ?? (await freshDatabase('AUDIT', AUDIT_MIGRATIONS));
   const prefix = opts.prefix ?? uniqueTopicPrefix();
   const config = auditConfig(db, prefix, opts.overrides);
@@ -41,5 +43,15 @@ export async function startAudit(opts: { db?: TestDatabase; prefix?: string; ove
   const svc = await createAuditIngest(config, logger);
   await svc.start();
   const url = await svc.app.listen({ host: '127.0.0.1', port: 0 });
-  return { db, prefix, config, svc, url, async stop() { await svc.app.close(); await svc.stop(); } };
+  return {
+    db,
+    prefix,
+    config,
+    svc,
+    url,
+    async stop() {
+      await svc.app.close();
+      await svc.stop();
+    },
+  };
 }

@@ -30,7 +30,11 @@ describe('audit ingest end to end', () => {
     producerDb = await freshDatabase('AUTH', [{ component: 'bus', dir: OUTBOX_MIGRATIONS_DIR }]);
     const env = stackEnv();
     const tls = certPair('auth');
-    const kafka = createKafka({ brokers: env.kafkaBrokers, clientId: 'test-producer', tls: { ca: tls.ca, cert: tls.cert, key: tls.key } });
+    const kafka = createKafka({
+      brokers: env.kafkaBrokers,
+      clientId: 'test-producer',
+      tls: { ca: tls.ca, cert: tls.cert, key: tls.key },
+    });
     relay = createOutboxRelay({ pool: producerDb.app, publisher: createPublisher(kafka), logger, pollIntervalMs: 100 });
     relay.start();
   });
@@ -42,7 +46,7 @@ describe('audit ingest end to end', () => {
     await audit?.db.drop();
   });
 
-  test('two tenants\' events are appended once each, in order, and each chain verifies', async () => {
+  test("two tenants' events are appended once each, in order, and each chain verifies", async () => {
     const outbox = createOutbox({ topicPrefix: audit.prefix });
     const [a, b] = [newId('ten'), newId('ten')];
     const events = Array.from({ length: 40 }, (_, i) => userCreated(i % 2 === 0 ? a : b));
@@ -50,8 +54,13 @@ describe('audit ingest end to end', () => {
       await withTransaction(producerDb.app, (tx) => outbox.add(tx, e));
     }
     // A relay crash after publishing but before marking sent re-publishes: simulate it.
-    await producerDb.app.query('UPDATE outbox SET sent_at = NULL WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT 10)')
-      .catch(async () => producerDb.admin.query('UPDATE outbox SET sent_at = NULL WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT 10)'));
+    await producerDb.app
+      .query('UPDATE outbox SET sent_at = NULL WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT 10)')
+      .catch(async () =>
+        producerDb.admin.query(
+          'UPDATE outbox SET sent_at = NULL WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT 10)',
+        ),
+      );
 
     const rows = await eventually(
       async () => {

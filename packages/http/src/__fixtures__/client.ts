@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import type { FastifyInstance } from 'fastify';
@@ -38,11 +39,15 @@ export function call(baseUrl: string, opts: CallOptions): Promise<TestResponse> 
     agent: false as const,
   };
   return new Promise((resolve, reject) => {
-    const onResponse = (res: import('node:http').IncomingMessage): void => {
+    const onResponse = (res: IncomingMessage): void => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
-        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        resolve({
+          statusCode: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
       );
       res.on('error', reject);
     };

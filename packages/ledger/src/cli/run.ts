@@ -115,9 +115,7 @@ export async function runVerifyCli(argv: string[], io: CliIo): Promise<number> {
     if (!values.export) throw new UsageError('--export is required');
     const keyArgs = values['public-key'] ?? [];
     if (keyArgs.length === 0) {
-      throw new UsageError(
-        'at least one --public-key is required (the key published by your flow8 operator)',
-      );
+      throw new UsageError('at least one --public-key is required (the key published by your flow8 operator)');
     }
 
     await ready();

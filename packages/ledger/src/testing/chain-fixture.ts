@@ -12,11 +12,7 @@ export type Chain = {
   checkpoints: SignedCheckpoint[];
 };
 
-export function entryFields(
-  tenantId: string,
-  seq: number,
-  payload: Record<string, unknown> = {},
-): EntryFields {
+export function entryFields(tenantId: string, seq: number, payload: Record<string, unknown> = {}): EntryFields {
   const ms = String(seq % 1000).padStart(3, '0');
   return {
     tenantId,

@@ -19,10 +19,20 @@ export interface EntryFilter {
 }
 
 type Raw = { seq: string; prev_hash: Buffer; hash: Buffer; canonical: Buffer };
-const toRow = (r: Raw): EntryRow => ({ seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash, canonical: r.canonical });
+const toRow = (r: Raw): EntryRow => ({
+  seq: Number(r.seq),
+  prevHash: r.prev_hash,
+  hash: r.hash,
+  canonical: r.canonical,
+});
 
 /** Newest first. Row-level security already limits rows to the transaction's tenant. */
-export async function queryEntries(client: PoolClient, tenantId: string, f: EntryFilter, limit: number): Promise<EntryRow[]> {
+export async function queryEntries(
+  client: PoolClient,
+  tenantId: string,
+  f: EntryFilter,
+  limit: number,
+): Promise<EntryRow[]> {
   const where = ['tenant_id = $1'];
   const args: unknown[] = [tenantId];
   const add = (sql: string, v: unknown) => {
@@ -46,7 +56,13 @@ export async function queryEntries(client: PoolClient, tenantId: string, f: Entr
 }
 
 /** Ascending seq range [fromSeq, toSeq], one page. */
-export async function entryRange(client: PoolClient, tenantId: string, fromSeq: number, toSeq: number, limit: number): Promise<EntryRow[]> {
+export async function entryRange(
+  client: PoolClient,
+  tenantId: string,
+  fromSeq: number,
+  toSeq: number,
+  limit: number,
+): Promise<EntryRow[]> {
   const { rows } = await client.query<Raw>(
     `SELECT seq, prev_hash, hash, canonical FROM ledger_entries
      WHERE tenant_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4`,
@@ -56,7 +72,10 @@ export async function entryRange(client: PoolClient, tenantId: string, fromSeq: 
 }
 
 export async function head(client: PoolClient, tenantId: string): Promise<{ seq: number; hash: Buffer } | null> {
-  const { rows } = await client.query<{ seq: string; hash: Buffer }>('SELECT seq, hash FROM ledger_heads WHERE tenant_id = $1', [tenantId]);
+  const { rows } = await client.query<{ seq: string; hash: Buffer }>(
+    'SELECT seq, hash FROM ledger_heads WHERE tenant_id = $1',
+    [tenantId],
+  );
   const r = rows[0];
   return r && Number(r.seq) > 0 ? { seq: Number(r.seq), hash: r.hash } : null;
 }

@@ -1,7 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requireServiceIdentity } from '@flow8/http';
 import type { AuditService, Caller } from './audit.service';
-import { createCheckpointSchema, exportSchema, listCheckpointsSchema, listEventsSchema, verifySchema } from './audit.schemas';
+import {
+  createCheckpointSchema,
+  exportSchema,
+  listCheckpointsSchema,
+  listEventsSchema,
+  verifySchema,
+} from './audit.schemas';
 
 function callerOf(req: FastifyRequest): Caller {
   const h = req.headers as Record<string, string>;
@@ -15,7 +21,10 @@ function callerOf(req: FastifyRequest): Caller {
   };
 }
 
-export function auditRoutes(app: FastifyInstance, deps: { audit: AuditService; allowedCallers: readonly string[] }): void {
+export function auditRoutes(
+  app: FastifyInstance,
+  deps: { audit: AuditService; allowedCallers: readonly string[] },
+): void {
   const { audit } = deps;
   const preHandler = requireServiceIdentity(deps.allowedCallers);
 

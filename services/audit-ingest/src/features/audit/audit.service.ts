@@ -63,12 +63,9 @@ export function createAuditService(deps: {
 }) {
   const { pool, outbox } = deps;
 
-  function audit<T extends 'audit.log.queried' | 'audit.log.exported' | 'audit.chain.verified' | 'audit.checkpoints.read'>(
-    client: PoolClient,
-    caller: Caller,
-    type: T,
-    payload: Parameters<typeof buildEvent<T>>[0]['payload'],
-  ) {
+  function audit<
+    T extends 'audit.log.queried' | 'audit.log.exported' | 'audit.chain.verified' | 'audit.checkpoints.read',
+  >(client: PoolClient, caller: Caller, type: T, payload: Parameters<typeof buildEvent<T>>[0]['payload']) {
     return outbox.add(
       client,
       buildEvent({
@@ -135,7 +132,10 @@ export function createAuditService(deps: {
         });
         const { limit: _l, cursor: _c, ...filters } = filter;
         await audit(client, caller, 'audit.log.queried', {
-          filters: Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== undefined)) as Record<string, string>,
+          filters: Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== undefined)) as Record<
+            string,
+            string
+          >,
           returned: items.length,
         });
         const last = page[page.length - 1];
@@ -148,8 +148,16 @@ export function createAuditService(deps: {
       const filtered = opts.from !== undefined || opts.to !== undefined;
       const { range, keys } = await withTenant(pool, caller.tenantId, async (client) => {
         const h = await head(client, caller.tenantId);
-        const range = filtered ? await seqRangeForTime(client, caller.tenantId, opts.from, opts.to) : h ? { first: 1, last: h.seq } : null;
-        await audit(client, caller, 'audit.log.exported', { format: opts.format, from: opts.from ?? null, to: opts.to ?? null });
+        const range = filtered
+          ? await seqRangeForTime(client, caller.tenantId, opts.from, opts.to)
+          : h
+            ? { first: 1, last: h.seq }
+            : null;
+        await audit(client, caller, 'audit.log.exported', {
+          format: opts.format,
+          from: opts.from ?? null,
+          to: opts.to ?? null,
+        });
         return { range, keys: await deps.checkpoints.publicKeys() };
       });
       const tenantId = caller.tenantId;
@@ -157,14 +165,16 @@ export function createAuditService(deps: {
       async function* lines(): AsyncGenerator<string> {
         if (opts.format === 'csv') yield csvHeader();
         else {
-          yield exportHeaderLine({
-            tenantId,
-            generatedAt: new Date().toISOString(),
-            from: filtered ? (range?.first ?? null) : null,
-            to: filtered ? (range?.last ?? null) : null,
-            complete: !filtered,
-            publicKeys: keys.map((k) => k.publicKey),
-          }) + '\n';
+          yield (
+            exportHeaderLine({
+              tenantId,
+              generatedAt: new Date().toISOString(),
+              from: filtered ? (range?.first ?? null) : null,
+              to: filtered ? (range?.last ?? null) : null,
+              complete: !filtered,
+              publicKeys: keys.map((k) => k.publicKey),
+            }) + '\n'
+          );
         }
         if (!range) return;
         let next = range.first;
@@ -172,17 +182,19 @@ export function createAuditService(deps: {
           const rows = await withTenant(pool, tenantId, (c) => entryRange(c, tenantId, next, range.last, PAGE));
           if (rows.length === 0) break;
           let chunk = '';
-          for (const r of rows) chunk += (opts.format === 'csv' ? csvEntryRow(r) : exportEntryLine(r) + '\n');
+          for (const r of rows) chunk += opts.format === 'csv' ? csvEntryRow(r) : exportEntryLine(r) + '\n';
           yield chunk;
           next = rows[rows.length - 1]!.seq + 1;
         }
         if (opts.format === 'ndjson') {
           for (const cp of await checkpoints.list(tenantId, { fromSeq: range.first, toSeq: range.last })) {
-            yield exportCheckpointLine({
-              fields: { tenantId, seq: cp.seq, headHash: cp.headHash, signedAt: cp.signedAt, keyId: cp.keyId },
-              canonical: cp.canonical,
-              signature: cp.signature,
-            }) + '\n';
+            yield (
+              exportCheckpointLine({
+                fields: { tenantId, seq: cp.seq, headHash: cp.headHash, signedAt: cp.signedAt, keyId: cp.keyId },
+                canonical: cp.canonical,
+                signature: cp.signature,
+              }) + '\n'
+            );
           }
         }
       }
@@ -204,7 +216,9 @@ export function createAuditService(deps: {
     async listCheckpoints(caller: Caller) {
       const items = await deps.checkpoints.list(caller.tenantId);
       const keys = await deps.checkpoints.publicKeys();
-      await withTenant(pool, caller.tenantId, (client) => audit(client, caller, 'audit.checkpoints.read', { returned: items.length }));
+      await withTenant(pool, caller.tenantId, (client) =>
+        audit(client, caller, 'audit.checkpoints.read', { returned: items.length }),
+      );
       return {
         items: items.map((c) => ({
           seq: c.seq,

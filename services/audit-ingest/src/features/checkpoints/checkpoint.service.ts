@@ -46,9 +46,10 @@ export function createCheckpointService(deps: {
 
   async function checkpointIn(client: PoolClient, tenantId: string): Promise<StoredCheckpoint | null> {
     await setTenant(client, tenantId);
-    const head = await client.query<{ seq: string; hash: Buffer }>('SELECT seq, hash FROM ledger_heads WHERE tenant_id = $1', [
-      tenantId,
-    ]);
+    const head = await client.query<{ seq: string; hash: Buffer }>(
+      'SELECT seq, hash FROM ledger_heads WHERE tenant_id = $1',
+      [tenantId],
+    );
     const h = head.rows[0];
     if (!h || Number(h.seq) === 0) return null;
     const last = await client.query<{ seq: string }>(
@@ -63,7 +64,15 @@ export function createCheckpointService(deps: {
     await client.query(
       `INSERT INTO ledger_checkpoints (tenant_id, seq, head_hash, signed_at, key_id, canonical, signature)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [tenantId, cp.fields.seq, h.hash, cp.fields.signedAt, keyId, Buffer.from(cp.canonical), Buffer.from(cp.signature)],
+      [
+        tenantId,
+        cp.fields.seq,
+        h.hash,
+        cp.fields.signedAt,
+        keyId,
+        Buffer.from(cp.canonical),
+        Buffer.from(cp.signature),
+      ],
     );
     return toStored(cp);
   }
@@ -79,7 +88,9 @@ export function createCheckpointService(deps: {
       return withTenant(deps.pool, tenantId, (client) => checkpointIn(client, tenantId));
     },
     async checkpointAll() {
-      const { rows } = await deps.pool.query<{ tenant_id: string }>('SELECT tenant_id FROM ledger_tenants ORDER BY tenant_id');
+      const { rows } = await deps.pool.query<{ tenant_id: string }>(
+        'SELECT tenant_id FROM ledger_tenants ORDER BY tenant_id',
+      );
       let made = 0;
       for (const { tenant_id } of rows) {
         const cp = await withTransaction(deps.pool, (client) => checkpointIn(client, tenant_id));

@@ -13,7 +13,12 @@ export interface IngestService {
   stats(): { appended: number; duplicates: number; batches: number };
 }
 
-export function createIngestService(deps: { pool: Pool; groupId: string; logger: Logger; now?: () => Date }): IngestService {
+export function createIngestService(deps: {
+  pool: Pool;
+  groupId: string;
+  logger: Logger;
+  now?: () => Date;
+}): IngestService {
   const now = deps.now ?? (() => new Date());
   const stats = { appended: 0, duplicates: 0, batches: 0 };
   return {
@@ -38,7 +43,10 @@ export function createIngestService(deps: { pool: Pool; groupId: string; logger:
       stats.appended += result.length;
       stats.batches += 1;
       if (result.length > 0) {
-        deps.logger.debug({ topic: batch.topic, partition: batch.partition, appended: result.length }, 'ledger appended');
+        deps.logger.debug(
+          { topic: batch.topic, partition: batch.partition, appended: result.length },
+          'ledger appended',
+        );
       }
       return result;
     },

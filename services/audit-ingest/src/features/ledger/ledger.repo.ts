@@ -141,7 +141,12 @@ export async function appendTenantEvents(
  * Locks this partition's offset row and returns the next offset to apply. Messages below it
  * were applied by an earlier transaction (possibly another consumer before a rebalance).
  */
-export async function lockOffset(client: PoolClient, groupId: string, topic: string, partition: number): Promise<bigint> {
+export async function lockOffset(
+  client: PoolClient,
+  groupId: string,
+  topic: string,
+  partition: number,
+): Promise<bigint> {
   await client.query(
     `INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES ($1, $2, $3, 0)
      ON CONFLICT DO NOTHING`,

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a warm one: installs what is missing, brings up
+# the real local stack (Kafka, PostgreSQL, Redis — all TLS, loopback), type-checks, lints, then
+# runs the unit and integration tests against it. CI (.ci/run) calls exactly this.
+#
+# Usage: scripts/test.sh [jest args...]      e.g. scripts/test.sh services/audit-ingest
+# Env:   FLOW8_TEST_SKIP_CHECK=1  skip typecheck + lint (quicker local loops)
+#        FLOW8_KEEP_STACK=0       stop the stack afterwards (default: leave it running)
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+cd "$FLOW8_REPO_ROOT"
+
+bash scripts/setup.sh
+bash scripts/stack/up.sh --quiet
+set -a
+# shellcheck disable=SC1091
+source "${FLOW8_STATE_DIR:-$FLOW8_REPO_ROOT/.flow8}/stack.env"
+set +a
+
+if [[ "${FLOW8_TEST_SKIP_CHECK:-0}" != 1 ]]; then
+  log "type-check and lint"
+  pnpm -s typecheck || die tests "type-check failed"
+  pnpm -s lint || die tests "lint failed"
+fi
+
+report="$(mktemp -t flow8-jest-XXXXXX.json)"
+status=0
+log "unit + integration tests (real Kafka, PostgreSQL, Redis over TLS)"
+node --experimental-vm-modules node_modules/jest/bin/jest.js --maxWorkers=2 --forceExit \
+  --json --outputFile="$report" "$@" || status=$?
+
+# One plain closing line that any CI reader understands.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  if (r.numTotalTests === 0) { console.error("no tests ran"); process.exit(1); }
+' "$report" || status=1
+rm -f "$report"
+
+if [[ "${FLOW8_KEEP_STACK:-1}" == 0 ]]; then bash scripts/stack/down.sh; fi
+exit "$status"
