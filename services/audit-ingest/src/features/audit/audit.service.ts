@@ -9,6 +9,7 @@ import { withTenant, type Pool, type PoolClient } from '@flow8/db';
 import { AppError } from '@flow8/http';
 import {
   createChainVerifier,
+  CSV_LINE_END,
   csvEntryRow,
   csvHeader,
   decodeEntry,
@@ -163,7 +164,7 @@ export function createAuditService(deps: {
       const tenantId = caller.tenantId;
       const checkpoints = deps.checkpoints;
       async function* lines(): AsyncGenerator<string> {
-        if (opts.format === 'csv') yield csvHeader();
+        if (opts.format === 'csv') yield csvHeader() + CSV_LINE_END;
         else {
           yield (
             exportHeaderLine({
@@ -182,7 +183,7 @@ export function createAuditService(deps: {
           const rows = await withTenant(pool, tenantId, (c) => entryRange(c, tenantId, next, range.last, PAGE));
           if (rows.length === 0) break;
           let chunk = '';
-          for (const r of rows) chunk += opts.format === 'csv' ? csvEntryRow(r) : exportEntryLine(r) + '\n';
+          for (const r of rows) chunk += opts.format === 'csv' ? csvEntryRow(r) + CSV_LINE_END : exportEntryLine(r) + '\n';
           yield chunk;
           next = rows[rows.length - 1]!.seq + 1;
         }

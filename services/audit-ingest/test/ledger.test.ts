@@ -1,0 +1,314 @@
+// The ledger's security promises, each attacked for real: immutability for the app role,
+// tamper detection (online and offline) for a superuser who edits, deletes or reorders rows,
+// tenant segregation of query/export/verify, dead-lettering of bad input, audited reads and
+// signed checkpoints.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { createPublisher, type Publisher } from '@flow8/bus';
+import { buildEvent, dlqTopic, eventsTopic, newId, type DeadLetter } from '@flow8/contracts';
+import { toBase64 } from '@flow8/crypto';
+import { setTenant, withTransaction } from '@flow8/db';
+import { eventually, httpsRequest, readTopic, testKafka } from '@flow8/testkit';
+import { startAudit } from './harness';
+
+const run = promisify(execFile);
+const repoRoot = resolve(process.cwd());
+
+function userCreated(tenantId: string, role: 'viewer' | 'admin' = 'viewer') {
+  const userId = newId('usr');
+  return buildEvent({
+    type: 'identity.user.created',
+    tenantId,
+    actor: { type: 'user', id: 'usr_admin', ip: '198.51.100.4' },
+    resource: { type: 'user', id: userId },
+    payload: { userId, role },
+  });
+}
+
+describe('audit ledger', () => {
+  let audit: Awaited<ReturnType<typeof startAudit>>;
+  let publisher: Publisher;
+  const A = newId('ten');
+  const B = newId('ten');
+  const headersFor = (tenantId: string) => ({
+    'x-flow8-tenant-id': tenantId,
+    'x-flow8-actor-type': 'user',
+    'x-flow8-actor-id': 'usr_compliance',
+    'x-flow8-actor-ip': '192.0.2.10',
+  });
+  const api = (path: string, tenantId: string, method = 'GET') =>
+    httpsRequest(`${audit.url}${path}`, { as: 'testkit', headers: headersFor(tenantId), method });
+
+  async function publish(events: ReturnType<typeof userCreated>[]) {
+    await publisher.publish(
+      events.map((e) => ({
+        topic: eventsTopic('identity', audit.prefix),
+        key: e.tenantId,
+        value: Buffer.from(JSON.stringify(e)),
+        headers: {},
+      })),
+    );
+  }
+
+  async function count(tenantId?: string): Promise<number> {
+    const r = await audit.db.admin.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ledger_entries ${tenantId ? 'WHERE tenant_id = $1' : ''}`,
+      tenantId ? [tenantId] : [],
+    );
+    return Number(r.rows[0]!.n);
+  }
+
+  async function exportFor(tenantId: string): Promise<string> {
+    const res = await api('/v1/audit/export?format=ndjson', tenantId);
+    expect(res.status).toBe(200);
+    return res.body;
+  }
+
+  async function offlineVerify(ndjson: string, publicKey: Uint8Array) {
+    const dir = mkdtempSync(join(tmpdir(), 'flow8-export-'));
+    const file = join(dir, 'export.ndjson');
+    writeFileSync(file, ndjson);
+    try {
+      const { stdout } = await run(
+        join(repoRoot, 'node_modules/.bin/tsx'),
+        [join(repoRoot, 'packages/ledger/src/cli/verify.ts'), '--export', file, '--public-key', toBase64(publicKey), '--json'],
+        { cwd: repoRoot },
+      );
+      return { code: 0, result: JSON.parse(stdout) as { ok: boolean; firstBadSeq: number | null } };
+    } catch (e) {
+      const err = e as { code: number; stdout: string };
+      return { code: err.code, result: JSON.parse(err.stdout) as { ok: boolean; firstBadSeq: number | null } };
+    }
+  }
+
+  beforeAll(async () => {
+    audit = await startAudit();
+    publisher = createPublisher(testKafka('ledger-test', 'auth'));
+    await publish([...Array.from({ length: 12 }, () => userCreated(A)), ...Array.from({ length: 5 }, () => userCreated(B))]);
+    await eventually(async () => (await count(A)) === 12 && (await count(B)) === 5, { what: 'ledger rows for A and B' });
+  });
+
+  afterAll(async () => {
+    await publisher?.disconnect();
+    await audit?.stop();
+    await audit?.db.drop();
+  });
+
+  describe('immutability for the service role', () => {
+    test.each([
+      ['UPDATE', `UPDATE ledger_entries SET event_type = 'x'`],
+      ['DELETE', 'DELETE FROM ledger_entries'],
+      ['TRUNCATE', 'TRUNCATE ledger_entries'],
+      ['UPDATE sequence', 'UPDATE ledger_sequence SET seq = seq + 100'],
+      ['DELETE checkpoints', 'DELETE FROM ledger_checkpoints'],
+    ])('%s is refused', async (_name, sql) => {
+      await expect(
+        withTransaction(audit.db.app, async (c) => {
+          await setTenant(c, A);
+          await c.query(sql);
+        }),
+      ).rejects.toMatchObject({ code: '42501' });
+      expect(await count(A)).toBeGreaterThanOrEqual(12);
+    });
+
+    test('even the table owner cannot UPDATE or DELETE: the triggers refuse', async () => {
+      // FORCE row-level security binds the owner too, so it acts inside a tenant's context.
+      for (const sql of [`UPDATE ledger_entries SET event_type = 'x'`, 'DELETE FROM ledger_entries', 'TRUNCATE ledger_entries']) {
+        await expect(
+          withTransaction(audit.db.owner, async (c) => {
+            await setTenant(c, A);
+            await c.query(sql);
+          }),
+        ).rejects.toThrow(/append-only/);
+      }
+      expect(await count(A)).toBeGreaterThanOrEqual(12);
+    });
+
+    test('the service role sees only the tenant of its transaction, even without a WHERE clause', async () => {
+      const rows = await withTransaction(audit.db.app, async (c) => {
+        await setTenant(c, B);
+        return (await c.query<{ tenant_id: string }>('SELECT tenant_id FROM ledger_entries')).rows;
+      });
+      expect(rows).toHaveLength(5);
+      expect(new Set(rows.map((r) => r.tenant_id))).toEqual(new Set([B]));
+      const none = await audit.db.app.query('SELECT * FROM ledger_entries');
+      expect(none.rows).toHaveLength(0);
+    });
+  });
+
+  describe('tenant segregation', () => {
+    test('query, export and verify of tenant B contain nothing of tenant A', async () => {
+      const q = await api('/v1/audit/events?limit=500', B);
+      expect(q.status).toBe(200);
+      const items = q.json<{ items: Array<{ resource: { id: string } }> }>().items;
+      expect(items.length).toBeGreaterThanOrEqual(5);
+      expect(q.body).not.toContain(A);
+      const exported = await exportFor(B);
+      expect(exported).not.toContain(A);
+      expect(Buffer.from(exported).toString('base64')).not.toContain(Buffer.from(A).toString('base64'));
+      const v = await api('/v1/audit/verify', B);
+      expect(v.json()).toMatchObject({ ok: true });
+      expect(v.json<{ checked: number }>().checked).toBeLessThan(12);
+    });
+
+    test('a caller without a client certificate, or with one not allowed, is refused', async () => {
+      const anon = await httpsRequest(`${audit.url}/v1/audit/events`, { headers: headersFor(A) }).catch((e: Error) => e);
+      // Refused at the TLS handshake (no certificate), so there is no HTTP answer at all.
+      expect((anon as { status?: number }).status).toBeUndefined();
+      expect((anon as Error).message).toMatch(/certificate|alert|socket|ECONNRESET/i);
+      const wrong = await httpsRequest(`${audit.url}/v1/audit/events`, { as: 'flow-engine', headers: headersFor(A) });
+      expect(wrong.status).toBe(403);
+    });
+  });
+
+  describe('reads are audited', () => {
+    test('a query leaves an audit.log.queried entry with the actor and IP', async () => {
+      const before = await count(A);
+      await api('/v1/audit/events?type=identity.user.created&limit=3', A);
+      const rows = await eventually(
+        async () => {
+          const r = await audit.db.admin.query<{ canonical: Buffer }>(
+            `SELECT canonical FROM ledger_entries WHERE tenant_id = $1 AND event_type = 'audit.log.queried'`,
+            [A],
+          );
+          return r.rows.length > 0 ? r.rows : undefined;
+        },
+        { what: 'audit.log.queried entry' },
+      );
+      const entry = JSON.parse(rows[0]!.canonical.toString('utf8')) as Record<string, unknown>;
+      expect(entry).toMatchObject({
+        actor: { type: 'user', id: 'usr_compliance', ip: '192.0.2.10' },
+        payload: { filters: { type: 'identity.user.created' }, returned: 3 },
+      });
+      expect(await count(A)).toBeGreaterThan(before);
+    });
+  });
+
+  describe('bad input', () => {
+    test('malformed and contract-violating messages are dead-lettered with a reason; later events still land', async () => {
+      const topic = eventsTopic('identity', audit.prefix);
+      const invalid = { ...userCreated(A), payload: { userId: 'nope', role: 'root' } };
+      const unknown = { ...userCreated(A), type: 'identity.thing.exploded' };
+      await publisher.publish([
+        { topic, key: A, value: Buffer.from('{"this is": not json'), headers: {} },
+        { topic, key: A, value: Buffer.from(JSON.stringify(invalid)), headers: {} },
+        { topic, key: A, value: Buffer.from(JSON.stringify(unknown)), headers: {} },
+      ]);
+      const good = userCreated(A);
+      await publish([good]);
+      const dead = await readTopic(testKafka('ledger-test-dlq'), dlqTopic(topic), { expect: 3 });
+      const letters = dead.map((m) => JSON.parse(m.value!.toString('utf8')) as DeadLetter);
+      expect(letters.map((l) => l.reason).sort()).toEqual(['CONTRACT_VIOLATION', 'MALFORMED_JSON', 'UNKNOWN_EVENT_TYPE']);
+      for (const l of letters) {
+        expect(l.errors.length).toBeGreaterThan(0);
+        expect(l.source.topic).toBe(topic);
+        expect(l.valueBase64).not.toBeNull();
+      }
+      // The original bytes are kept so nothing is lost.
+      expect(letters.map((l) => Buffer.from(l.valueBase64!, 'base64').toString())).toContain('{"this is": not json');
+      await eventually(async () => {
+        const r = await audit.db.admin.query('SELECT 1 FROM ledger_sequence WHERE event_id = $1', [good.id]);
+        return r.rows.length === 1;
+      });
+      const bad = await audit.db.admin.query('SELECT 1 FROM ledger_sequence WHERE event_id = ANY($1::uuid[])', [[invalid.id, unknown.id]]);
+      expect(bad.rows).toHaveLength(0);
+    });
+  });
+
+  describe('checkpoints and offline verification', () => {
+    test('an on-demand checkpoint is signed and an export verifies offline with the public key only', async () => {
+      const created = await api('/v1/audit/checkpoints', A, 'POST');
+      expect(created.status).toBe(201);
+      const list = await api('/v1/audit/checkpoints', A);
+      const body = list.json<{ items: Array<{ seq: number }>; publicKeys: Array<{ publicKey: string }> }>();
+      expect(body.items.length).toBeGreaterThan(0);
+      expect(body.publicKeys[0]!.publicKey).toBe(toBase64(audit.svc.keyPair.publicKey));
+
+      const ndjson = await exportFor(A);
+      const good = await offlineVerify(ndjson, audit.svc.keyPair.publicKey);
+      expect(good).toMatchObject({ code: 0, result: { ok: true, firstBadSeq: null } });
+      // Another key: the checkpoint signature is not trusted.
+      const other = await offlineVerify(ndjson, new Uint8Array(32).fill(7));
+      expect(other.code).toBe(1);
+    });
+
+    test('CSV export has one row per entry', async () => {
+      const res = await api('/v1/audit/export?format=csv', B);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toContain('text/csv');
+      const lines = res.body.trim().split('\r\n');
+      expect(lines[0]).toContain('seq');
+      expect(lines.length - 1).toBe(await count(B));
+    });
+  });
+
+  describe('tampering by a database superuser', () => {
+    // The attacker has full access: triggers off for the session, RLS bypassed.
+    async function asAttacker(sql: string, args: unknown[] = []) {
+      await withTransaction(audit.db.admin, async (c) => {
+        await c.query(`SET LOCAL session_replication_role = replica`);
+        await c.query(sql, args);
+      });
+    }
+
+    test('one altered byte is found online and offline at that seq', async () => {
+      const T = newId('ten');
+      await publish(Array.from({ length: 8 }, () => userCreated(T)));
+      await eventually(async () => (await count(T)) === 8, { what: 'tenant T entries' });
+      await api('/v1/audit/checkpoints', T, 'POST');
+      const ok = await api('/v1/audit/verify', T);
+      expect(ok.json()).toMatchObject({ ok: true, firstBadSeq: null });
+
+      await asAttacker(
+        `UPDATE ledger_entries SET canonical = overlay(canonical placing '\\x21'::bytea from 30 for 1) WHERE tenant_id = $1 AND seq = 5`,
+        [T],
+      );
+      const online = await api('/v1/audit/verify', T);
+      expect(online.json()).toMatchObject({ ok: false, firstBadSeq: 5 });
+      const offline = await offlineVerify(await exportFor(T), audit.svc.keyPair.publicKey);
+      expect(offline).toMatchObject({ code: 1, result: { ok: false, firstBadSeq: 5 } });
+    });
+
+    test('a deleted row is found at its seq', async () => {
+      const T = newId('ten');
+      await publish(Array.from({ length: 6 }, () => userCreated(T)));
+      await eventually(async () => (await count(T)) === 6, { what: 'tenant T entries' });
+      await asAttacker('DELETE FROM ledger_entries WHERE tenant_id = $1 AND seq = 3', [T]);
+      expect((await api('/v1/audit/verify', T)).json()).toMatchObject({ ok: false, firstBadSeq: 3 });
+      const offline = await offlineVerify(await exportFor(T), audit.svc.keyPair.publicKey);
+      expect(offline.result).toMatchObject({ ok: false, firstBadSeq: 3 });
+    });
+
+    test('two rows swapped (reordered) are found', async () => {
+      const T = newId('ten');
+      await publish(Array.from({ length: 6 }, () => userCreated(T)));
+      await eventually(async () => (await count(T)) === 6, { what: 'tenant T entries' });
+      // Swap the contents of seq 2 and 3, keeping the seq column: the order of events is rewritten.
+      await asAttacker(
+        `UPDATE ledger_entries e SET canonical = o.canonical, prev_hash = o.prev_hash, hash = o.hash
+         FROM ledger_entries o WHERE e.tenant_id = $1 AND o.tenant_id = $1
+         AND ((e.seq = 2 AND o.seq = 3) OR (e.seq = 3 AND o.seq = 2))`,
+        [T],
+      );
+      const v = (await api('/v1/audit/verify', T)).json<{ ok: boolean; firstBadSeq: number }>();
+      expect(v.ok).toBe(false);
+      expect(v.firstBadSeq).toBe(2);
+      const offline = await offlineVerify(await exportFor(T), audit.svc.keyPair.publicKey);
+      expect(offline.result).toMatchObject({ ok: false, firstBadSeq: 2 });
+    });
+
+    test('the last rows cut off are found (the head and the checkpoint witness them)', async () => {
+      const T = newId('ten');
+      await publish(Array.from({ length: 5 }, () => userCreated(T)));
+      await eventually(async () => (await count(T)) === 5, { what: 'tenant T entries' });
+      await api('/v1/audit/checkpoints', T, 'POST');
+      await asAttacker('DELETE FROM ledger_entries WHERE tenant_id = $1 AND seq >= 4', [T]);
+      expect((await api('/v1/audit/verify', T)).json()).toMatchObject({ ok: false, firstBadSeq: 4 });
+      const offline = await offlineVerify(await exportFor(T), audit.svc.keyPair.publicKey);
+      expect(offline.result.ok).toBe(false);
+    });
+  });
+});
