@@ -30,6 +30,14 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/{packages,services}/*/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '\\.fault\\.test\\.ts$'],
+    },
+    {
+      // Suites that stop shared infrastructure (the Kafka broker, a service process): run
+      // serially, after the others, by scripts/test.sh.
+      ...common,
+      displayName: 'fault',
+      testMatch: ['<rootDir>/{packages,services}/*/test/**/*.fault.test.ts'],
     },
   ],
 };

@@ -3,3 +3,5 @@ export { freshDatabase, type TestDatabase } from './database';
 export { uniqueTopicPrefix, testKafka, createEventTopics, readTopic } from './kafka';
 export { eventually } from './wait';
 export { httpsRequest, type HttpsResponse } from './https';
+export { stopKafka, restartStack } from './faults';
+export { repoRoot } from './stack';

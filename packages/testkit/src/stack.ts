@@ -17,7 +17,7 @@ export interface StackEnv {
   raw: Record<string, string>;
 }
 
-function repoRoot(): string {
+export function repoRoot(): string {
   let dir = process.cwd();
   for (let i = 0; i < 6; i += 1) {
     if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;

@@ -74,7 +74,14 @@ describe('audit ledger', () => {
     try {
       const { stdout } = await run(
         join(repoRoot, 'node_modules/.bin/tsx'),
-        [join(repoRoot, 'packages/ledger/src/cli/verify.ts'), '--export', file, '--public-key', toBase64(publicKey), '--json'],
+        [
+          join(repoRoot, 'packages/ledger/src/cli/verify.ts'),
+          '--export',
+          file,
+          '--public-key',
+          toBase64(publicKey),
+          '--json',
+        ],
         { cwd: repoRoot },
       );
       return { code: 0, result: JSON.parse(stdout) as { ok: boolean; firstBadSeq: number | null } };
@@ -87,8 +94,13 @@ describe('audit ledger', () => {
   beforeAll(async () => {
     audit = await startAudit();
     publisher = createPublisher(testKafka('ledger-test', 'auth'));
-    await publish([...Array.from({ length: 12 }, () => userCreated(A)), ...Array.from({ length: 5 }, () => userCreated(B))]);
-    await eventually(async () => (await count(A)) === 12 && (await count(B)) === 5, { what: 'ledger rows for A and B' });
+    await publish([
+      ...Array.from({ length: 12 }, () => userCreated(A)),
+      ...Array.from({ length: 5 }, () => userCreated(B)),
+    ]);
+    await eventually(async () => (await count(A)) === 12 && (await count(B)) === 5, {
+      what: 'ledger rows for A and B',
+    });
   });
 
   afterAll(async () => {
@@ -116,7 +128,11 @@ describe('audit ledger', () => {
 
     test('even the table owner cannot UPDATE or DELETE: the triggers refuse', async () => {
       // FORCE row-level security binds the owner too, so it acts inside a tenant's context.
-      for (const sql of [`UPDATE ledger_entries SET event_type = 'x'`, 'DELETE FROM ledger_entries', 'TRUNCATE ledger_entries']) {
+      for (const sql of [
+        `UPDATE ledger_entries SET event_type = 'x'`,
+        'DELETE FROM ledger_entries',
+        'TRUNCATE ledger_entries',
+      ]) {
         await expect(
           withTransaction(audit.db.owner, async (c) => {
             await setTenant(c, A);
@@ -155,7 +171,9 @@ describe('audit ledger', () => {
     });
 
     test('a caller without a client certificate, or with one not allowed, is refused', async () => {
-      const anon = await httpsRequest(`${audit.url}/v1/audit/events`, { headers: headersFor(A) }).catch((e: Error) => e);
+      const anon = await httpsRequest(`${audit.url}/v1/audit/events`, { headers: headersFor(A) }).catch(
+        (e: Error) => e,
+      );
       // Refused at the TLS handshake (no certificate), so there is no HTTP answer at all.
       expect((anon as { status?: number }).status).toBeUndefined();
       expect((anon as Error).message).toMatch(/certificate|alert|socket|ECONNRESET/i);
@@ -201,7 +219,11 @@ describe('audit ledger', () => {
       await publish([good]);
       const dead = await readTopic(testKafka('ledger-test-dlq'), dlqTopic(topic), { expect: 3 });
       const letters = dead.map((m) => JSON.parse(m.value!.toString('utf8')) as DeadLetter);
-      expect(letters.map((l) => l.reason).sort()).toEqual(['CONTRACT_VIOLATION', 'MALFORMED_JSON', 'UNKNOWN_EVENT_TYPE']);
+      expect(letters.map((l) => l.reason).sort()).toEqual([
+        'CONTRACT_VIOLATION',
+        'MALFORMED_JSON',
+        'UNKNOWN_EVENT_TYPE',
+      ]);
       for (const l of letters) {
         expect(l.errors.length).toBeGreaterThan(0);
         expect(l.source.topic).toBe(topic);
@@ -213,7 +235,9 @@ describe('audit ledger', () => {
         const r = await audit.db.admin.query('SELECT 1 FROM ledger_sequence WHERE event_id = $1', [good.id]);
         return r.rows.length === 1;
       });
-      const bad = await audit.db.admin.query('SELECT 1 FROM ledger_sequence WHERE event_id = ANY($1::uuid[])', [[invalid.id, unknown.id]]);
+      const bad = await audit.db.admin.query('SELECT 1 FROM ledger_sequence WHERE event_id = ANY($1::uuid[])', [
+        [invalid.id, unknown.id],
+      ]);
       expect(bad.rows).toHaveLength(0);
     });
   });

@@ -183,7 +183,8 @@ export function createAuditService(deps: {
           const rows = await withTenant(pool, tenantId, (c) => entryRange(c, tenantId, next, range.last, PAGE));
           if (rows.length === 0) break;
           let chunk = '';
-          for (const r of rows) chunk += opts.format === 'csv' ? csvEntryRow(r) + CSV_LINE_END : exportEntryLine(r) + '\n';
+          for (const r of rows)
+            chunk += opts.format === 'csv' ? csvEntryRow(r) + CSV_LINE_END : exportEntryLine(r) + '\n';
           yield chunk;
           next = rows[rows.length - 1]!.seq + 1;
         }
