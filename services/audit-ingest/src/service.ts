@@ -61,6 +61,12 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
     },
   });
 
+  let partitionTimer: NodeJS.Timeout | null = null;
+  const ensurePartitions = () =>
+    pool
+      .query('SELECT ledger_ensure_partitions(2)')
+      .catch((e: unknown) => logger.error({ err: e }, 'could not create the coming ledger partitions'));
+
   return {
     app,
     pool,
@@ -77,12 +83,16 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
         replicationFactor: config.KAFKA_REPLICATION_FACTOR,
       });
       await pool.query('SELECT ledger_ensure_partitions(2)');
+      // Months ahead exist well before they are needed; a daily run keeps it that way.
+      partitionTimer = setInterval(() => void ensurePartitions(), 24 * 3600_000);
+      partitionTimer.unref();
       await checkpoints.registerKey();
       relay.start();
       await consumer.start();
       checkpoints.start(config.AUDIT_CHECKPOINT_INTERVAL);
     },
     async stop() {
+      if (partitionTimer) clearInterval(partitionTimer);
       checkpoints.stop();
       await consumer.stop();
       await relay.stop();
