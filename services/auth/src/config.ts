@@ -12,7 +12,10 @@ export const authConfigSchema = z.object({
   /** bcrypt work factor for new password hashes. Below 10 is refused: too cheap to brute-force. */
   AUTH_BCRYPT_COST: int({ min: 10, max: 15, default: 12 }),
   /** Namespaces every topic; empty in production, set per test suite on a shared broker. */
-  KAFKA_TOPIC_PREFIX: z.string().regex(/^[a-z0-9.-]*$/).default(''),
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9.-]*$/)
+    .default(''),
   KAFKA_TOPIC_PARTITIONS: int({ min: 1, max: 1000, default: 3 }),
   KAFKA_REPLICATION_FACTOR: int({ min: 1, max: 10, default: 1 }),
   /**

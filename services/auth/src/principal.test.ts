@@ -1,4 +1,4 @@
-import { AppError } from '@flow8/http';
+import type { AppError } from '@flow8/http';
 import { authorize, decide, ROLES, type Action } from './principal';
 
 const ACTIONS: Action[] = ['users.create', 'users.list', 'users.read'];

@@ -72,5 +72,6 @@ export function decide(caller: Pick<Caller, 'role'>, action: Action): Decision {
 
 export function authorize(caller: Pick<Caller, 'role'>, action: Action): void {
   const d = decide(caller, action);
-  if (!d.allowed) throw new AppError('FORBIDDEN', 'Your role does not allow this action', { details: { reason: d.reason } });
+  if (!d.allowed)
+    throw new AppError('FORBIDDEN', 'Your role does not allow this action', { details: { reason: d.reason } });
 }

@@ -15,7 +15,12 @@ export async function createAuth(config: AuthConfig, logger: Logger) {
   const ca = readFileSync(config.FLOW8_CA_FILE, 'utf8');
   const cert = readFileSync(config.TLS_CERT_FILE, 'utf8');
   const key = readFileSync(config.TLS_KEY_FILE, 'utf8');
-  const pool = createPool({ url: config.AUTH_DATABASE_URL, caFile: config.FLOW8_CA_FILE, max: 10, applicationName: 'auth' });
+  const pool = createPool({
+    url: config.AUTH_DATABASE_URL,
+    caFile: config.FLOW8_CA_FILE,
+    max: 10,
+    applicationName: 'auth',
+  });
   const kafka = createKafka({
     brokers: config.KAFKA_BROKERS,
     clientId: config.KAFKA_CLIENT_ID ?? 'auth',

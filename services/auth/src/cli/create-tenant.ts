@@ -53,7 +53,17 @@ async function main(): Promise<number> {
   ]
     .filter(([, v]) => !v)
     .map(([k]) => k);
-  if (missing.length > 0 || !url || !name || !slug || !adminEmail || !adminPassword || !caFile || !certFile || !keyFile) {
+  if (
+    missing.length > 0 ||
+    !url ||
+    !name ||
+    !slug ||
+    !adminEmail ||
+    !adminPassword ||
+    !caFile ||
+    !certFile ||
+    !keyFile
+  ) {
     process.stderr.write(`create-tenant: missing ${missing.join(', ')}\n${USAGE}`);
     return 2;
   }
@@ -63,7 +73,9 @@ async function main(): Promise<number> {
       process.stderr.write(`create-tenant: refused (HTTP ${result.status} ${result.code}): ${result.message}\n`);
       return 1;
     }
-    process.stdout.write(`${JSON.stringify({ tenantId: result.tenantId, slug: result.slug, adminUserId: result.adminUserId })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ tenantId: result.tenantId, slug: result.slug, adminUserId: result.adminUserId })}\n`,
+    );
     return 0;
   } catch (e) {
     process.stderr.write(`create-tenant: FAILED: ${(e as Error).message}\n`);

@@ -19,7 +19,11 @@ export type CreateTenantResult =
   | { ok: false; status: number; code: string; message: string };
 
 export function createTenantViaApi(req: CreateTenantRequest): Promise<CreateTenantResult> {
-  const body = JSON.stringify({ name: req.name, slug: req.slug, admin: { email: req.adminEmail, password: req.adminPassword } });
+  const body = JSON.stringify({
+    name: req.name,
+    slug: req.slug,
+    admin: { email: req.adminEmail, password: req.adminPassword },
+  });
   const target = new URL('/v1/tenants', req.url);
   if (target.protocol !== 'https:') return Promise.reject(new Error('--url must be https://'));
   return new Promise((resolve, reject) => {
@@ -49,7 +53,9 @@ export function createTenantViaApi(req: CreateTenantRequest): Promise<CreateTena
             resolve({ ok: true, tenantId: json.tenant.id, slug: json.tenant.slug, adminUserId: json.admin.id });
             return;
           }
-          const err = isErrorBody(json) ? json.error : { code: 'UNKNOWN', message: `unexpected response (HTTP ${status})` };
+          const err = isErrorBody(json)
+            ? json.error
+            : { code: 'UNKNOWN', message: `unexpected response (HTTP ${status})` };
           resolve({ ok: false, status, code: err.code, message: err.message });
         });
       },

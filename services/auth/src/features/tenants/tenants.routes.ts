@@ -14,7 +14,10 @@ export function tenantRoutes(app: FastifyInstance, deps: { tenants: TenantServic
   const onRequest = requireServiceIdentity([OPERATOR_IDENTITY]);
 
   app.post('/v1/tenants', { schema: createTenantSchema, onRequest }, async (req, reply) => {
-    const created = await deps.tenants.create({ type: 'operator', id: OPERATOR_IDENTITY, ip: req.ip }, req.body as CreateTenantInput);
+    const created = await deps.tenants.create(
+      { type: 'operator', id: OPERATOR_IDENTITY, ip: req.ip },
+      req.body as CreateTenantInput,
+    );
     return reply.code(201).send(created);
   });
 }

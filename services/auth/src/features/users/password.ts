@@ -103,7 +103,8 @@ export interface PasswordHasher {
 }
 
 export function createPasswordHasher(cost: number): PasswordHasher {
-  if (!Number.isInteger(cost) || cost < 10 || cost > 15) throw new Error('bcrypt cost must be an integer between 10 and 15');
+  if (!Number.isInteger(cost) || cost < 10 || cost > 15)
+    throw new Error('bcrypt cost must be an integer between 10 and 15');
   return {
     hash: (password) => bcrypt.hash(password, cost),
     verify: (password, hash) => bcrypt.compare(password, hash),

@@ -36,7 +36,11 @@ export async function insertUser(
 }
 
 /** Oldest first (ids are time-sortable), keyset-paginated after `afterId`. */
-export async function listUsers(tx: Queryable, tenantId: string, opts: { afterId?: string; limit: number }): Promise<UserRow[]> {
+export async function listUsers(
+  tx: Queryable,
+  tenantId: string,
+  opts: { afterId?: string; limit: number },
+): Promise<UserRow[]> {
   const { rows } = await tx.query<Raw>(
     `SELECT ${COLUMNS} FROM users WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3`,
     [tenantId, opts.afterId ?? null, opts.limit],

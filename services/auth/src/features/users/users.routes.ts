@@ -4,7 +4,10 @@ import { callerOf, type Role } from '../../principal';
 import { createUserSchema, getUserSchema, listUsersSchema } from './users.schemas';
 import type { UserService } from './users.service';
 
-export function userRoutes(app: FastifyInstance, deps: { users: UserService; allowedCallers: readonly string[] }): void {
+export function userRoutes(
+  app: FastifyInstance,
+  deps: { users: UserService; allowedCallers: readonly string[] },
+): void {
   const { users } = deps;
   // onRequest, not preHandler: the caller is checked before its body is even parsed or validated.
   const onRequest = requireServiceIdentity(deps.allowedCallers);

@@ -17,12 +17,18 @@ describe('users service helpers', () => {
   test('a weak password is refused before anything is hashed, and the message does not echo it', async () => {
     let hashed = 0;
     const hasher = { hash: async () => `h${++hashed}` };
-    await expect(prepareUser(hasher, { email: 'a@b.test', password: 'short-one', role: 'viewer' })).rejects.toMatchObject({
+    await expect(
+      prepareUser(hasher, { email: 'a@b.test', password: 'short-one', role: 'viewer' }),
+    ).rejects.toMatchObject({
       code: 'BAD_REQUEST',
       message: expect.not.stringContaining('short-one') as string,
     });
     expect(hashed).toBe(0);
-    const ok = await prepareUser(hasher, { email: 'Jane@B.test', password: 'violet-tractor-97-harbour', role: 'viewer' });
+    const ok = await prepareUser(hasher, {
+      email: 'Jane@B.test',
+      password: 'violet-tractor-97-harbour',
+      role: 'viewer',
+    });
     expect(ok).toMatchObject({ email: 'jane@b.test', role: 'viewer', passwordHash: 'h1' });
     expect(ok.id).toMatch(/^usr_[0-9a-z]{26}$/);
   });

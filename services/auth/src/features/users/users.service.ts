@@ -18,7 +18,13 @@ export interface UserView {
 }
 
 export function userView(u: UserRow): UserView {
-  return { id: u.id, email: u.email, role: u.role, createdAt: u.createdAt.toISOString(), updatedAt: u.updatedAt.toISOString() };
+  return {
+    id: u.id,
+    email: u.email,
+    role: u.role,
+    createdAt: u.createdAt.toISOString(),
+    updatedAt: u.updatedAt.toISOString(),
+  };
 }
 
 export function normaliseEmail(email: string): string {
@@ -39,7 +45,8 @@ export async function prepareUser(
 ): Promise<NewUser> {
   const email = normaliseEmail(input.email);
   const check = checkPassword(input.password, email);
-  if (!check.ok) throw new AppError('BAD_REQUEST', check.reason, { details: [{ field: 'password', message: check.reason }] });
+  if (!check.ok)
+    throw new AppError('BAD_REQUEST', check.reason, { details: [{ field: 'password', message: check.reason }] });
   return { id: newId('usr'), email, role: input.role, passwordHash: await hasher.hash(input.password) };
 }
 
@@ -75,7 +82,9 @@ export function mapUserConflict(e: unknown): never {
 }
 
 export function constraintOf(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'constraint' in e ? String((e as { constraint: unknown }).constraint) : undefined;
+  return typeof e === 'object' && e !== null && 'constraint' in e
+    ? String((e as { constraint: unknown }).constraint)
+    : undefined;
 }
 
 export function encodeCursor(lastId: string): string {
@@ -101,7 +110,9 @@ export function createUserService(deps: { pool: Pool; outbox: Outbox; hasher: Pi
       authorize(caller, 'users.create');
       const user = await prepareUser(deps.hasher, input);
       try {
-        const row = await withTenant(pool, caller.tenantId, (tx) => insertUserWithEvent(tx, outbox, caller.tenantId, caller.actor, user));
+        const row = await withTenant(pool, caller.tenantId, (tx) =>
+          insertUserWithEvent(tx, outbox, caller.tenantId, caller.actor, user),
+        );
         return userView(row);
       } catch (e) {
         if (pgCode(e) === FOREIGN_KEY_VIOLATION) throw new AppError('NOT_FOUND', 'Company not found', { cause: e });
@@ -109,10 +120,15 @@ export function createUserService(deps: { pool: Pool; outbox: Outbox; hasher: Pi
       }
     },
 
-    async list(caller: Caller, opts: { limit: number; cursor?: string }): Promise<{ items: UserView[]; nextCursor: string | null }> {
+    async list(
+      caller: Caller,
+      opts: { limit: number; cursor?: string },
+    ): Promise<{ items: UserView[]; nextCursor: string | null }> {
       authorize(caller, 'users.list');
       const afterId = opts.cursor ? decodeCursor(opts.cursor) : undefined;
-      const rows = await withTenant(pool, caller.tenantId, (tx) => listUsers(tx, caller.tenantId, { afterId, limit: opts.limit + 1 }));
+      const rows = await withTenant(pool, caller.tenantId, (tx) =>
+        listUsers(tx, caller.tenantId, { afterId, limit: opts.limit + 1 }),
+      );
       const page = rows.slice(0, opts.limit);
       const last = page[page.length - 1];
       return { items: page.map(userView), nextCursor: rows.length > opts.limit && last ? encodeCursor(last.id) : null };
