@@ -49,7 +49,7 @@ start_service() {
     (cd "services/$name" && env "$@" PORT="$port" TLS_CERT_FILE="$FLOW8_CERTS_DIR/$name.pem" \
       TLS_KEY_FILE="$FLOW8_CERTS_DIR/$name-key.pem" LOG_LEVEL="${LOG_LEVEL:-info}" \
       setsid nohup ../../node_modules/.bin/tsx src/main.ts >>"$logfile" 2>&1 &
-      echo $! >"$pidfile")
+      echo $! >"$pidfile") </dev/null >/dev/null 2>&1
   fi
   wait_for 60 curl -sf --cacert "$FLOW8_CA_FILE" --cert "$FLOW8_CERTS_DIR/operator.pem" \
     --key "$FLOW8_CERTS_DIR/operator-key.pem" "https://localhost:$port/readyz" \
