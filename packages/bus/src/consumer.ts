@@ -39,6 +39,10 @@ export interface EventConsumerOptions {
   /** Retry backoff ceiling for a failing handler (e.g. the database is down). */
   maxBackoffMs?: number;
   sessionTimeoutMs?: number;
+  /** Partition batches handled at once (each in its own transaction). Default 3. */
+  partitionsConsumedConcurrently?: number;
+  /** Largest fetch per partition; bigger batches mean fewer transactions. Default 8 MiB. */
+  maxBytesPerPartition?: number;
 }
 
 export interface EventConsumer {
@@ -188,10 +192,19 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
         groupId: opts.groupId,
         sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
         allowAutoTopicCreation: false,
+        maxBytesPerPartition: opts.maxBytesPerPartition ?? 8 * 1024 * 1024,
+        maxBytes: 4 * (opts.maxBytesPerPartition ?? 8 * 1024 * 1024),
+        // A short broker wait keeps shutdown and a quiet topic's latency low.
+        maxWaitTimeInMs: 1000,
       });
       await consumer.connect();
       await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
-      await consumer.run({ eachBatchAutoResolve: false, autoCommit: true, eachBatch: onBatch });
+      await consumer.run({
+        eachBatchAutoResolve: false,
+        autoCommit: true,
+        partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
+        eachBatch: onBatch,
+      });
     },
     async stop() {
       stopping = true;

@@ -39,7 +39,11 @@ export function createPublisher(kafka: Kafka, opts: { idempotent?: boolean } = {
       if (messages.length === 0) return;
       await connect();
       const byTopic = new Map<string, OutgoingMessage[]>();
-      for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+      for (const m of messages) {
+        const list = byTopic.get(m.topic);
+        if (list) list.push(m);
+        else byTopic.set(m.topic, [m]);
+      }
       await producer.sendBatch({
         acks: -1,
         topicMessages: [...byTopic].map(([topic, ms]) => ({

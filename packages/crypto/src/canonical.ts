@@ -106,12 +106,68 @@ function serialize(value: unknown, path: string, ancestors: Set<object>): string
  * objects that are not plain objects or arrays (Date, Map, Buffer, class instances).
  */
 export function canonicalize(value: unknown): string {
+  // The fast path builds no paths; only when it refuses a value does the precise (slow) walk
+  // run again to say where. The ledger canonicalizes every event, so this is a hot path.
+  try {
+    return fast(value, new Set());
+  } catch (e) {
+    if (e !== REFUSED) throw e;
+  }
   return serialize(value, '$', new Set());
 }
 
-const utf8 = new TextEncoder();
+const REFUSED = Symbol('refused');
+
+function fastString(s: string): string {
+  if (!s.isWellFormed()) throw REFUSED;
+  return JSON.stringify(s);
+}
+
+function fast(value: unknown, ancestors: Set<object>): string {
+  switch (typeof value) {
+    case 'string':
+      return fastString(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw REFUSED;
+      return JSON.stringify(value);
+    case 'object':
+      break;
+    default:
+      throw REFUSED;
+  }
+  if (value === null) return 'null';
+  if (ancestors.has(value)) throw REFUSED;
+  ancestors.add(value);
+  let out: string;
+  if (Array.isArray(value)) {
+    out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + fast(value[i], ancestors);
+    out += ']';
+  } else {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) throw REFUSED;
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record).sort();
+    out = '{';
+    let first = true;
+    for (const key of keys) {
+      const v = record[key];
+      if (v === undefined) continue;
+      out += (first ? '' : ',') + fastString(key) + ':' + fast(v, ancestors);
+      first = false;
+    }
+    out += '}';
+  }
+  ancestors.delete(value);
+  return out;
+}
 
 /** UTF-8 bytes of `canonicalize(value)`. */
 export function canonicalBytes(value: unknown): Uint8Array {
-  return utf8.encode(canonicalize(value));
+  // Node's UTF-8 encoder is about three times faster than TextEncoder for short strings; the
+  // bytes are the same. Exposed as a plain Uint8Array view.
+  const b = Buffer.from(canonicalize(value), 'utf8');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }

@@ -6,7 +6,7 @@ import type { PartitionBatch } from '@flow8/bus';
 import type { AnyEvent } from '@flow8/contracts';
 import { withTransaction, type Pool } from '@flow8/db';
 import type { Logger } from '@flow8/telemetry';
-import { appendTenantEvents, lockOffset, storeOffset, type AppendedEntry } from './ledger.repo';
+import { appendEvents, lockOffset, storeOffset, type AppendedEntry } from './ledger.repo';
 
 export interface IngestService {
   ingestBatch(batch: Pick<PartitionBatch, 'topic' | 'partition' | 'events' | 'lastOffset'>): Promise<AppendedEntry[]>;
@@ -27,14 +27,13 @@ export function createIngestService(deps: {
         const next = await lockOffset(client, deps.groupId, batch.topic, batch.partition);
         const pending = batch.events.filter((e) => BigInt(e.offset) >= next);
         const byTenant = new Map<string, AnyEvent[]>();
-        for (const { event } of pending) byTenant.set(event.tenantId, [...(byTenant.get(event.tenantId) ?? []), event]);
-        // Millisecond UTC, stored verbatim inside the canonical bytes.
-        const recordedAt = now().toISOString();
-        const appended: AppendedEntry[] = [];
-        // Sorted so that two transactions always lock tenant heads in the same order (no deadlock).
-        for (const tenantId of [...byTenant.keys()].sort()) {
-          appended.push(...(await appendTenantEvents(client, tenantId, byTenant.get(tenantId)!, recordedAt)));
+        for (const { event } of pending) {
+          const list = byTenant.get(event.tenantId);
+          if (list) list.push(event);
+          else byTenant.set(event.tenantId, [event]);
         }
+        // Millisecond UTC, stored verbatim inside the canonical bytes.
+        const appended = await appendEvents(client, byTenant, now().toISOString());
         const last = BigInt(batch.lastOffset);
         if (last + 1n > next) await storeOffset(client, deps.groupId, batch.topic, batch.partition, last + 1n);
         stats.duplicates += pending.length - appended.length;
