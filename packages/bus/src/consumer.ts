@@ -26,6 +26,11 @@ export interface PartitionBatch {
   /** The offset of the last message in the batch, valid or not: store `lastOffset + 1`. */
   lastOffset: string;
   heartbeat(): Promise<void>;
+  /**
+   * Dead-letters a valid message the handler cannot apply (e.g. a conflict only it can see).
+   * Call it before committing the offsets that pass the message, so it is never lost.
+   */
+  deadLetter(offset: string, reason: DeadLetter['reason'], errors: string[]): Promise<void>;
 }
 
 export interface EventConsumerOptions {
@@ -91,6 +96,15 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
     if (batch.messages.length === 0) return;
     const events: ConsumedEvent[] = [];
     const dead: DeadLetter[] = [];
+    const publishDead = (letters: DeadLetter[]) =>
+      opts.deadLetters.publish(
+        letters.map((d) => ({
+          topic: dlqTopic(batch.topic),
+          key: d.key ?? '',
+          value: Buffer.from(JSON.stringify(d)),
+          headers: { 'content-type': 'application/json', 'flow8-dlq-reason': d.reason },
+        })),
+      );
     for (const message of batch.messages) {
       const r = parseEvent(message.value);
       if (r.ok) {
@@ -115,14 +129,7 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
     }
     // Dead letters are written before the batch's offsets can move past them.
     if (dead.length > 0) {
-      await opts.deadLetters.publish(
-        dead.map((d) => ({
-          topic: dlqTopic(batch.topic),
-          key: d.key ?? '',
-          value: Buffer.from(JSON.stringify(d)),
-          headers: { 'content-type': 'application/json', 'flow8-dlq-reason': d.reason },
-        })),
-      );
+      await publishDead(dead);
       stats.deadLettered += dead.length;
       for (const d of dead) {
         opts.logger.warn(
@@ -164,6 +171,24 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
               firstOffset: batch.firstOffset() ?? batch.messages[0]!.offset,
               lastOffset: batch.lastOffset(),
               heartbeat,
+              deadLetter: async (offset, reason, errors) => {
+                const message = batch.messages.find((m) => m.offset === offset);
+                if (!message) throw new Error(`offset ${offset} is not in this batch`);
+                const letter = deadLetterRecord({
+                  topic: batch.topic,
+                  partition: batch.partition,
+                  message,
+                  reason,
+                  errors,
+                  groupId: opts.groupId,
+                });
+                await publishDead([letter]);
+                stats.deadLettered += 1;
+                opts.logger.warn(
+                  { topic: batch.topic, partition: batch.partition, offset, reason, errors },
+                  'message dead-lettered',
+                );
+              },
             }),
         );
         break;

@@ -104,20 +104,26 @@ describe('audit-ingest killed mid-batch', () => {
   let child: ChildProcess | null = null;
 
   function startProcess(env: Record<string, string>): ChildProcess {
-    const p = spawn(
-      join(repoRoot(), 'node_modules/.bin/tsx'),
-      [join(repoRoot(), 'services/audit-ingest/src/main.ts')],
-      {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
+    // node itself with tsx's loader (not the tsx wrapper, which would leave its child running
+    // when killed): SIGKILL must hit the process that does the work.
+    const p = spawn(process.execPath, ['--import', 'tsx', join(repoRoot(), 'services/audit-ingest/src/main.ts')], {
+      cwd: repoRoot(),
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     p.stderr?.on('data', () => undefined);
     return p;
   }
 
-  afterEach(() => {
-    child?.kill('SIGKILL');
+  async function kill(p: ChildProcess | null): Promise<void> {
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  afterEach(async () => {
+    await kill(child);
   });
 
   test('restarted, it continues without loss or duplicate and every chain verifies', async () => {
@@ -148,7 +154,7 @@ describe('audit-ingest killed mid-batch', () => {
         async () => (await httpsRequest(`https://localhost:${port}/healthz`, { as: 'testkit' })).status === 200,
         { what: 'audit-ingest up', timeoutMs: 60_000 },
       );
-      child.kill('SIGKILL');
+      await kill(child);
       const publisher = createPublisher(testKafka('fault-load', 'auth'));
       const events = Array.from({ length: N }, (_, i) => userCreated(tenants[i % tenants.length]!));
       for (let i = 0; i < N; i += 1000) {
@@ -171,8 +177,12 @@ describe('audit-ingest killed mid-batch', () => {
         },
         { what: 'some rows before the kill', intervalMs: 20, timeoutMs: 60_000 },
       );
-      child.kill('SIGKILL');
+      await kill(child);
       expect(partial.rows).toBeLessThan(N);
+      // Dead means dead: nothing more arrives until the restart.
+      const afterKill = await ledgerCount(db.admin);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await ledgerCount(db.admin)).toEqual(afterKill);
 
       child = startProcess(procEnv);
       await eventually(async () => (await ledgerCount(db.admin)).rows >= N, { what: `${N} rows`, timeoutMs: 180_000 });
@@ -186,7 +196,7 @@ describe('audit-ingest killed mid-batch', () => {
         expect(v.json()).toMatchObject({ ok: true, checked: N / tenants.length, firstBadSeq: null });
       }
     } finally {
-      child?.kill('SIGKILL');
+      await kill(child);
       child = null;
       await db.drop();
     }

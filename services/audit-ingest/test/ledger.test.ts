@@ -242,6 +242,42 @@ describe('audit ledger', () => {
     });
   });
 
+  describe('an event id replayed under another tenant', () => {
+    test('is dead-lettered, never enters the other chain, and does not stall the partition', async () => {
+      const victim = userCreated(A);
+      await publish([victim]);
+      await eventually(async () => {
+        const r = await audit.db.admin.query('SELECT 1 FROM ledger_sequence WHERE event_id = $1', [victim.id]);
+        return r.rows.length === 1;
+      });
+      // The same id, claimed by tenant B (same key, same partition as B's other events).
+      const replay = { ...userCreated(B), id: victim.id };
+      const after = userCreated(B);
+      await publish([replay, after]);
+      const topic = eventsTopic('identity', audit.prefix);
+      const dead = await eventually(
+        async () => {
+          const msgs = await readTopic(testKafka('ledger-test-replay'), dlqTopic(topic), { timeoutMs: 3000 });
+          const letters = msgs.map((m) => JSON.parse(m.value!.toString('utf8')) as DeadLetter);
+          const mine = letters.filter((l) => l.reason === 'PROCESSING_FAILED');
+          return mine.length > 0 ? mine : undefined;
+        },
+        { what: 'the replayed event in the DLQ', timeoutMs: 60_000 },
+      );
+      expect(dead[0]!.errors.join(' ')).toMatch(/different tenant/);
+      await eventually(async () => {
+        const r = await audit.db.admin.query('SELECT tenant_id FROM ledger_sequence WHERE event_id = $1', [after.id]);
+        return r.rows.length === 1;
+      });
+      const owner = await audit.db.admin.query<{ tenant_id: string }>(
+        'SELECT tenant_id FROM ledger_entries WHERE event_id = $1',
+        [victim.id],
+      );
+      expect(owner.rows).toEqual([{ tenant_id: A }]);
+      expect((await api('/v1/audit/verify', B)).json()).toMatchObject({ ok: true });
+    });
+  });
+
   describe('checkpoints and offline verification', () => {
     test('an on-demand checkpoint is signed and an export verifies offline with the public key only', async () => {
       const created = await api('/v1/audit/checkpoints', A, 'POST');

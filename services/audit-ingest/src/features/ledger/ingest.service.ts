@@ -9,8 +9,10 @@ import type { Logger } from '@flow8/telemetry';
 import { appendEvents, lockOffset, storeOffset, type AppendedEntry } from './ledger.repo';
 
 export interface IngestService {
-  ingestBatch(batch: Pick<PartitionBatch, 'topic' | 'partition' | 'events' | 'lastOffset'>): Promise<AppendedEntry[]>;
-  stats(): { appended: number; duplicates: number; batches: number };
+  ingestBatch(
+    batch: Pick<PartitionBatch, 'topic' | 'partition' | 'events' | 'lastOffset' | 'deadLetter'>,
+  ): Promise<AppendedEntry[]>;
+  stats(): { appended: number; duplicates: number; batches: number; conflicts: number };
 }
 
 export function createIngestService(deps: {
@@ -20,7 +22,7 @@ export function createIngestService(deps: {
   now?: () => Date;
 }): IngestService {
   const now = deps.now ?? (() => new Date());
-  const stats = { appended: 0, duplicates: 0, batches: 0 };
+  const stats = { appended: 0, duplicates: 0, batches: 0, conflicts: 0 };
   return {
     async ingestBatch(batch) {
       const result = await withTransaction(deps.pool, async (client) => {
@@ -33,10 +35,18 @@ export function createIngestService(deps: {
           else byTenant.set(event.tenantId, [event]);
         }
         // Millisecond UTC, stored verbatim inside the canonical bytes.
-        const appended = await appendEvents(client, byTenant, now().toISOString());
+        const { appended, conflicts } = await appendEvents(client, byTenant, now().toISOString());
+        // Before the offsets move past them (this transaction's commit), so they are never lost.
+        for (const e of conflicts) {
+          const offset = pending.find((p) => p.event === e)!.offset;
+          await batch.deadLetter(offset, 'PROCESSING_FAILED', [
+            `/id event id is already recorded in the ledger for a different tenant`,
+          ]);
+        }
         const last = BigInt(batch.lastOffset);
         if (last + 1n > next) await storeOffset(client, deps.groupId, batch.topic, batch.partition, last + 1n);
-        stats.duplicates += pending.length - appended.length;
+        stats.duplicates += pending.length - appended.length - conflicts.length;
+        stats.conflicts += conflicts.length;
         return appended;
       });
       stats.appended += result.length;

@@ -18,27 +18,33 @@ export interface AppendedEntry {
  * order they were produced. The tenants' head rows are locked FOR UPDATE in tenant order, so no
  * other consumer can extend these chains meanwhile and two transactions never deadlock.
  */
+export interface AppendResult {
+  appended: AppendedEntry[];
+  /** Events whose id is already recorded under a different tenant: not appended. */
+  conflicts: AnyEvent[];
+}
+
 export async function appendEvents(
   client: PoolClient,
   byTenant: Map<string, AnyEvent[]>,
   recordedAt: string,
-): Promise<AppendedEntry[]> {
+): Promise<AppendResult> {
   const tenants = [...byTenant.keys()].sort();
-  if (tenants.length === 0) return [];
+  if (tenants.length === 0) return { appended: [], conflicts: [] };
   // Row-level security: this transaction may touch exactly these tenants.
   await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenants.join(',')]);
 
   const allIds: string[] = [];
   for (const events of byTenant.values()) for (const e of events) allIds.push(e.id);
-  // Event ids already in the ledger: redelivery after a rebalance, or a relay that published twice.
-  const known = new Set(
-    (
-      await client.query<{ event_id: string }>(
-        'SELECT event_id FROM ledger_sequence WHERE event_id = ANY($1::uuid[])',
-        [allIds],
-      )
-    ).rows.map((r) => r.event_id),
+  // Ids already recorded: for these tenants it is a redelivery (after a rebalance, or a relay
+  // that published twice) and is skipped; for another tenant it is a conflict the caller
+  // dead-letters — appending it would violate UNIQUE(event_id) and stall the partition.
+  const recorded = await client.query<{ event_id: string; in_context: boolean }>(
+    'SELECT event_id, in_context FROM ledger_recorded_event_ids($1::uuid[])',
+    [allIds],
   );
+  const known = new Set(recorded.rows.map((r) => r.event_id));
+  const foreign = new Set(recorded.rows.filter((r) => !r.in_context).map((r) => r.event_id));
 
   await client.query(
     `WITH t AS (INSERT INTO ledger_tenants (tenant_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING)
@@ -69,12 +75,17 @@ export async function appendEvents(
   };
   const newHeads = { tenant: [] as string[], seq: [] as number[], hash: [] as Buffer[] };
   const appended: AppendedEntry[] = [];
+  const conflicts: AnyEvent[] = [];
   for (const tenantId of tenants) {
     const head = headOf.get(tenantId)!;
     let seq = Number(head.seq);
     let prev: Uint8Array = head.hash;
     const seen = new Set<string>();
     for (const e of byTenant.get(tenantId)!) {
+      if (foreign.has(e.id)) {
+        conflicts.push(e);
+        continue;
+      }
       if (known.has(e.id) || seen.has(e.id)) continue;
       seen.add(e.id);
       seq += 1;
@@ -113,7 +124,7 @@ export async function appendEvents(
       newHeads.hash.push(Buffer.from(prev));
     }
   }
-  if (appended.length === 0) return [];
+  if (appended.length === 0) return { appended, conflicts };
 
   // One statement per table for the whole batch: arrays in, unnest out.
   await client.query(
@@ -148,7 +159,7 @@ export async function appendEvents(
      FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS u(t, s, hh) WHERE h.tenant_id = u.t`,
     [newHeads.tenant, newHeads.seq, newHeads.hash],
   );
-  return appended;
+  return { appended, conflicts };
 }
 
 /**
