@@ -1,4 +1,5 @@
-import { csv, enumOf, filePath, port, str, url } from './fields';
+import { z } from 'zod';
+import { csv, enumOf, filePath, int, port, str, url } from './fields';
 
 // Plain objects of fields, spread into a service schema:
 //   z.object({ ...kafkaFields, ...httpFields, DATABASE_URL: secret() })
@@ -29,4 +30,15 @@ export const telemetryFields = {
 export const httpFields = {
   HOST: str().default('127.0.0.1'),
   PORT: port(),
+};
+
+/** Topic layout for services that create their topics at start-up. */
+export const busFields = {
+  /** Namespaces every topic; empty in production, set per test suite on a shared broker. */
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9.-]*$/)
+    .default(''),
+  KAFKA_TOPIC_PARTITIONS: int({ min: 1, max: 1000, default: 3 }),
+  KAFKA_REPLICATION_FACTOR: int({ min: 1, max: 10, default: 1 }),
 };

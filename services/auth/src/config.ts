@@ -1,23 +1,17 @@
 import { z } from 'zod';
-import { csv, httpFields, int, kafkaFields, port, secret, telemetryFields, tlsFields } from '@flow8/config';
+import { busFields, csv, httpFields, int, kafkaFields, port, secret, telemetryFields, tlsFields } from '@flow8/config';
 
 export const authConfigSchema = z.object({
   ...httpFields,
   ...kafkaFields,
   ...tlsFields,
   ...telemetryFields,
+  ...busFields,
   PORT: port(8101),
   /** Runtime role (non-owner, bound by row-level security). */
   AUTH_DATABASE_URL: secret(),
   /** bcrypt work factor for new password hashes. Below 10 is refused: too cheap to brute-force. */
   AUTH_BCRYPT_COST: int({ min: 10, max: 15, default: 12 }),
-  /** Namespaces every topic; empty in production, set per test suite on a shared broker. */
-  KAFKA_TOPIC_PREFIX: z
-    .string()
-    .regex(/^[a-z0-9.-]*$/)
-    .default(''),
-  KAFKA_TOPIC_PARTITIONS: int({ min: 1, max: 1000, default: 3 }),
-  KAFKA_REPLICATION_FACTOR: int({ min: 1, max: 10, default: 1 }),
   /**
    * Service identities (client-certificate CNs) allowed on the tenant-scoped routes (/v1/users);
    * they state the acting principal in x-flow8-* headers. The company-creation route admits only

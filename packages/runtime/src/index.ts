@@ -1,0 +1,142 @@
+// What every flow8 service does the same way, so a service's own files say only what is its own.
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import { createKafka, createOutbox, createOutboxRelay, createPublisher, ensureTopics, type Kafka } from '@flow8/bus';
+import { parseConfigOrExit } from '@flow8/config';
+import { dlqTopic, eventsTopic } from '@flow8/contracts';
+import { createPool, type Pool } from '@flow8/db';
+import { serve } from '@flow8/http';
+import { createLogger, startTelemetry, type Logger } from '@flow8/telemetry';
+
+export interface TlsMaterial {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export function loadTls(config: { FLOW8_CA_FILE: string; TLS_CERT_FILE: string; TLS_KEY_FILE: string }): TlsMaterial {
+  return {
+    ca: readFileSync(config.FLOW8_CA_FILE, 'utf8'),
+    cert: readFileSync(config.TLS_CERT_FILE, 'utf8'),
+    key: readFileSync(config.TLS_KEY_FILE, 'utf8'),
+  };
+}
+
+export interface BusConfig {
+  KAFKA_BROKERS: string[];
+  KAFKA_CLIENT_ID?: string | undefined;
+  KAFKA_TOPIC_PREFIX: string;
+  KAFKA_TOPIC_PARTITIONS: number;
+  KAFKA_REPLICATION_FACTOR: number;
+}
+
+/** The service's database pool (runtime role, TLS verify-full). */
+export function servicePool(name: string, url: string, caFile: string): Pool {
+  return createPool({ url, caFile, max: 10, applicationName: name });
+}
+
+/**
+ * The service's side of the event backbone: Kafka client, publisher, outbox and its relay, and
+ * the readiness checks that go with them.
+ */
+export function createServiceBus(opts: {
+  name: string;
+  config: BusConfig;
+  tls: TlsMaterial;
+  pool: Pool;
+  logger: Logger;
+}) {
+  const { config } = opts;
+  const kafka: Kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: config.KAFKA_CLIENT_ID ?? opts.name,
+    tls: opts.tls,
+    logger: opts.logger,
+  });
+  const publisher = createPublisher(kafka);
+  const outbox = createOutbox({ topicPrefix: config.KAFKA_TOPIC_PREFIX });
+  const relay = createOutboxRelay({ pool: opts.pool, publisher, logger: opts.logger });
+  return {
+    kafka,
+    publisher,
+    outbox,
+    relay,
+    readiness: {
+      postgres: async () => {
+        await opts.pool.query('SELECT 1');
+      },
+      kafka: async () => {
+        if (relay.stats().lastError) throw new Error('outbox relay cannot reach Kafka');
+      },
+    },
+    /** Creates the events topics (and their dead-letter topics) of these domains if missing. */
+    async ensureDomainTopics(domains: readonly string[]) {
+      const topics = domains.map((d) => eventsTopic(d, config.KAFKA_TOPIC_PREFIX));
+      await ensureTopics(kafka, [...topics, ...topics.map(dlqTopic)], {
+        partitions: config.KAFKA_TOPIC_PARTITIONS,
+        replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+      });
+    },
+    async stop() {
+      await relay.stop();
+      await publisher.disconnect().catch(() => undefined);
+    },
+  };
+}
+
+export interface RunnableService {
+  app: FastifyInstance;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+type BaseConfig = {
+  HOST: string;
+  PORT: number;
+  LOG_LEVEL: string;
+  OTEL_SERVICE_NAME?: string | undefined;
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
+};
+
+/**
+ * main() of a service: telemetry first, configuration (every problem reported, exit 78), the
+ * logger scrubbing the service's secrets, then create → start → listen, with graceful shutdown.
+ */
+export async function runService<S extends z.ZodType<BaseConfig, z.ZodTypeDef, unknown>>(opts: {
+  name: string;
+  schema: S;
+  /** Literal secret values to scrub from every log line. */
+  secrets: (config: z.infer<S>) => string[];
+  create: (config: z.infer<S>, logger: Logger) => Promise<RunnableService>;
+}): Promise<void> {
+  const config = parseConfigOrExit(opts.schema, { service: opts.name }) as z.infer<S>;
+  const telemetry = startTelemetry({
+    serviceName: config.OTEL_SERVICE_NAME ?? opts.name,
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+  });
+  const secrets = opts.secrets(config).filter((s) => s.length > 0);
+  const logger = createLogger({ service: opts.name, level: config.LOG_LEVEL, secrets: () => secrets });
+  try {
+    const svc = await opts.create(config, logger);
+    await svc.start();
+    const running = await serve(svc.app, {
+      host: config.HOST,
+      port: config.PORT,
+      onShutdown: [() => svc.stop(), () => telemetry.shutdown()],
+    });
+    logger.info({ url: running.url }, `${opts.name} listening`);
+  } catch (e) {
+    logger.fatal({ err: e }, `${opts.name} failed to start`);
+    process.exit(1);
+  }
+}
+
+/** The password inside a connection URL, for log scrubbing. */
+export function urlPassword(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
+}
