@@ -20,3 +20,20 @@ export {
   type ShutdownSignalOptions,
 } from './serve';
 export { recordServerError, requestSpan } from './tracing';
+export {
+  createIdentitySigner,
+  createIdentityVerifier,
+  ed25519PrivateKey,
+  ed25519PublicKey,
+  ed25519RawPublicKey,
+  INTERNAL_IDENTITY_HEADER,
+  keyIdOf,
+  principalOf,
+  requireInternalIdentity,
+  type IdentitySigner,
+  type IdentityVerifierOptions,
+  type InternalPrincipal,
+  type PrincipalRole,
+  type PrincipalType,
+  type VerifyOutcome,
+} from './internal-identity';
