@@ -140,3 +140,4 @@ export function urlPassword(url: string): string {
     return '';
   }
 }
+export { createRedis, type Redis } from './redis';
