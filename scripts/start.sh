@@ -31,6 +31,9 @@ AUDIT_PORT="${FLOW8_AUDIT_PORT:-8104}"
 signing_key="$STATE/secrets/audit-signing.key"
 [[ -s "$signing_key" ]] || (openssl rand -base64 32 >"$signing_key" && chmod 600 "$signing_key")
 operator_password_file="$STATE/secrets/demo-admin.password"
+identity_key="$STATE/secrets/gateway-identity.key"
+[[ -s "$identity_key" ]] || (openssl rand -base64 32 >"$identity_key" && chmod 600 "$identity_key")
+identity_public_key="$(node_modules/.bin/tsx scripts/lib/identity-token.ts public-key "$identity_key")"
 [[ -s "$operator_password_file" ]] || (printf 'Fl8-%s' "$(openssl rand -hex 12)" >"$operator_password_file" && chmod 600 "$operator_password_file")
 
 log "migrating databases"
@@ -58,8 +61,9 @@ start_service() {
 }
 
 start_service audit-ingest "$AUDIT_PORT" AUDIT_DATABASE_URL="$AUDIT_DATABASE_URL" AUDIT_SIGNING_KEY_FILE="$signing_key" \
-  AUDIT_ALLOWED_CALLERS=gateway,operator
-start_service auth "$AUTH_PORT" AUTH_DATABASE_URL="$AUTH_DATABASE_URL" AUTH_ALLOWED_CALLERS=gateway
+  AUDIT_ALLOWED_CALLERS=gateway,operator INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key"
+start_service auth "$AUTH_PORT" AUTH_DATABASE_URL="$AUTH_DATABASE_URL" AUTH_ALLOWED_CALLERS=gateway \
+  INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key" REDIS_URL="$REDIS_URL"
 
 log "main job: the platform operator creates a company and its first admin"
 slug="demo-$(date +%s)"
@@ -72,12 +76,12 @@ ok "company $tenant_id created"
 audit_curl() { # audit_curl <path> [curl args...]
   local path="$1"; shift
   curl -sf --cacert "$FLOW8_CA_FILE" --cert "$FLOW8_CERTS_DIR/operator.pem" --key "$FLOW8_CERTS_DIR/operator-key.pem" \
-    -H "x-flow8-tenant-id: $tenant_id" -H 'x-flow8-actor-type: operator' -H 'x-flow8-actor-id: operator' \
+    -H "x-flow8-identity: $(node_modules/.bin/tsx scripts/lib/identity-token.ts "$identity_key" "$tenant_id" audit-ingest)" \
     "$@" "https://localhost:$AUDIT_PORT$path"
 }
 
 log "waiting for the events to reach the audit ledger through Kafka"
-wait_for 60 bash -c "$(declare -f audit_curl); tenant_id=$tenant_id FLOW8_CA_FILE=$FLOW8_CA_FILE FLOW8_CERTS_DIR=$FLOW8_CERTS_DIR AUDIT_PORT=$AUDIT_PORT; \
+wait_for 60 bash -c "$(declare -f audit_curl); tenant_id=$tenant_id FLOW8_CA_FILE=$FLOW8_CA_FILE FLOW8_CERTS_DIR=$FLOW8_CERTS_DIR AUDIT_PORT=$AUDIT_PORT identity_key=$identity_key; \
   audit_curl '/v1/audit/events?type=identity.user.created' | grep -q identity.user.created" \
   || die demo "the company's events did not reach the ledger within 60 s" "$STATE/logs/audit-ingest.log"
 audit_curl '/v1/audit/events?limit=10' >"$STATE/run/demo-events.json"

@@ -42,3 +42,11 @@ export const busFields = {
   KAFKA_TOPIC_PARTITIONS: int({ min: 1, max: 1000, default: 3 }),
   KAFKA_REPLICATION_FACTOR: int({ min: 1, max: 10, default: 1 }),
 };
+
+/**
+ * Services behind the gateway: the public keys (base64, raw 32-byte Ed25519) that verify the
+ * gateway's internal identity tokens. Two during a key change.
+ */
+export const internalIdentityFields = {
+  INTERNAL_IDENTITY_PUBLIC_KEYS: csv(),
+};

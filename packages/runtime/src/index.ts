@@ -141,3 +141,12 @@ export function urlPassword(url: string): string {
   }
 }
 export { createRedis, type Redis } from './redis';
+
+/** Decodes INTERNAL_IDENTITY_PUBLIC_KEYS (base64 raw Ed25519 keys); a malformed key fails at boot. */
+export function identityPublicKeys(config: { INTERNAL_IDENTITY_PUBLIC_KEYS: string[] }): Uint8Array[] {
+  return config.INTERNAL_IDENTITY_PUBLIC_KEYS.map((k, i) => {
+    const raw = Buffer.from(k, 'base64');
+    if (raw.length !== 32) throw new Error(`INTERNAL_IDENTITY_PUBLIC_KEYS entry ${i + 1} is not a 32-byte key`);
+    return new Uint8Array(raw);
+  });
+}

@@ -5,3 +5,4 @@ export { eventually } from './wait';
 export { httpsRequest, type HttpsResponse } from './https';
 export { stopKafka, restartStack } from './faults';
 export { repoRoot } from './stack';
+export { testIdentityKey } from './identity';

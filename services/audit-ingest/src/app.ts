@@ -9,6 +9,7 @@ export function buildApp(deps: {
   tls: ServiceTlsOptions;
   audit: AuditService;
   allowedCallers: readonly string[];
+  identityPublicKeys: Uint8Array[];
   readiness: Record<string, () => Promise<void>>;
 }): FastifyInstance {
   const app = buildServiceApp({
@@ -17,6 +18,10 @@ export function buildApp(deps: {
     tls: deps.tls,
     readiness: deps.readiness,
   });
-  auditRoutes(app, { audit: deps.audit, allowedCallers: deps.allowedCallers });
+  auditRoutes(app, {
+    audit: deps.audit,
+    allowedCallers: deps.allowedCallers,
+    identityPublicKeys: deps.identityPublicKeys,
+  });
   return app;
 }

@@ -5,6 +5,7 @@ import {
   csv,
   duration,
   httpFields,
+  internalIdentityFields,
   port,
   kafkaFields,
   secret,
@@ -19,6 +20,7 @@ export const auditConfigSchema = z.object({
   ...tlsFields,
   ...telemetryFields,
   ...busFields,
+  ...internalIdentityFields,
   PORT: port(8104),
   /** Runtime role (INSERT/SELECT on the ledger only). */
   AUDIT_DATABASE_URL: secret(),
@@ -28,8 +30,8 @@ export const auditConfigSchema = z.object({
   AUDIT_TRUSTED_PUBLIC_KEYS: csv().optional(),
   AUDIT_CHECKPOINT_INTERVAL: duration('5m'),
   AUDIT_CONSUMER_GROUP: str().default('audit-ingest'),
-  /** Service identities (client-certificate CNs) allowed to call the audit API. */
-  AUDIT_ALLOWED_CALLERS: csv().default('gateway,operator'),
+  /** Service identities (client-certificate CNs) allowed to call the audit API, with an identity token. */
+  AUDIT_ALLOWED_CALLERS: csv().default('gateway'),
 });
 
 export type AuditConfig = z.infer<typeof auditConfigSchema>;

@@ -2,7 +2,7 @@
 // the real service in-process against the real stack.
 import { DOMAINS } from '@flow8/contracts';
 import { fromBase64, ready, signingKeyPairFromSeed } from '@flow8/crypto';
-import { createServiceBus, loadTls, servicePool } from '@flow8/runtime';
+import { createServiceBus, identityPublicKeys, loadTls, servicePool } from '@flow8/runtime';
 import type { Logger } from '@flow8/telemetry';
 import { buildApp } from './app';
 import type { AuditConfig } from './config';
@@ -35,6 +35,7 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
     tls: { ...tls, requestClientCert: true },
     audit,
     allowedCallers: config.AUDIT_ALLOWED_CALLERS,
+    identityPublicKeys: identityPublicKeys(config),
     readiness: bus.readiness,
   });
 

@@ -18,6 +18,7 @@ import {
   restartStack,
   stackEnv,
   stopKafka,
+  testIdentityKey,
   testKafka,
   uniqueTopicPrefix,
 } from '@flow8/testkit';
@@ -88,7 +89,7 @@ describe('Kafka unavailable while state changes commit', () => {
       expect(order.rows.map((r) => r.event_id)).toEqual([first, ...during].map((e) => e.id));
       const v = await httpsRequest(`${audit.url}/v1/audit/verify`, {
         as: 'testkit',
-        headers: { 'x-flow8-tenant-id': tenant, 'x-flow8-actor-type': 'operator', 'x-flow8-actor-id': 'sre' },
+        headers: audit.as(tenant, { role: 'viewer', id: 'usr_sre' }),
       });
       expect(v.json()).toMatchObject({ ok: true, checked: 31 });
     } finally {
@@ -132,6 +133,7 @@ describe('audit-ingest killed mid-batch', () => {
     const env = stackEnv();
     const tls = certPair('audit-ingest');
     const port = 20000 + Math.floor(Math.random() * 20000);
+    const identity = testIdentityKey();
     const procEnv = {
       PORT: String(port),
       KAFKA_BROKERS: env.kafkaBrokers.join(','),
@@ -143,6 +145,7 @@ describe('audit-ingest killed mid-batch', () => {
       AUDIT_CONSUMER_GROUP: `audit-${prefix}`,
       KAFKA_TOPIC_PREFIX: prefix,
       AUDIT_ALLOWED_CALLERS: 'testkit',
+      INTERNAL_IDENTITY_PUBLIC_KEYS: identity.publicKeyBase64,
       LOG_LEVEL: 'error',
     };
     const tenants = Array.from({ length: 6 }, () => newId('ten'));
@@ -191,7 +194,7 @@ describe('audit-ingest killed mid-batch', () => {
       for (const t of tenants) {
         const v = await httpsRequest(`https://localhost:${port}/v1/audit/verify`, {
           as: 'testkit',
-          headers: { 'x-flow8-tenant-id': t, 'x-flow8-actor-type': 'operator', 'x-flow8-actor-id': 'sre' },
+          headers: identity.header({ tenantId: t, id: 'usr_sre', role: 'viewer' }, 'audit-ingest'),
         });
         expect(v.json()).toMatchObject({ ok: true, checked: N / tenants.length, firstBadSeq: null });
       }

@@ -4,7 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { OUTBOX_MIGRATIONS_DIR } from '@flow8/bus';
 import { toBase64 } from '@flow8/crypto';
 import { createLogger } from '@flow8/telemetry';
-import { certPair, freshDatabase, stackEnv, uniqueTopicPrefix, type TestDatabase } from '@flow8/testkit';
+import {
+  certPair,
+  freshDatabase,
+  stackEnv,
+  testIdentityKey,
+  uniqueTopicPrefix,
+  type TestDatabase,
+} from '@flow8/testkit';
 import { fileURLToPath } from 'node:url';
 import { auditConfigSchema, type AuditConfig } from '../src/config';
 import { createAuditIngest } from '../src/service';
@@ -14,7 +21,12 @@ export const AUDIT_MIGRATIONS = [
   { component: 'audit-ingest', dir: fileURLToPath(new URL('../migrations', import.meta.url)) },
 ];
 
-export function auditConfig(db: TestDatabase, prefix: string, overrides: Record<string, string> = {}): AuditConfig {
+export function auditConfig(
+  db: TestDatabase,
+  prefix: string,
+  overrides: Record<string, string> = {},
+  identityPublicKey = testIdentityKey().publicKeyBase64,
+): AuditConfig {
   const env = stackEnv();
   const tls = certPair('audit-ingest');
   return auditConfigSchema.parse({
@@ -27,7 +39,8 @@ export function auditConfig(db: TestDatabase, prefix: string, overrides: Record<
     AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
     AUDIT_CONSUMER_GROUP: `audit-${prefix}`,
     KAFKA_TOPIC_PREFIX: prefix,
-    AUDIT_ALLOWED_CALLERS: 'gateway,operator,testkit',
+    AUDIT_ALLOWED_CALLERS: 'gateway,testkit',
+    INTERNAL_IDENTITY_PUBLIC_KEYS: identityPublicKey,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...overrides,
   });
@@ -38,17 +51,29 @@ export async function startAudit(
 ) {
   const db = opts.db ?? (await freshDatabase('AUDIT', AUDIT_MIGRATIONS));
   const prefix = opts.prefix ?? uniqueTopicPrefix();
-  const config = auditConfig(db, prefix, opts.overrides);
+  const identity = testIdentityKey();
+  const config = auditConfig(db, prefix, opts.overrides, identity.publicKeyBase64);
   const logger = createLogger({ service: 'audit-ingest', level: config.LOG_LEVEL });
   const svc = await createAuditIngest(config, logger);
   await svc.start();
   const url = await svc.app.listen({ host: '127.0.0.1', port: 0 });
+  /** The identity header of a principal of `tenantId` (default: an Admin), as the gateway would send it. */
+  const as = (
+    tenantId: string,
+    p: { role?: 'admin' | 'viewer' | 'executor' | 'flow_designer'; id?: string; ip?: string } = {},
+  ) =>
+    identity.header(
+      { tenantId, type: 'user', id: p.id ?? 'usr_compliance', role: p.role ?? 'admin', ip: p.ip ?? '192.0.2.10' },
+      'audit-ingest',
+    );
   return {
     db,
     prefix,
     config,
     svc,
     url,
+    identity,
+    as,
     async stop() {
       await svc.app.close();
       await svc.stop();

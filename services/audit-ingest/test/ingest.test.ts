@@ -82,7 +82,7 @@ describe('audit ingest end to end', () => {
       expect(mine.map((r) => r.event_id)).toEqual(events.filter((e) => e.tenantId === t).map((e) => e.id));
     }
 
-    const headers = { 'x-flow8-tenant-id': a, 'x-flow8-actor-type': 'user', 'x-flow8-actor-id': 'usr_auditor' };
+    const headers = audit.as(a, { role: 'viewer', id: 'usr_auditor' });
     const res = await httpsRequest(`${audit.url}/v1/audit/verify`, { as: 'testkit', headers });
     expect(res.status).toBe(200);
     expect(res.json()).toMatchObject({ ok: true, checked: 20, firstBadSeq: null, head: { seq: 20 } });

@@ -11,7 +11,7 @@ import { createPublisher, type Publisher } from '@flow8/bus';
 import { buildEvent, dlqTopic, eventsTopic, newId, type DeadLetter } from '@flow8/contracts';
 import { toBase64 } from '@flow8/crypto';
 import { setTenant, withTransaction } from '@flow8/db';
-import { eventually, httpsRequest, readTopic, testKafka } from '@flow8/testkit';
+import { eventually, httpsRequest, readTopic, testIdentityKey, testKafka } from '@flow8/testkit';
 import { startAudit } from './harness';
 
 const run = promisify(execFile);
@@ -33,12 +33,7 @@ describe('audit ledger', () => {
   let publisher: Publisher;
   const A = newId('ten');
   const B = newId('ten');
-  const headersFor = (tenantId: string) => ({
-    'x-flow8-tenant-id': tenantId,
-    'x-flow8-actor-type': 'user',
-    'x-flow8-actor-id': 'usr_compliance',
-    'x-flow8-actor-ip': '192.0.2.10',
-  });
+  const headersFor = (tenantId: string) => audit.as(tenantId);
   const api = (path: string, tenantId: string, method = 'GET') =>
     httpsRequest(`${audit.url}${path}`, { as: 'testkit', headers: headersFor(tenantId), method });
 
@@ -182,21 +177,65 @@ describe('audit ledger', () => {
     });
   });
 
+  describe('who may read', () => {
+    test.each([
+      ['viewer', 200],
+      ['admin', 200],
+      ['executor', 403],
+      ['flow_designer', 403],
+    ] as const)('a %s gets %i', async (role, status) => {
+      const res = await httpsRequest(`${audit.url}/v1/audit/events?limit=1`, {
+        as: 'testkit',
+        headers: audit.as(A, { role }),
+      });
+      expect(res.status).toBe(status);
+    });
+
+    test('an API key needs the audit:read scope', async () => {
+      const key = (scopes: string[]) =>
+        audit.identity.header({ tenantId: A, type: 'api_key', id: 'key_x', scopes }, 'audit-ingest');
+      expect(
+        (await httpsRequest(`${audit.url}/v1/audit/verify`, { as: 'testkit', headers: key(['audit:read']) })).status,
+      ).toBe(200);
+      expect(
+        (await httpsRequest(`${audit.url}/v1/audit/verify`, { as: 'testkit', headers: key(['flows:execute']) })).status,
+      ).toBe(403);
+    });
+
+    test('stated headers without a token, a token for another service, or from an untrusted key are refused', async () => {
+      const stated = { 'x-flow8-tenant-id': A, 'x-flow8-actor-type': 'user', 'x-flow8-actor-id': 'usr_x' };
+      expect((await httpsRequest(`${audit.url}/v1/audit/events`, { as: 'testkit', headers: stated })).status).toBe(401);
+      const forAuth = audit.identity.header({ tenantId: A, id: 'usr_x', role: 'admin' }, 'auth');
+      expect((await httpsRequest(`${audit.url}/v1/audit/events`, { as: 'testkit', headers: forAuth })).status).toBe(
+        401,
+      );
+      const rogue = testIdentityKey().header({ tenantId: A, id: 'usr_x', role: 'admin' }, 'audit-ingest');
+      expect((await httpsRequest(`${audit.url}/v1/audit/events`, { as: 'testkit', headers: rogue })).status).toBe(401);
+    });
+
+    test("a company's principal cannot read another company's log by naming it", async () => {
+      // The tenant comes from the signed identity only; B's admin sees only B.
+      const res = await httpsRequest(`${audit.url}/v1/audit/events?limit=500`, { as: 'testkit', headers: audit.as(B) });
+      expect(res.body).not.toContain(A);
+    });
+  });
+
   describe('reads are audited', () => {
     test('a query leaves an audit.log.queried entry with the actor and IP', async () => {
       const before = await count(A);
       await api('/v1/audit/events?type=identity.user.created&limit=3', A);
-      const rows = await eventually(
+      const entry = await eventually(
         async () => {
           const r = await audit.db.admin.query<{ canonical: Buffer }>(
             `SELECT canonical FROM ledger_entries WHERE tenant_id = $1 AND event_type = 'audit.log.queried'`,
             [A],
           );
-          return r.rows.length > 0 ? r.rows : undefined;
+          return r.rows
+            .map((row) => JSON.parse(row.canonical.toString('utf8')) as { payload: { filters: { type?: string } } })
+            .find((e) => e.payload.filters.type === 'identity.user.created');
         },
         { what: 'audit.log.queried entry' },
       );
-      const entry = JSON.parse(rows[0]!.canonical.toString('utf8')) as Record<string, unknown>;
       expect(entry).toMatchObject({
         actor: { type: 'user', id: 'usr_compliance', ip: '192.0.2.10' },
         payload: { filters: { type: 'identity.user.created' }, returned: 3 },

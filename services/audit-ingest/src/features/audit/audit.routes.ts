@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { requireServiceIdentity } from '@flow8/http';
+import { AppError, principalOf, requireInternalIdentity } from '@flow8/http';
 import type { AuditService, Caller } from './audit.service';
 import {
   createCheckpointSchema,
@@ -9,24 +9,29 @@ import {
   verifySchema,
 } from './audit.schemas';
 
+/**
+ * Who may read the audit log (API.md § Audit): Admin, Viewer, or an API key with `audit:read`.
+ * The gateway decides first; the service decides again, so a mis-routed request still fails.
+ */
 function callerOf(req: FastifyRequest): Caller {
-  const h = req.headers as Record<string, string>;
-  return {
-    tenantId: h['x-flow8-tenant-id']!,
-    actor: {
-      type: h['x-flow8-actor-type'] as Caller['actor']['type'],
-      id: h['x-flow8-actor-id']!,
-      ip: h['x-flow8-actor-ip'] ?? null,
-    },
-  };
+  const p = principalOf(req);
+  if (!p.tenantId) throw new AppError('FORBIDDEN', 'The audit log belongs to a company; act within one');
+  const allowed = p.type === 'api_key' ? p.scopes.includes('audit:read') : p.role === 'admin' || p.role === 'viewer';
+  if (!allowed)
+    throw new AppError('FORBIDDEN', 'Reading the audit log needs the Admin or Viewer role, or the audit:read scope');
+  return { tenantId: p.tenantId, actor: { type: p.type, id: p.id, ip: p.ip } };
 }
 
 export function auditRoutes(
   app: FastifyInstance,
-  deps: { audit: AuditService; allowedCallers: readonly string[] },
+  deps: { audit: AuditService; allowedCallers: readonly string[]; identityPublicKeys: Uint8Array[] },
 ): void {
   const { audit } = deps;
-  const preHandler = requireServiceIdentity(deps.allowedCallers);
+  const preHandler = requireInternalIdentity({
+    audience: 'audit-ingest',
+    publicKeys: deps.identityPublicKeys,
+    callers: deps.allowedCallers,
+  });
 
   app.get('/v1/audit/events', { schema: listEventsSchema, preHandler }, async (req) => {
     const q = req.query as {
@@ -59,7 +64,11 @@ export function auditRoutes(
   );
 
   app.post('/v1/audit/checkpoints', { schema: createCheckpointSchema, preHandler }, async (req, reply) => {
-    const cp = await audit.createCheckpoint(callerOf(req));
+    const caller = callerOf(req);
+    if (principalOf(req).type !== 'api_key' && principalOf(req).role !== 'admin') {
+      throw new AppError('FORBIDDEN', 'Only an Admin may request a checkpoint');
+    }
+    const cp = await audit.createCheckpoint(caller);
     if (!cp) return reply.code(200).send({ created: false });
     return reply.code(201).send({
       seq: cp.seq,

@@ -12,18 +12,6 @@ const errorResponse = {
   },
 } as const;
 
-/** Until the gateway's signed internal identity (identity issue), the calling service states these. */
-export const callerHeaders = {
-  type: 'object',
-  required: ['x-flow8-tenant-id', 'x-flow8-actor-type', 'x-flow8-actor-id'],
-  properties: {
-    'x-flow8-tenant-id': { type: 'string', pattern: '^ten_[0-9a-z]{26}$' },
-    'x-flow8-actor-type': { enum: ['user', 'api_key', 'service', 'operator', 'system'] },
-    'x-flow8-actor-id': { type: 'string', minLength: 1, maxLength: 128 },
-    'x-flow8-actor-ip': { type: 'string', maxLength: 64 },
-  },
-} as const;
-
 const isoTime = { type: 'string', format: 'date-time' } as const;
 
 const eventView = {
@@ -47,7 +35,6 @@ const eventView = {
 } as const;
 
 export const listEventsSchema = {
-  headers: callerHeaders,
   querystring: {
     type: 'object',
     additionalProperties: false,
@@ -73,7 +60,6 @@ export const listEventsSchema = {
 } as const;
 
 export const exportSchema = {
-  headers: callerHeaders,
   querystring: {
     type: 'object',
     additionalProperties: false,
@@ -82,7 +68,6 @@ export const exportSchema = {
 } as const;
 
 export const verifySchema = {
-  headers: callerHeaders,
   response: {
     200: {
       type: 'object',
@@ -116,7 +101,6 @@ const checkpointView = {
 } as const;
 
 export const listCheckpointsSchema = {
-  headers: callerHeaders,
   response: {
     200: {
       type: 'object',
@@ -133,6 +117,5 @@ export const listCheckpointsSchema = {
 } as const;
 
 export const createCheckpointSchema = {
-  headers: callerHeaders,
   response: { 201: checkpointView, 200: { type: 'object', properties: { created: { type: 'boolean' } } } },
 } as const;
