@@ -15,6 +15,7 @@ const principal: InternalPrincipal = {
   scopes: [],
   ip: '203.0.113.5',
   sessionId: 'ses_x',
+  ownerId: null,
 };
 const T0 = 1_800_000_000_000;
 const signer = createIdentitySigner({ seed, now: () => T0 });

@@ -26,6 +26,8 @@ export interface InternalPrincipal {
   ip: string | null;
   /** Session id for cookie sessions. */
   sessionId: string | null;
+  /** For an API key: the user who owns it (their grants bound the key). */
+  ownerId?: string | null;
 }
 
 interface Claims {
@@ -41,6 +43,7 @@ interface Claims {
   scopes: string[];
   ip: string | null;
   sid: string | null;
+  oid?: string | null;
 }
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
@@ -108,6 +111,7 @@ export function createIdentitySigner(opts: {
         scopes: p.scopes,
         ip: p.ip,
         sid: p.sessionId,
+        oid: p.ownerId ?? null,
       };
       const input = `${header}.${b64url(JSON.stringify(claims))}`;
       return `${input}.${b64url(sign(null, Buffer.from(input), key))}`;
@@ -185,6 +189,7 @@ export function createIdentityVerifier(opts: IdentityVerifierOptions) {
         scopes: Array.isArray(claims.scopes) ? claims.scopes.filter((x) => typeof x === 'string') : [],
         ip: typeof claims.ip === 'string' ? claims.ip : null,
         sessionId: typeof claims.sid === 'string' ? claims.sid : null,
+        ownerId: typeof claims.oid === 'string' ? claims.oid : null,
       },
     };
   };
