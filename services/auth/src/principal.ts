@@ -1,77 +1,107 @@
-// Who is acting. Until the gateway's signed internal identity exists, the calling service
-// (verified by its client certificate) states the principal in x-flow8-* headers, exactly as
-// for audit-ingest, plus the principal's role.
+// Who is acting, as the gateway authenticated them: the verified internal identity token
+// (requireInternalIdentity sets request.principal). No header of the caller's choosing is trusted.
+// What they may do is packages/authz's decision; this file only maps auth's actions onto it.
 import type { FastifyRequest } from 'fastify';
+import {
+  decide as authzDecide,
+  effectivePermissions,
+  type Permission,
+  type Principal as AuthzPrincipal,
+} from '@flow8/authz';
 import type { Actor } from '@flow8/contracts';
-import { AppError } from '@flow8/http';
+import { AppError, principalOf, type InternalPrincipal } from '@flow8/http';
 
 export const ROLES = ['admin', 'flow_designer', 'executor', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface Caller {
   tenantId: string;
-  role: Role;
+  role: Role | null;
   actor: Actor;
+  principal: InternalPrincipal;
 }
 
-/**
- * Header schema. Not `additionalProperties: false`: a request always carries transport headers
- * (host, content-type, user-agent, traceparent …); the principal headers themselves are closed.
- */
-export const callerHeaders = {
-  type: 'object',
-  required: ['x-flow8-tenant-id', 'x-flow8-actor-type', 'x-flow8-actor-id', 'x-flow8-actor-role'],
-  properties: {
-    'x-flow8-tenant-id': { type: 'string', pattern: '^ten_[0-9a-z]{26}$' },
-    'x-flow8-actor-type': { enum: ['user', 'api_key', 'service', 'operator', 'system'] },
-    'x-flow8-actor-id': { type: 'string', minLength: 1, maxLength: 128 },
-    'x-flow8-actor-ip': { type: 'string', maxLength: 64 },
-    'x-flow8-actor-role': { enum: [...ROLES] },
-  },
-} as const;
-
-/** Reads the principal from headers already validated by callerHeaders. */
+/** The tenant-scoped caller of a route guarded by requireInternalIdentity. */
 export function callerOf(req: FastifyRequest): Caller {
-  const h = req.headers as Record<string, string | undefined>;
-  return {
-    tenantId: h['x-flow8-tenant-id'] ?? '',
-    role: h['x-flow8-actor-role'] as Role,
-    actor: {
-      type: h['x-flow8-actor-type'] as Actor['type'],
-      id: h['x-flow8-actor-id'] ?? '',
-      ip: h['x-flow8-actor-ip'] ?? null,
-    },
-  };
+  const p = principalOf(req);
+  if (p.tenantId === null) throw new AppError('FORBIDDEN', 'This endpoint acts within a company; act within one');
+  return { tenantId: p.tenantId, role: p.role, actor: { type: p.type, id: p.id, ip: p.ip }, principal: p };
 }
 
-export type Action = 'users.create' | 'users.list' | 'users.read';
+/** auth's administrative actions and the permission of the one matrix each needs. */
+export const ACTION_PERMISSION = {
+  'users.create': 'users:write',
+  'users.list': 'users:read',
+  'users.read': 'users:read',
+  'users.update': 'users:write',
+  'users.remove': 'users:write',
+  'grants.list': 'grants:read',
+  'grants.give': 'grants:write',
+  'grants.remove': 'grants:write',
+  'partitions.list': 'partitions:read',
+  'partitions.create': 'partitions:write',
+  'allowlist.read': 'settings:read',
+  'allowlist.write': 'settings:write',
+} as const satisfies Record<string, Permission>;
+export type AdminAction = keyof typeof ACTION_PERMISSION;
+export const ADMIN_ACTIONS = Object.keys(ACTION_PERMISSION) as AdminAction[];
+
+/** Self-service on one's own account: not in the matrix, every principal of the right kind may. */
+export const SELF_ACTIONS = ['me.read', 'session.logout', 'password.change'] as const;
+export type Action = AdminAction | (typeof SELF_ACTIONS)[number];
 
 export interface Decision {
   allowed: boolean;
   reason: string;
 }
 
+type Who = { role: Role | null; type?: InternalPrincipal['type']; id?: string; scopes?: string[] };
+
 /**
- * The permission rule for this slice: user administration is for Admins (shared/API.md
- * § Identity). Moves to packages/authz once that package exists.
+ * The principal as packages/authz sees it. The internal identity of an API key carries no owner
+ * (`uid`), so authz refuses keys anything that needs the owner: see README, what's left.
  */
-export function decide(caller: Pick<Caller, 'role'>, action: Action): Decision {
+export function authzPrincipal(who: Who): AuthzPrincipal {
+  const id = who.id ?? 'unknown';
+  switch (who.type) {
+    case 'operator':
+      return { type: 'operator', id };
+    case 'api_key':
+      return { type: 'api_key', id, role: who.role as Role, scopes: who.scopes ?? [], ownerId: '' };
+    default:
+      return { type: 'user', id, role: who.role as Role };
+  }
+}
+
+export function decide(who: Who, action: Action): Decision {
   switch (action) {
-    case 'users.create':
-    case 'users.list':
-    case 'users.read':
-      return caller.role === 'admin'
-        ? { allowed: true, reason: `role admin may ${action}` }
-        : { allowed: false, reason: `role ${caller.role} may not ${action}` };
+    case 'me.read':
+      return { allowed: true, reason: `any principal may ${action}` };
+    case 'session.logout':
+    case 'password.change':
+      return who.type === undefined || who.type === 'user'
+        ? { allowed: true, reason: `a user may ${action}` }
+        : { allowed: false, reason: `a ${who.type} principal may not ${action}` };
     default: {
-      const unreachable: never = action;
-      throw new Error(`unknown action ${String(unreachable)}`);
+      const d = authzDecide({ principal: authzPrincipal(who), permission: ACTION_PERMISSION[action], grants: [] });
+      return { allowed: d.allow, reason: d.reason };
     }
   }
 }
 
-export function authorize(caller: Pick<Caller, 'role'>, action: Action): void {
-  const d = decide(caller, action);
+export function authorize(who: Who, action: Action): void {
+  const d = decide(who, action);
   if (!d.allowed)
     throw new AppError('FORBIDDEN', 'Your role does not allow this action', { details: { reason: d.reason } });
+}
+
+/** The caller for authorize(): role, type, id and scopes of the authenticated principal. */
+export function who(caller: Caller): Who {
+  const p = caller.principal;
+  return { role: caller.role, type: p.type, id: p.id, scopes: p.scopes };
+}
+
+/** The matrix permissions a principal holds, for GET /v1/me (grants refine them per resource). */
+export function permissionsOf(who: Who): Permission[] {
+  return effectivePermissions(authzPrincipal(who));
 }

@@ -27,7 +27,6 @@ type OutboxRow = {
   value: Buffer;
   headers: Record<string, string>;
   topic: string;
-  xmin: string;
 };
 
 type Role = 'admin' | 'flow_designer' | 'executor' | 'viewer';
@@ -68,28 +67,16 @@ async function newCompany(label: string, password = `${label}-violet-tractor-${t
   return res.json<Created>();
 }
 
-function principal(tenantId: string, role: Role, actorId = 'usr_actor') {
-  return {
-    'x-flow8-tenant-id': tenantId,
-    'x-flow8-actor-type': 'user',
-    'x-flow8-actor-id': actorId,
-    'x-flow8-actor-ip': '203.0.113.7',
-    'x-flow8-actor-role': role,
-  };
-}
-
 function users(tenantId: string, role: Role, opts: { method?: string; path?: string; body?: unknown } = {}) {
-  return httpsRequest(`${auth.url}/v1/users${opts.path ?? ''}`, {
-    method: opts.method ?? 'GET',
-    as: 'gateway',
-    headers: principal(tenantId, role),
+  return auth.call(opts.method ?? 'GET', `/v1/users${opts.path ?? ''}`, {
+    principal: { tenantId, id: 'usr_actor', role },
     body: opts.body,
   });
 }
 
 async function outboxRows(tenantId: string): Promise<OutboxRow[]> {
   const { rows } = await auth.db.admin.query<OutboxRow>(
-    'SELECT event_type, tenant_id, value, headers, topic, xmin::text AS xmin FROM outbox WHERE tenant_id = $1 ORDER BY id',
+    'SELECT event_type, tenant_id, value, headers, topic FROM outbox WHERE tenant_id = $1 ORDER BY id',
     [tenantId],
   );
   return rows;
@@ -125,12 +112,18 @@ describe('creating a company (POST /v1/tenants)', () => {
     const tenantId = body.tenant.id;
     const rows = await outboxRows(tenantId);
     expect(rows.map((r) => r.event_type)).toEqual(['identity.tenant.created', 'identity.user.created']);
-    // One transaction: the tenant row, the admin row and both events carry the same inserting txid.
-    const { rows: state } = await auth.db.admin.query<{ t: string; u: string }>(
-      'SELECT (SELECT xmin::text FROM tenants WHERE id = $1) AS t, (SELECT xmin::text FROM users WHERE id = $2) AS u',
+    // One transaction: the tenant and admin rows carry the same inserting txid, and all four rows
+    // the same now() (the transaction's start time). The outbox rows' xmin cannot be compared: the
+    // relay may already have rewritten them (sent_at).
+    const { rows: state } = await auth.db.admin.query<{ t: string; u: string; times: string[] }>(
+      `SELECT (SELECT xmin::text FROM tenants WHERE id = $1) AS t, (SELECT xmin::text FROM users WHERE id = $2) AS u,
+              ARRAY[(SELECT created_at::text FROM tenants WHERE id = $1), (SELECT created_at::text FROM users WHERE id = $2)]
+                || ARRAY(SELECT created_at::text FROM outbox WHERE tenant_id = $1) AS times`,
       [tenantId, body.admin.id],
     );
-    expect(new Set([state[0]!.t, state[0]!.u, ...rows.map((r) => r.xmin)]).size).toBe(1);
+    expect(state[0]!.t).toBe(state[0]!.u);
+    expect(state[0]!.times).toHaveLength(4);
+    expect(new Set(state[0]!.times).size).toBe(1);
 
     const [tenantEvent, userEvent] = rows.map((r) => JSON.parse(r.value.toString('utf8')) as Record<string, unknown>);
     expect(tenantEvent).toMatchObject({
@@ -197,6 +190,28 @@ describe('creating a company (POST /v1/tenants)', () => {
     );
     expect(res.status).toBe(403);
     expect(res.json()).toMatchObject({ error: { code: 'FORBIDDEN' } });
+    expect((await auth.db.admin.query('SELECT 1 FROM tenants WHERE slug = $1', [s])).rowCount).toBe(0);
+  });
+
+  test('the gateway may forward the platform operator with an identity of type operator', async () => {
+    const s = slug('via-gateway');
+    const res = await auth.call('POST', '/v1/tenants', {
+      principal: { tenantId: null, type: 'operator', id: 'operator', ip: '198.51.100.9' },
+      body: { name: 'Via Gateway', slug: s, admin: { email: 'a@via.test', password: `via-gateway-${tag}-pw` } },
+    });
+    expect(res.status).toBe(201);
+    const tenantId = res.json<Created>().tenant.id;
+    const event = JSON.parse((await outboxRows(tenantId))[0]!.value.toString('utf8')) as { actor: unknown };
+    expect(event.actor).toEqual({ type: 'operator', id: 'operator', ip: '198.51.100.9' });
+  });
+
+  test('an Admin identity forwarded by the gateway cannot create a company (403)', async () => {
+    const s = slug('admin-try');
+    const res = await auth.call('POST', '/v1/tenants', {
+      principal: { tenantId: 'ten_00000000000000000000000000', id: 'usr_actor', role: 'admin' },
+      body: { name: 'Nope', slug: s, admin: { email: 'a@nope.test', password: `admin-try-${tag}-pw` } },
+    });
+    expect(res.status).toBe(403);
     expect((await auth.db.admin.query('SELECT 1 FROM tenants WHERE slug = $1', [s])).rowCount).toBe(0);
   });
 
@@ -356,20 +371,25 @@ describe('users of a company (/v1/users)', () => {
     });
   });
 
-  test('the operator certificate is not a tenant principal: /v1/users refuses it', async () => {
-    const res = await httpsRequest(`${auth.url}/v1/users`, {
-      as: 'operator',
-      headers: principal(acme.tenant.id, 'admin'),
+  test('the operator certificate is not a tenant principal: /v1/users refuses it, even with a valid token', async () => {
+    const res = await auth.call('GET', '/v1/users', {
+      cert: 'operator',
+      principal: { tenantId: acme.tenant.id, id: 'usr_actor', role: 'admin' },
     });
     expect(res.status).toBe(403);
   });
 
-  test('a request without the principal headers is refused (400)', async () => {
-    const res = await httpsRequest(`${auth.url}/v1/users`, {
-      as: 'gateway',
-      headers: { 'x-flow8-tenant-id': acme.tenant.id },
+  test('the old x-flow8-* principal headers no longer authenticate anybody (401)', async () => {
+    const res = await auth.call('GET', '/v1/users', {
+      headers: {
+        'x-flow8-tenant-id': acme.tenant.id,
+        'x-flow8-actor-type': 'user',
+        'x-flow8-actor-id': 'usr_actor',
+        'x-flow8-actor-role': 'admin',
+      },
     });
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(401);
+    expect(res.json()).toMatchObject({ error: { code: 'UNAUTHENTICATED' } });
   });
 });
 
@@ -450,13 +470,26 @@ describe('isolation between companies', () => {
         );
       }),
     ).rejects.toThrow(/row-level security/);
-    // And the runtime role may not rewrite or delete users at all (no grant yet).
-    await expect(
-      withTransaction(auth.db.app, async (tx) => {
-        await setTenant(tx, a.tenant.id);
-        await tx.query(`UPDATE users SET role = 'admin'`);
-      }),
-    ).rejects.toThrow(/permission denied/);
+    // Updating without a WHERE clause while acting as A touches A's rows only; B's stay as they were.
+    const touched = await withTransaction(auth.db.app, async (tx) => {
+      await setTenant(tx, a.tenant.id);
+      const r = await tx.query(`UPDATE users SET updated_at = updated_at`);
+      return r.rowCount;
+    });
+    expect(touched).toBe(aUsers.length);
+    // The runtime role may never delete a user (removal is a soft delete) nor change an id or tenant.
+    for (const sql of [
+      'DELETE FROM users',
+      `UPDATE users SET tenant_id = '${b.tenant.id}'`,
+      'UPDATE users SET id = id',
+    ]) {
+      await expect(
+        withTransaction(auth.db.app, async (tx) => {
+          await setTenant(tx, a.tenant.id);
+          await tx.query(sql);
+        }),
+      ).rejects.toThrow(/permission denied/);
+    }
   });
 });
 

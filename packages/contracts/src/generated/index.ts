@@ -285,6 +285,138 @@ returned: number
 }
 
 /**
+ * An Admin replaced the company's IP allowlist. An empty list means no restriction. CIDRs are not personal data.
+ */
+export interface AllowlistChangedPayload {
+count: number
+/**
+ * @maxItems 100
+ */
+cidrs: string[]
+}
+
+/**
+ * An API key was issued. The token itself is shown once to its creator and is never on the bus.
+ */
+export interface ApiKeyCreatedPayload {
+keyId: string
+ownerId: string
+/**
+ * @minItems 1
+ * @maxItems 64
+ */
+scopes: [string, ...(string)[]]
+cidrsCount: number
+expiresAt: string
+}
+
+/**
+ * An API key was revoked; every gateway refuses its token from now on.
+ */
+export interface ApiKeyRevokedPayload {
+keyId: string
+ownerId: string
+/**
+ * @minItems 1
+ * @maxItems 64
+ */
+scopes: [string, ...(string)[]]
+cidrsCount: number
+expiresAt: string
+}
+
+/**
+ * An API key was rotated: a new key (keyId) replaces previousKeyId, whose token was revoked in the same transaction. The new token is never on the bus.
+ */
+export interface ApiKeyRotatedPayload {
+keyId: string
+ownerId: string
+/**
+ * @minItems 1
+ * @maxItems 64
+ */
+scopes: [string, ...(string)[]]
+cidrsCount: number
+expiresAt: string
+previousKeyId: string
+}
+
+/**
+ * An Admin granted a principal actions on one resource. Ids only.
+ */
+export interface GrantGivenPayload {
+grantId: string
+principal: {
+type: ("user" | "api_key")
+id: string
+}
+resource: {
+type: ("flow" | "integration" | "partition")
+id: string
+}
+/**
+ * @minItems 1
+ * @maxItems 20
+ */
+actions: [string]|[string, string]|[string, string, string]|[string, string, string, string]|[string, string, string, string, string]|[string, string, string, string, string, string]|[string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string]
+}
+
+/**
+ * An Admin removed a grant. Ids only.
+ */
+export interface GrantRemovedPayload {
+grantId: string
+principal: {
+type: ("user" | "api_key")
+id: string
+}
+resource: {
+type: ("flow" | "integration" | "partition")
+id: string
+}
+/**
+ * @minItems 1
+ * @maxItems 20
+ */
+actions: [string]|[string, string]|[string, string, string]|[string, string, string, string]|[string, string, string, string, string]|[string, string, string, string, string, string]|[string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string]|[string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string]
+}
+
+/**
+ * A password login was refused. The user id is present only when the e-mail address matched a user of the company; the address itself is personal data and is never on the bus.
+ */
+export interface LoginFailedPayload {
+userId: (string | null)
+reason: ("unknown_user" | "bad_password" | "locked")
+lockedUntil: (string | null)
+}
+
+/**
+ * A user logged in with a password and a new session was issued. No e-mail, no password, no token.
+ */
+export interface LoginSucceededPayload {
+userId: string
+sessionId: string
+expiresAt: string
+}
+
+/**
+ * An Admin created a data partition inside the company.
+ */
+export interface PartitionCreatedPayload {
+partitionId: string
+name: string
+}
+
+/**
+ * A session was ended server-side (logout).
+ */
+export interface SessionEndedPayload {
+userId: string
+sessionId: string
+reason: "logout"
+}
+
+/**
  * A company (tenant) was created by a platform operator.
  */
 export interface TenantCreatedPayload {
@@ -301,11 +433,45 @@ userId: string
 role: ("admin" | "flow_designer" | "executor" | "viewer")
 }
 
+/**
+ * An Admin changed a user's e-mail address. The address is personal data and is not on the bus.
+ */
+export interface UserEmailChangedPayload {
+userId: string
+}
+
+/**
+ * A user changed their password; every session of theirs was ended with it.
+ */
+export interface UserPasswordChangedPayload {
+userId: string
+sessionsEnded: number
+}
+
+/**
+ * An Admin removed a user (soft delete); the user's sessions were ended with it.
+ */
+export interface UserRemovedPayload {
+userId: string
+role: ("admin" | "flow_designer" | "executor" | "viewer")
+sessionsEnded: number
+}
+
+/**
+ * An Admin changed a user's role (and possibly their e-mail address, which is not on the bus).
+ */
+export interface UserRoleChangedPayload {
+userId: string
+oldRole: ("admin" | "flow_designer" | "executor" | "viewer")
+newRole: ("admin" | "flow_designer" | "executor" | "viewer")
+emailChanged: boolean
+}
+
 export const DOMAINS = ["audit","identity"] as const;
 
 export type Domain = (typeof DOMAINS)[number];
 
-export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","identity.tenant.created","identity.user.created"] as const;
+export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed"] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -314,8 +480,22 @@ export interface EventPayloads {
   "audit.checkpoints.read": AuditCheckpointsReadPayload;
   "audit.log.exported": AuditLogExportedPayload;
   "audit.log.queried": AuditLogQueriedPayload;
+  "identity.allowlist.changed": AllowlistChangedPayload;
+  "identity.api_key.created": ApiKeyCreatedPayload;
+  "identity.api_key.revoked": ApiKeyRevokedPayload;
+  "identity.api_key.rotated": ApiKeyRotatedPayload;
+  "identity.grant.given": GrantGivenPayload;
+  "identity.grant.removed": GrantRemovedPayload;
+  "identity.login.failed": LoginFailedPayload;
+  "identity.login.succeeded": LoginSucceededPayload;
+  "identity.partition.created": PartitionCreatedPayload;
+  "identity.session.ended": SessionEndedPayload;
   "identity.tenant.created": TenantCreatedPayload;
   "identity.user.created": UserCreatedPayload;
+  "identity.user.email_changed": UserEmailChangedPayload;
+  "identity.user.password_changed": UserPasswordChangedPayload;
+  "identity.user.removed": UserRemovedPayload;
+  "identity.user.role_changed": UserRoleChangedPayload;
 }
 
 export const eventPayloadSchemas = {
@@ -425,6 +605,431 @@ export const eventPayloadSchemas = {
       }
     }
   },
+  "identity.allowlist.changed": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.allowlist.changed:v1",
+    "title": "AllowlistChangedPayload",
+    "description": "An Admin replaced the company's IP allowlist. An empty list means no restriction. CIDRs are not personal data.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "count",
+      "cidrs"
+    ],
+    "properties": {
+      "count": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 100
+      },
+      "cidrs": {
+        "type": "array",
+        "maxItems": 100,
+        "items": {
+          "type": "string",
+          "maxLength": 49
+        }
+      }
+    }
+  },
+  "identity.api_key.created": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.api_key.created:v1",
+    "title": "ApiKeyCreatedPayload",
+    "description": "An API key was issued. The token itself is shown once to its creator and is never on the bus.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "keyId",
+      "ownerId",
+      "scopes",
+      "cidrsCount",
+      "expiresAt"
+    ],
+    "properties": {
+      "keyId": {
+        "type": "string",
+        "pattern": "^key_[0-9a-z]{26}$"
+      },
+      "ownerId": {
+        "type": "string",
+        "pattern": "^usr_[0-9a-z]{26}$"
+      },
+      "scopes": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 64,
+        "uniqueItems": true,
+        "items": {
+          "type": "string",
+          "pattern": "^[a-z_]+:[a-z_]+$",
+          "maxLength": 64
+        }
+      },
+      "cidrsCount": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 64
+      },
+      "expiresAt": {
+        "type": "string",
+        "pattern": "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"
+      }
+    }
+  },
+  "identity.api_key.revoked": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.api_key.revoked:v1",
+    "title": "ApiKeyRevokedPayload",
+    "description": "An API key was revoked; every gateway refuses its token from now on.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "keyId",
+      "ownerId",
+      "scopes",
+      "cidrsCount",
+      "expiresAt"
+    ],
+    "properties": {
+      "keyId": {
+        "type": "string",
+        "pattern": "^key_[0-9a-z]{26}$"
+      },
+      "ownerId": {
+        "type": "string",
+        "pattern": "^usr_[0-9a-z]{26}$"
+      },
+      "scopes": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 64,
+        "uniqueItems": true,
+        "items": {
+          "type": "string",
+          "pattern": "^[a-z_]+:[a-z_]+$",
+          "maxLength": 64
+        }
+      },
+      "cidrsCount": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 64
+      },
+      "expiresAt": {
+        "type": "string",
+        "pattern": "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"
+      }
+    }
+  },
+  "identity.api_key.rotated": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.api_key.rotated:v1",
+    "title": "ApiKeyRotatedPayload",
+    "description": "An API key was rotated: a new key (keyId) replaces previousKeyId, whose token was revoked in the same transaction. The new token is never on the bus.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "keyId",
+      "ownerId",
+      "scopes",
+      "cidrsCount",
+      "expiresAt",
+      "previousKeyId"
+    ],
+    "properties": {
+      "keyId": {
+        "type": "string",
+        "pattern": "^key_[0-9a-z]{26}$"
+      },
+      "ownerId": {
+        "type": "string",
+        "pattern": "^usr_[0-9a-z]{26}$"
+      },
+      "scopes": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 64,
+        "uniqueItems": true,
+        "items": {
+          "type": "string",
+          "pattern": "^[a-z_]+:[a-z_]+$",
+          "maxLength": 64
+        }
+      },
+      "cidrsCount": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 64
+      },
+      "expiresAt": {
+        "type": "string",
+        "pattern": "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"
+      },
+      "previousKeyId": {
+        "type": "string",
+        "pattern": "^key_[0-9a-z]{26}$"
+      }
+    }
+  },
+  "identity.grant.given": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.grant.given:v1",
+    "title": "GrantGivenPayload",
+    "description": "An Admin granted a principal actions on one resource. Ids only.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "grantId",
+      "principal",
+      "resource",
+      "actions"
+    ],
+    "properties": {
+      "grantId": {
+        "type": "string",
+        "pattern": "^grt_[0-9a-z]{26}$"
+      },
+      "principal": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "type",
+          "id"
+        ],
+        "properties": {
+          "type": {
+            "enum": [
+              "user",
+              "api_key"
+            ]
+          },
+          "id": {
+            "type": "string",
+            "pattern": "^(usr|key)_[0-9a-z]{26}$"
+          }
+        }
+      },
+      "resource": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "type",
+          "id"
+        ],
+        "properties": {
+          "type": {
+            "enum": [
+              "flow",
+              "integration",
+              "partition"
+            ]
+          },
+          "id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128
+          }
+        }
+      },
+      "actions": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 20,
+        "items": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 64
+        }
+      }
+    }
+  },
+  "identity.grant.removed": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.grant.removed:v1",
+    "title": "GrantRemovedPayload",
+    "description": "An Admin removed a grant. Ids only.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "grantId",
+      "principal",
+      "resource",
+      "actions"
+    ],
+    "properties": {
+      "grantId": {
+        "type": "string",
+        "pattern": "^grt_[0-9a-z]{26}$"
+      },
+      "principal": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "type",
+          "id"
+        ],
+        "properties": {
+          "type": {
+            "enum": [
+              "user",
+              "api_key"
+            ]
+          },
+          "id": {
+            "type": "string",
+            "pattern": "^(usr|key)_[0-9a-z]{26}$"
+          }
+        }
+      },
+      "resource": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "type",
+          "id"
+        ],
+        "properties": {
+          "type": {
+            "enum": [
+              "flow",
+              "integration",
+              "partition"
+            ]
+          },
+          "id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128
+          }
+        }
+      },
+      "actions": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 20,
+        "items": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 64
+        }
+      }
+    }
+  },
+  "identity.login.failed": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.login.failed:v1",
+    "title": "LoginFailedPayload",
+    "description": "A password login was refused. The user id is present only when the e-mail address matched a user of the company; the address itself is personal data and is never on the bus.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "userId",
+      "reason",
+      "lockedUntil"
+    ],
+    "properties": {
+      "userId": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "pattern": "^usr_[0-9a-z]{26}$"
+      },
+      "reason": {
+        "enum": [
+          "unknown_user",
+          "bad_password",
+          "locked"
+        ]
+      },
+      "lockedUntil": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "pattern": "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"
+      }
+    }
+  },
+  "identity.login.succeeded": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.login.succeeded:v1",
+    "title": "LoginSucceededPayload",
+    "description": "A user logged in with a password and a new session was issued. No e-mail, no password, no token.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "userId",
+      "sessionId",
+      "expiresAt"
+    ],
+    "properties": {
+      "userId": {
+        "type": "string",
+        "pattern": "^usr_[0-9a-z]{26}$"
+      },
+      "sessionId": {
+        "type": "string",
+        "pattern": "^ses_[0-9a-z]{26}$"
+      },
+      "expiresAt": {
+        "type": "string",
+        "pattern": "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$"
+      }
+    }
+  },
+  "identity.partition.created": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.partition.created:v1",
+    "title": "PartitionCreatedPayload",
+    "description": "An Admin created a data partition inside the company.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "partitionId",
+      "name"
+    ],
+    "properties": {
+      "partitionId": {
+        "type": "string",
+        "pattern": "^prt_[0-9a-z]{26}$"
+      },
+      "name": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200
+      }
+    }
+  },
+  "identity.session.ended": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.session.ended:v1",
+    "title": "SessionEndedPayload",
+    "description": "A session was ended server-side (logout).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "userId",
+      "sessionId",
+      "reason"
+    ],
+    "properties": {
+      "userId": {
+        "type": "string",
+        "pattern": "^usr_[0-9a-z]{26}$"
+      },
+      "sessionId": {
+        "type": "string",
+        "pattern": "^ses_[0-9a-z]{26}$"
+      },
+      "reason": {
+        "enum": [
+          "logout"
+        ]
+      }
+    }
+  },
   "identity.tenant.created": {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "flow8:event:identity.tenant.created:v1",
@@ -476,6 +1081,115 @@ export const eventPayloadSchemas = {
           "executor",
           "viewer"
         ]
+      }
+    }
+  },
+  "identity.user.email_changed": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.user.email_changed:v1",
+    "title": "UserEmailChangedPayload",
+    "description": "An Admin changed a user's e-mail address. The address is personal data and is not on the bus.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "userId"
+    ],
+    "properties": {
+      "userId": {
+        "type": "string",
+        "pattern": "^usr_[0-9a-z]{26}$"
+      }
+    }
+  },
+  "identity.user.password_changed": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.user.password_changed:v1",
+    "title": "UserPasswordChangedPayload",
+    "description": "A user changed their password; every session of theirs was ended with it.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "userId",
+      "sessionsEnded"
+    ],
+    "properties": {
+      "userId": {
+        "type": "string",
+        "pattern": "^usr_[0-9a-z]{26}$"
+      },
+      "sessionsEnded": {
+        "type": "integer",
+        "minimum": 0
+      }
+    }
+  },
+  "identity.user.removed": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.user.removed:v1",
+    "title": "UserRemovedPayload",
+    "description": "An Admin removed a user (soft delete); the user's sessions were ended with it.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "userId",
+      "role",
+      "sessionsEnded"
+    ],
+    "properties": {
+      "userId": {
+        "type": "string",
+        "pattern": "^usr_[0-9a-z]{26}$"
+      },
+      "role": {
+        "enum": [
+          "admin",
+          "flow_designer",
+          "executor",
+          "viewer"
+        ]
+      },
+      "sessionsEnded": {
+        "type": "integer",
+        "minimum": 0
+      }
+    }
+  },
+  "identity.user.role_changed": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:identity.user.role_changed:v1",
+    "title": "UserRoleChangedPayload",
+    "description": "An Admin changed a user's role (and possibly their e-mail address, which is not on the bus).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "userId",
+      "oldRole",
+      "newRole",
+      "emailChanged"
+    ],
+    "properties": {
+      "userId": {
+        "type": "string",
+        "pattern": "^usr_[0-9a-z]{26}$"
+      },
+      "oldRole": {
+        "enum": [
+          "admin",
+          "flow_designer",
+          "executor",
+          "viewer"
+        ]
+      },
+      "newRole": {
+        "enum": [
+          "admin",
+          "flow_designer",
+          "executor",
+          "viewer"
+        ]
+      },
+      "emailChanged": {
+        "type": "boolean"
       }
     }
   },

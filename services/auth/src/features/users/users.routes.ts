@@ -1,16 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { requireServiceIdentity } from '@flow8/http';
+import type { Guards } from '../../guards';
 import { callerOf, type Role } from '../../principal';
-import { createUserSchema, getUserSchema, listUsersSchema } from './users.schemas';
+import { createUserSchema, getUserSchema, listUsersSchema, removeUserSchema, updateUserSchema } from './users.schemas';
 import type { UserService } from './users.service';
 
-export function userRoutes(
-  app: FastifyInstance,
-  deps: { users: UserService; allowedCallers: readonly string[] },
-): void {
+export function userRoutes(app: FastifyInstance, deps: { users: UserService; guards: Guards }): void {
   const { users } = deps;
-  // onRequest, not preHandler: the caller is checked before its body is even parsed or validated.
-  const onRequest = requireServiceIdentity(deps.allowedCallers);
+  const onRequest = deps.guards.identity;
 
   app.post('/v1/users', { schema: createUserSchema, onRequest }, async (req, reply) => {
     const body = req.body as { email: string; password: string; role: Role };
@@ -25,5 +21,16 @@ export function userRoutes(
   app.get('/v1/users/:id', { schema: getUserSchema, onRequest }, async (req) => {
     const { id } = req.params as { id: string };
     return users.get(callerOf(req), id);
+  });
+
+  app.patch('/v1/users/:id', { schema: updateUserSchema, onRequest }, async (req) => {
+    const { id } = req.params as { id: string };
+    return users.update(callerOf(req), id, req.body as { email?: string; role?: Role });
+  });
+
+  app.delete('/v1/users/:id', { schema: removeUserSchema, onRequest }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    await users.remove(callerOf(req), id);
+    return reply.code(204).send();
   });
 }

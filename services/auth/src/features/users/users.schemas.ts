@@ -1,6 +1,7 @@
 // Route schemas: everything that comes in is validated; response schemas name exactly what
 // leaves, so a password hash can never be serialised even if a query returned one.
-import { callerHeaders, ROLES } from '../../principal';
+import { listQuery } from '../../lib/cursor';
+import { ROLES } from '../../principal';
 
 export const email = { type: 'string', format: 'email', minLength: 3, maxLength: 254 } as const;
 /** Length only: the policy (common passwords, e-mail name part, bcrypt's 72 bytes) is in password.ts. */
@@ -20,7 +21,6 @@ export const userView = {
 } as const;
 
 export const createUserSchema = {
-  headers: callerHeaders,
   body: {
     type: 'object',
     additionalProperties: false,
@@ -31,15 +31,7 @@ export const createUserSchema = {
 } as const;
 
 export const listUsersSchema = {
-  headers: callerHeaders,
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
-      cursor: { type: 'string', minLength: 1, maxLength: 200 },
-    },
-  },
+  querystring: listQuery,
   response: {
     200: {
       type: 'object',
@@ -50,13 +42,24 @@ export const listUsersSchema = {
   },
 } as const;
 
-export const getUserSchema = {
-  headers: callerHeaders,
-  params: {
+export const userIdParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^usr_[0-9a-z]{26}$' } },
+} as const;
+
+export const getUserSchema = { params: userIdParams, response: { 200: userView } } as const;
+
+export const updateUserSchema = {
+  params: userIdParams,
+  body: {
     type: 'object',
     additionalProperties: false,
-    required: ['id'],
-    properties: { id: { type: 'string', pattern: '^usr_[0-9a-z]{26}$' } },
+    minProperties: 1,
+    properties: { email, role: { enum: [...ROLES] } },
   },
   response: { 200: userView },
 } as const;
+
+export const removeUserSchema = { params: userIdParams, response: { 204: { type: 'null' } } } as const;

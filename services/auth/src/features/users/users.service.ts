@@ -5,9 +5,14 @@ import { buildEvent, newId, type Actor } from '@flow8/contracts';
 import { pgCode, PgError, withTenant, type Pool, type Queryable } from '@flow8/db';
 import { AppError } from '@flow8/http';
 import { currentTraceparent } from '@flow8/telemetry';
-import { authorize, type Caller, type Role } from '../../principal';
+import { decodeCursor, page } from '../../lib/cursor';
+import { emit } from '../../lib/events';
+import { authorize, who, type Caller, type Role } from '../../principal';
+import { revokeUserSessions } from '../sessions/sessions.repo';
 import { checkPassword, type PasswordHasher } from './password';
-import { findUser, insertUser, listUsers, type UserRow } from './users.repo';
+import { findUser, insertUser, listUsers, lockAdmins, softDeleteUser, updateUser, type UserRow } from './users.repo';
+
+export { decodeCursor, encodeCursor } from '../../lib/cursor';
 
 export interface UserView {
   id: string;
@@ -87,27 +92,19 @@ export function constraintOf(e: unknown): string | undefined {
     : undefined;
 }
 
-export function encodeCursor(lastId: string): string {
-  return Buffer.from(JSON.stringify({ a: lastId })).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): string {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { a?: unknown };
-    if (typeof v.a === 'string' && /^usr_[0-9a-z]{26}$/.test(v.a)) return v.a;
-  } catch {
-    // fall through
-  }
-  throw new AppError('BAD_REQUEST', 'cursor is not valid');
-}
-
 const FOREIGN_KEY_VIOLATION = '23503';
 
-export function createUserService(deps: { pool: Pool; outbox: Outbox; hasher: Pick<PasswordHasher, 'hash'> }) {
+export function createUserService(deps: {
+  pool: Pool;
+  outbox: Outbox;
+  hasher: Pick<PasswordHasher, 'hash'>;
+  now?: () => Date;
+}) {
   const { pool, outbox } = deps;
+  const now = deps.now ?? (() => new Date());
   return {
     async create(caller: Caller, input: { email: string; password: string; role: Role }): Promise<UserView> {
-      authorize(caller, 'users.create');
+      authorize(who(caller), 'users.create');
       const user = await prepareUser(deps.hasher, input);
       try {
         const row = await withTenant(pool, caller.tenantId, (tx) =>
@@ -124,22 +121,94 @@ export function createUserService(deps: { pool: Pool; outbox: Outbox; hasher: Pi
       caller: Caller,
       opts: { limit: number; cursor?: string },
     ): Promise<{ items: UserView[]; nextCursor: string | null }> {
-      authorize(caller, 'users.list');
+      authorize(who(caller), 'users.list');
       const afterId = opts.cursor ? decodeCursor(opts.cursor) : undefined;
       const rows = await withTenant(pool, caller.tenantId, (tx) =>
         listUsers(tx, caller.tenantId, { afterId, limit: opts.limit + 1 }),
       );
-      const page = rows.slice(0, opts.limit);
-      const last = page[page.length - 1];
-      return { items: page.map(userView), nextCursor: rows.length > opts.limit && last ? encodeCursor(last.id) : null };
+      return page(rows, opts.limit, userView);
     },
 
     /** Another company's user is indistinguishable from one that does not exist. */
     async get(caller: Caller, id: string): Promise<UserView> {
-      authorize(caller, 'users.read');
+      authorize(who(caller), 'users.read');
       const row = await withTenant(pool, caller.tenantId, (tx) => findUser(tx, caller.tenantId, id));
       if (!row) throw new AppError('NOT_FOUND', 'User not found');
       return userView(row);
+    },
+
+    /**
+     * Changes a user's role and/or e-mail address: one event per call that changes something
+     * (`identity.user.role_changed` when the role changes, else `identity.user.email_changed`).
+     * A change that would leave the company without an active Admin is a 409.
+     */
+    async update(caller: Caller, id: string, input: { email?: string; role?: Role }): Promise<UserView> {
+      authorize(who(caller), 'users.update');
+      try {
+        return await withTenant(pool, caller.tenantId, async (tx) => {
+          const admins = await lockAdmins(tx, caller.tenantId);
+          const user = await findUser(tx, caller.tenantId, id, { forUpdate: true });
+          if (!user) throw new AppError('NOT_FOUND', 'User not found');
+          const email = input.email !== undefined ? normaliseEmail(input.email) : user.email;
+          const role = input.role ?? user.role;
+          const roleChanged = role !== user.role;
+          const emailChanged = email !== user.email;
+          if (!roleChanged && !emailChanged) return userView(user);
+          if (roleChanged && user.role === 'admin' && admins.length <= 1) {
+            throw new AppError(
+              'CONFLICT',
+              'The last Admin of a company cannot be demoted; make another user Admin first',
+            );
+          }
+          const row = await updateUser(tx, id, { email, role }, now());
+          if (roleChanged) {
+            await emit(tx, outbox, {
+              type: 'identity.user.role_changed',
+              tenantId: caller.tenantId,
+              actor: caller.actor,
+              resource: { type: 'user', id },
+              payload: { userId: id, oldRole: user.role, newRole: role, emailChanged },
+            });
+          } else {
+            await emit(tx, outbox, {
+              type: 'identity.user.email_changed',
+              tenantId: caller.tenantId,
+              actor: caller.actor,
+              resource: { type: 'user', id },
+              payload: { userId: id },
+            });
+          }
+          return userView(row);
+        });
+      } catch (e) {
+        return mapUserConflict(e);
+      }
+    },
+
+    /** Soft-deletes a user and ends their sessions, with one `identity.user.removed` event. */
+    async remove(caller: Caller, id: string): Promise<void> {
+      authorize(who(caller), 'users.remove');
+      await withTenant(pool, caller.tenantId, async (tx) => {
+        const admins = await lockAdmins(tx, caller.tenantId);
+        const user = await findUser(tx, caller.tenantId, id, { forUpdate: true });
+        if (!user) throw new AppError('NOT_FOUND', 'User not found');
+        if (user.role === 'admin' && admins.length <= 1) {
+          throw new AppError(
+            'CONFLICT',
+            'The last Admin of a company cannot be removed; make another user Admin first',
+          );
+        }
+        const t = now();
+        await softDeleteUser(tx, id, t);
+        const sessionsEnded = await revokeUserSessions(tx, caller.tenantId, id, 'user_removed', t);
+        await emit(tx, outbox, {
+          type: 'identity.user.removed',
+          tenantId: caller.tenantId,
+          actor: caller.actor,
+          resource: { type: 'user', id },
+          payload: { userId: id, role: user.role, sessionsEnded },
+        });
+      });
     },
   };
 }

@@ -1,0 +1,15 @@
+export {
+  ed25519PublicKeyOfSeed,
+  jwksFromPublicKeys,
+  keyIdOf,
+  publicKeysFromJwks,
+  signEdDsaJwt,
+  verifyEdDsaJwt,
+  type Jwk,
+  type Jwks,
+  type JwtClaims,
+  type JwtHeader,
+  type JwtVerifyFailure,
+  type JwtVerifyOptions,
+  type JwtVerifyResult,
+} from './jwt';

@@ -1,0 +1,155 @@
+// Puts revoked API-key jtis into Redis, where every gateway replica checks them on every request.
+//
+// Order (docs/identity-and-access.md § Authentication): the revocation and its event commit in
+// Postgres first, with revocation_pending = true; then SET flow8:apikey:revoked:<jti> 1 PX <ms
+// until exp>; then the flag is cleared. Postgres is the record, Redis the fast copy:
+//  - a failed Redis write fails the request (503) and leaves the flag; this loop retries every
+//    few seconds until Redis takes it;
+//  - at start-up, after every Redis (re)connect and periodically, every revoked, unexpired jti is
+//    written again — so a Redis that restarted empty, or lost keys, heals without anyone acting.
+import type { Pool } from '@flow8/db';
+import { withTenant } from '@flow8/db';
+import type { Redis } from '@flow8/runtime';
+import type { Logger } from '@flow8/telemetry';
+import { clearRevocationPending, revocationsToPublish, type Revocation } from './api-keys.repo';
+import { revokedJtiKey } from './verify';
+
+export interface RevocationPublisher {
+  /** Writes one revocation to Redis and clears its pending flag. Throws if Redis refuses. */
+  publish(r: Revocation): Promise<void>;
+  /** Writes every pending (or every live) revocation. Never throws; returns what it did. */
+  sweep(opts: { pendingOnly: boolean }): Promise<{ published: number; failed: number }>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const SWEEP_BATCH = 10_000;
+
+export function createRevocationPublisher(deps: {
+  pool: Pool;
+  redis: Pick<Redis, 'set' | 'on' | 'off' | 'once' | 'status'>;
+  logger: Logger;
+  /** How often pending revocations are retried. */
+  retryIntervalMs?: number;
+  /** How often every live revocation is rewritten (heals a Redis that lost keys without reconnecting). */
+  fullSweepIntervalMs?: number;
+  now?: () => number;
+}): RevocationPublisher {
+  const { pool, redis, logger } = deps;
+  const retryMs = deps.retryIntervalMs ?? 5_000;
+  const fullMs = deps.fullSweepIntervalMs ?? 300_000;
+  const now = deps.now ?? Date.now;
+  let timer: NodeJS.Timeout | null = null;
+  let running = false;
+  let stopped = true;
+  let fullDue = true;
+  let lastFull = 0;
+  let inFlight: Promise<unknown> = Promise.resolve();
+
+  async function writeRedis(r: Revocation): Promise<void> {
+    const ttl = r.expiresAt.getTime() - now();
+    // An expired token is refused by every verifier on its own; nothing to hold.
+    if (ttl > 0) await redis.set(revokedJtiKey(r.jti), '1', 'PX', ttl);
+  }
+
+  async function clear(tenantId: string, ids: string[]): Promise<void> {
+    await withTenant(pool, tenantId, (tx) => clearRevocationPending(tx, tenantId, ids));
+  }
+
+  async function sweep(opts: { pendingOnly: boolean }) {
+    let published = 0;
+    let failed = 0;
+    let rows: Revocation[];
+    try {
+      rows = await revocationsToPublish(pool, { pendingOnly: opts.pendingOnly, limit: SWEEP_BATCH });
+    } catch (e) {
+      logger.warn({ err: e }, 'api-key revocations: cannot read pending revocations');
+      return { published, failed: 1 };
+    }
+    const done = new Map<string, string[]>();
+    for (const r of rows) {
+      try {
+        await writeRedis(r);
+        published += 1;
+        done.set(r.tenantId, [...(done.get(r.tenantId) ?? []), r.id]);
+      } catch (e) {
+        failed += 1;
+        logger.warn({ err: e, keyId: r.id }, 'api-key revocations: Redis write failed; will retry');
+        break; // Redis is down: the rest would fail the same way.
+      }
+    }
+    for (const [tenantId, ids] of done) {
+      await clear(tenantId, ids).catch((e: unknown) =>
+        logger.warn({ err: e, tenantId }, 'api-key revocations: cannot clear pending flag; will rewrite'),
+      );
+    }
+    if (published > 0 || failed > 0) {
+      logger.info({ published, failed, pendingOnly: opts.pendingOnly }, 'api-key revocations published to Redis');
+    }
+    return { published, failed };
+  }
+
+  async function tick(): Promise<void> {
+    if (running || stopped) return;
+    running = true;
+    try {
+      const full = fullDue || now() - lastFull >= fullMs;
+      const r = await sweep({ pendingOnly: !full });
+      if (full && r.failed === 0) {
+        fullDue = false;
+        lastFull = now();
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      inFlight = tick().finally(schedule);
+    }, retryMs);
+    timer.unref();
+  }
+
+  // A reconnect may be to a Redis that restarted empty: rewrite everything on the next tick.
+  const onReady = () => {
+    fullDue = true;
+  };
+
+  return {
+    async publish(r) {
+      await writeRedis(r);
+      await clear(r.tenantId, [r.id]).catch((e: unknown) =>
+        logger.warn({ err: e, keyId: r.id }, 'api-key revocations: cannot clear pending flag; will rewrite'),
+      );
+    },
+    sweep,
+    async start() {
+      stopped = false;
+      redis.on('ready', onReady);
+      fullDue = true;
+      // Give a fresh client a moment to connect, so start-up republishes at once; if Redis is
+      // down, the loop (and the reconnect) does it later. Start-up never blocks on Redis.
+      if (redis.status !== 'ready') {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 3_000);
+          t.unref();
+          redis.once('ready', () => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+      }
+      inFlight = tick();
+      await inFlight;
+      schedule();
+    },
+    async stop() {
+      stopped = true;
+      redis.off('ready', onReady);
+      if (timer) clearTimeout(timer);
+      await inFlight.catch(() => undefined);
+    },
+  };
+}
