@@ -55,11 +55,17 @@ export interface Decision {
   reason: string;
 }
 
-type Who = { role: Role | null; type?: InternalPrincipal['type']; id?: string; scopes?: string[] };
+type Who = {
+  role: Role | null;
+  type?: InternalPrincipal['type'];
+  id?: string;
+  scopes?: string[];
+  ownerId?: string | null;
+};
 
 /**
- * The principal as packages/authz sees it. The internal identity of an API key carries no owner
- * (`uid`), so authz refuses keys anything that needs the owner: see README, what's left.
+ * The principal as packages/authz sees it. An API key is bounded by its owner's grants, so the
+ * owner (the identity token's `oid`) comes along; without it authz refuses owner-bound actions.
  */
 export function authzPrincipal(who: Who): AuthzPrincipal {
   const id = who.id ?? 'unknown';
@@ -67,7 +73,7 @@ export function authzPrincipal(who: Who): AuthzPrincipal {
     case 'operator':
       return { type: 'operator', id };
     case 'api_key':
-      return { type: 'api_key', id, role: who.role as Role, scopes: who.scopes ?? [], ownerId: '' };
+      return { type: 'api_key', id, role: who.role as Role, scopes: who.scopes ?? [], ownerId: who.ownerId ?? '' };
     default:
       return { type: 'user', id, role: who.role as Role };
   }

@@ -366,6 +366,23 @@ describe('rotation and revocation', () => {
   });
 });
 
+describe("the owner's keys follow the owner", () => {
+  test('removing or demoting a user revokes their keys at every gateway within seconds', async () => {
+    const c = await company('keys-owner');
+    const removed = await createKey(c, 'executor', { name: 'executor key', scopes: ['flows:execute'] });
+    const demoted = await createKey(c, 'flow_designer', { name: 'designer key', scopes: ['flows:write'] });
+    expect((await call(auth, as(c, 'admin'), 'DELETE', `/v1/users/${c.users.executor}`)).status).toBe(204);
+    const patch = await call(auth, as(c, 'admin'), 'PATCH', `/v1/users/${c.users.flow_designer}`, { role: 'viewer' });
+    expect(patch.status).toBe(200);
+    for (const k of [removed, demoted]) {
+      await eventually(async () => (await redis.get(revokedKey(jtiOf(k.token!)))) === '1', {
+        what: `key ${k.id} revoked in Redis`,
+        timeoutMs: 20_000,
+      });
+    }
+  });
+});
+
 describe('revocation reaches Redis even when Redis fails', () => {
   test('Redis unreachable: 503, the revocation stays pending in Postgres, and the retry loop publishes it', async () => {
     const k = await createKey(a, 'viewer', { name: 'revoked while redis is down', scopes: ['flows:read'] });

@@ -94,6 +94,20 @@ export function constraintOf(e: unknown): string | undefined {
 
 const FOREIGN_KEY_VIOLATION = '23503';
 
+/**
+ * A removed or demoted user's API keys stop working: revoked in the same transaction, and the
+ * api-keys loop publishes them to Redis (every gateway refuses them) within seconds. Keys carry
+ * their owner's role at issue, so a demotion must not leave a key with the old powers.
+ */
+async function revokeOwnedKeys(tx: Queryable, tenantId: string, userId: string): Promise<number> {
+  const r = await tx.query(
+    `UPDATE api_keys SET revoked_at = now(), revocation_pending = true
+     WHERE tenant_id = $1 AND owner_id = $2 AND revoked_at IS NULL`,
+    [tenantId, userId],
+  );
+  return r.rowCount ?? 0;
+}
+
 export function createUserService(deps: {
   pool: Pool;
   outbox: Outbox;
@@ -162,6 +176,7 @@ export function createUserService(deps: {
           }
           const row = await updateUser(tx, id, { email, role }, now());
           if (roleChanged) {
+            await revokeOwnedKeys(tx, caller.tenantId, id);
             await emit(tx, outbox, {
               type: 'identity.user.role_changed',
               tenantId: caller.tenantId,
@@ -201,6 +216,7 @@ export function createUserService(deps: {
         const t = now();
         await softDeleteUser(tx, id, t);
         const sessionsEnded = await revokeUserSessions(tx, caller.tenantId, id, 'user_removed', t);
+        await revokeOwnedKeys(tx, caller.tenantId, id);
         await emit(tx, outbox, {
           type: 'identity.user.removed',
           tenantId: caller.tenantId,
