@@ -1,0 +1,74 @@
+import type { BlockList } from 'node:net';
+import swagger from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import { buildServiceApp } from '@flow8/http';
+import type { Logger } from '@flow8/telemetry';
+import { auditRoutes } from './features/audit/audit.routes';
+import { identityRoutes } from './features/identity/identity.routes';
+import { installCors } from './http/cors';
+import { clientIp } from './net/client-ip';
+import { createGuard, type GuardDeps } from './security/guard';
+import type { Upstreams } from './upstream/client';
+
+export interface GatewayAppDeps extends Omit<GuardDeps, 'upstreams'> {
+  logger: Logger;
+  tls: { key: string; cert: string };
+  upstreams: Upstreams;
+  bodyLimit: number;
+  corsOrigins: readonly string[];
+  trustedProxies: BlockList | null;
+  readiness: Record<string, () => Promise<void>>;
+}
+
+export function buildApp(deps: GatewayAppDeps): FastifyInstance {
+  // Public entry: HTTPS (TLS >= 1.2, HSTS) without client certificates.
+  const app = buildServiceApp({
+    service: 'gateway',
+    logger: deps.logger,
+    tls: { key: deps.tls.key, cert: deps.tls.cert },
+    bodyLimit: deps.bodyLimit,
+    readiness: deps.readiness,
+  });
+
+  app.decorateRequest('clientIp', '');
+  app.decorateRequest('auth', null);
+  app.addHook('onRequest', async (request) => {
+    request.clientIp = clientIp(
+      request.raw.socket.remoteAddress,
+      request.headers['x-forwarded-for'],
+      deps.trustedProxies,
+    );
+  });
+  installCors(app, deps.corsOrigins);
+
+  void app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'flow8 gateway API',
+        version: '1',
+        description: 'Generated from the gateway’s route schemas. Errors: {error: {code, message, requestId}}.',
+      },
+      components: {
+        securitySchemes: {
+          cookieAuth: { type: 'apiKey', in: 'cookie', name: '__Host-flow8_session' },
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT (API key) or the operator token on POST /v1/tenants',
+          },
+        },
+      },
+    },
+  });
+
+  const guard = createGuard({ ...deps });
+  void app.register(async (v1) => {
+    v1.addHook('onRequest', guard);
+    identityRoutes(v1, { upstreams: deps.upstreams });
+    auditRoutes(v1, { upstreams: deps.upstreams });
+  });
+
+  app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

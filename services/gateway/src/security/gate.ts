@@ -1,0 +1,190 @@
+// One Redis round trip per request: the fixed-window counters of every applicable rate limit
+// (INCR, PEXPIRE on the first hit, PTTL), and — when needed — whether the API key was revoked
+// and the tenant's IP allowlist. Redis is shared by every replica, so they all agree.
+//
+// Redis unreachable (docs/identity-and-access.md): rate limiting falls back to a per-replica
+// in-memory limiter (availability); revocation and allowlist answers are `unavailable`, which
+// the caller turns into 503 — a security control never silently turns off.
+import type { Redis } from '@flow8/runtime';
+import type { Logger } from '@flow8/telemetry';
+
+export interface Limits {
+  user: number;
+  ip: number;
+  tenant: number;
+  windowMs: number;
+}
+
+export interface Counter {
+  kind: 'user' | 'ip' | 'tenant';
+  id: string;
+}
+
+export interface RateOutcome {
+  /** The tightest applicable limit: the one with the fewest requests left. */
+  limit: number;
+  remaining: number;
+  /** Seconds until that limit's window ends. */
+  resetSeconds: number;
+  /** Set when any limit is exceeded: seconds until the last exceeded window ends. */
+  retryAfterSeconds: number | null;
+  exceeded: Counter['kind'] | null;
+}
+
+export interface GateOutcome {
+  rate: RateOutcome;
+  /** `unavailable`: Redis could not answer. */
+  revoked: boolean | 'unavailable' | null;
+  /** The raw JSON list, null when there is none, `unavailable` when Redis could not answer. */
+  allowlist: string | null | 'unavailable';
+  source: 'redis' | 'memory';
+}
+
+export const REVOKED_PREFIX = 'flow8:apikey:revoked:';
+export const allowlistKey = (tenantId: string) => `flow8:tenant:${tenantId}:allowlist`;
+const counterKey = (c: Counter) => `flow8:rl:${c.kind}:${c.id}`;
+
+// KEYS: counters…, then the revocation key and the allowlist key when asked for.
+// ARGV: window ms, number of counters, 1/0 revocation, 1/0 allowlist.
+const SCRIPT = `
+local window = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local out = {}
+for i = 1, n do
+  local c = redis.call('INCR', KEYS[i])
+  local ttl = redis.call('PTTL', KEYS[i])
+  if c == 1 or ttl < 0 then
+    redis.call('PEXPIRE', KEYS[i], window)
+    ttl = window
+  end
+  out[#out + 1] = c
+  out[#out + 1] = ttl
+end
+local k = n
+if ARGV[3] == '1' then
+  k = k + 1
+  out[#out + 1] = redis.call('EXISTS', KEYS[k])
+else
+  out[#out + 1] = -1
+end
+if ARGV[4] == '1' then
+  k = k + 1
+  local v = redis.call('GET', KEYS[k])
+  if v then out[#out + 1] = v else out[#out + 1] = '' end
+else
+  out[#out + 1] = ''
+end
+return out
+`;
+
+type GateCommand = (...args: Array<string | number>) => Promise<Array<number | string>>;
+
+export function summarise(
+  limits: Limits,
+  counters: Counter[],
+  counts: Array<{ count: number; ttlMs: number }>,
+): RateOutcome {
+  let best: RateOutcome | null = null;
+  let retry: number | null = null;
+  let exceeded: Counter['kind'] | null = null;
+  counters.forEach((c, i) => {
+    const limit = limits[c.kind];
+    const { count, ttlMs } = counts[i] ?? { count: 0, ttlMs: limits.windowMs };
+    const remaining = Math.max(0, limit - count);
+    const resetSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
+    if (count > limit) {
+      exceeded ??= c.kind;
+      retry = Math.max(retry ?? 0, resetSeconds);
+    }
+    if (!best || remaining < best.remaining)
+      best = { limit, remaining, resetSeconds, retryAfterSeconds: null, exceeded: null };
+  });
+  const out: RateOutcome = best ?? {
+    limit: limits.ip,
+    remaining: limits.ip,
+    resetSeconds: 1,
+    retryAfterSeconds: null,
+    exceeded: null,
+  };
+  return { ...out, retryAfterSeconds: retry, exceeded };
+}
+
+/** Per-replica fixed windows, used only while Redis is unreachable. Bounded in size. */
+export function createMemoryLimiter(maxKeys = 100_000) {
+  const windows = new Map<string, { count: number; resetAt: number }>();
+  return {
+    hit(key: string, windowMs: number, now = Date.now()): { count: number; ttlMs: number } {
+      let w = windows.get(key);
+      if (!w || w.resetAt <= now) {
+        if (windows.size >= maxKeys) {
+          for (const [k, v] of windows) if (v.resetAt <= now) windows.delete(k);
+          if (windows.size >= maxKeys) windows.clear();
+        }
+        w = { count: 0, resetAt: now + windowMs };
+        windows.set(key, w);
+      }
+      w.count += 1;
+      return { count: w.count, ttlMs: w.resetAt - now };
+    },
+  };
+}
+
+export function createGate(opts: { redis: Redis; limits: Limits; logger: Logger }) {
+  const { redis, limits, logger } = opts;
+  redis.defineCommand('flow8Gate', { lua: SCRIPT });
+  const run = (redis as unknown as { flow8Gate: GateCommand }).flow8Gate.bind(redis);
+  const memory = createMemoryLimiter();
+  let degraded = false;
+
+  return {
+    async check(q: { counters: Counter[]; jti?: string | null; tenantId?: string | null }): Promise<GateOutcome> {
+      const keys = q.counters.map(counterKey);
+      if (q.jti) keys.push(REVOKED_PREFIX + q.jti);
+      if (q.tenantId) keys.push(allowlistKey(q.tenantId));
+      try {
+        const reply = await run(
+          keys.length,
+          ...keys,
+          limits.windowMs,
+          q.counters.length,
+          q.jti ? '1' : '0',
+          q.tenantId ? '1' : '0',
+        );
+        if (degraded) {
+          degraded = false;
+          logger.info('redis reachable again: rate limits and security checks back on redis');
+        }
+        const counts = q.counters.map((_, i) => ({ count: Number(reply[2 * i]), ttlMs: Number(reply[2 * i + 1]) }));
+        const revoked = Number(reply[2 * q.counters.length]);
+        const list = String(reply[2 * q.counters.length + 1] ?? '');
+        return {
+          rate: summarise(limits, q.counters, counts),
+          revoked: q.jti ? revoked === 1 : null,
+          allowlist: list === '' ? null : list,
+          source: 'redis',
+        };
+      } catch (err) {
+        if (!degraded) {
+          degraded = true;
+          logger.error(
+            { err },
+            'redis unreachable: rate limits fall back to this replica only; API keys and tenant allowlists refused (503)',
+          );
+        }
+        const counts = q.counters.map((c) => memory.hit(counterKey(c), limits.windowMs));
+        return {
+          rate: summarise(limits, q.counters, counts),
+          revoked: q.jti ? 'unavailable' : null,
+          allowlist: q.tenantId ? 'unavailable' : null,
+          source: 'memory',
+        };
+      }
+    },
+    /** For /readyz: fails while Redis does not answer. */
+    async ping(): Promise<void> {
+      await redis.ping();
+    },
+  };
+}
+
+export type Gate = ReturnType<typeof createGate>;

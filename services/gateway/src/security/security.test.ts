@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { ed25519PublicKeyOfSeed, jwksFromPublicKeys, signEdDsaJwt } from '@flow8/jwt';
+import { createLogger } from '@flow8/telemetry';
+import { createJwksCache, createVerifiedTokenCache, verifyApiKey } from './api-keys';
+import { createMemoryLimiter, summarise } from './gate';
+import { sameSecret, sessionTokenOf } from './guard';
+
+const logger = createLogger({ service: 'gateway-test', level: 'fatal' });
+const limits = { user: 4, ip: 10, tenant: 100, windowMs: 60_000 };
+
+describe('rate-limit summary', () => {
+  it('reports the tightest limit and Retry-After of the exceeded one', () => {
+    const counters = [
+      { kind: 'ip' as const, id: 'a' },
+      { kind: 'user' as const, id: 'u' },
+      { kind: 'tenant' as const, id: 't' },
+    ];
+    const under = summarise(limits, counters, [
+      { count: 3, ttlMs: 50_000 },
+      { count: 2, ttlMs: 20_500 },
+      { count: 9, ttlMs: 59_000 },
+    ]);
+    expect(under).toEqual({ limit: 4, remaining: 2, resetSeconds: 21, retryAfterSeconds: null, exceeded: null });
+    const over = summarise(limits, counters, [
+      { count: 11, ttlMs: 9_000 },
+      { count: 2, ttlMs: 20_000 },
+      { count: 9, ttlMs: 59_000 },
+    ]);
+    expect(over).toMatchObject({ limit: 10, remaining: 0, retryAfterSeconds: 9, exceeded: 'ip' });
+  });
+
+  it('the in-memory fallback counts fixed windows and starts over after one', () => {
+    const m = createMemoryLimiter();
+    expect(m.hit('k', 1000, 0)).toEqual({ count: 1, ttlMs: 1000 });
+    expect(m.hit('k', 1000, 400)).toEqual({ count: 2, ttlMs: 600 });
+    expect(m.hit('k', 1000, 1000)).toEqual({ count: 1, ttlMs: 1000 });
+  });
+});
+
+describe('JWKS cache and API-key verification', () => {
+  const seed = randomBytes(32);
+  const now = Math.floor(Date.now() / 1000);
+  const token = (claims: Record<string, unknown> = {}, s: Uint8Array = seed) =>
+    signEdDsaJwt(
+      {},
+      {
+        iss: 'flow8-auth',
+        sub: 'key_01aaaaaaaaaaaaaaaaaaaaaaaa',
+        tid: 'ten_01aaaaaaaaaaaaaaaaaaaaaaaa',
+        uid: 'usr_01aaaaaaaaaaaaaaaaaaaaaaaa',
+        role: 'viewer',
+        scopes: ['audit:read'],
+        cidrs: [],
+        iat: now,
+        nbf: now,
+        exp: now + 600,
+        jti: 'j1',
+        ...claims,
+      },
+      s,
+    );
+
+  it('refetches on an unknown kid at most once per interval', async () => {
+    let fetches = 0;
+    let clock = 1_000_000;
+    const keys = [ed25519PublicKeyOfSeed(seed)];
+    const jwks = createJwksCache({
+      fetchJwks: async () => {
+        fetches += 1;
+        return jwksFromPublicKeys(keys);
+      },
+      refreshMs: 3_600_000,
+      logger,
+      now: () => clock,
+    });
+    await jwks.start();
+    jwks.stop();
+    expect(fetches).toBe(1);
+    const other = randomBytes(32);
+    clock += 31_000;
+    expect((await verifyApiKey(token({}, other), jwks)).ok).toBe(false);
+    expect(fetches).toBe(2);
+    for (let i = 0; i < 5; i += 1) expect((await verifyApiKey(token({}, randomBytes(32)), jwks)).ok).toBe(false);
+    expect(fetches).toBe(2);
+    // A key auth added since is picked up by the next allowed refetch.
+    keys.push(ed25519PublicKeyOfSeed(other));
+    clock += 31_000;
+    expect((await verifyApiKey(token({}, other), jwks)).ok).toBe(true);
+    expect(fetches).toBe(3);
+  });
+
+  it('the verified-token cache never admits a changed token, an expired one, or one from an old key set', async () => {
+    let keys = [ed25519PublicKeyOfSeed(seed)];
+    let clock = 0;
+    const jwks = createJwksCache({
+      fetchJwks: async () => jwksFromPublicKeys(keys),
+      refreshMs: 3_600_000,
+      logger,
+      minRefetchMs: 0,
+      now: () => clock,
+    });
+    await jwks.start();
+    jwks.stop();
+    const cache = createVerifiedTokenCache();
+    const t = token();
+    expect((await verifyApiKey(t, jwks, cache)).ok).toBe(true);
+    expect((await verifyApiKey(t, jwks, cache)).ok).toBe(true);
+    const [h, p, s] = t.split('.') as [string, string, string];
+    const flipped = `${h}.${p}.${s.slice(0, -2)}${s.endsWith('A') ? 'B' : 'A'}${s.slice(-1)}`;
+    expect((await verifyApiKey(flipped, jwks, cache)).ok).toBe(false);
+    const shortLived = token({ exp: now - 40, iat: now - 100, nbf: now - 100 });
+    expect((await verifyApiKey(shortLived, jwks, cache)).ok).toBe(false);
+    // auth drops the key: after the refresh, the cached verification no longer counts.
+    keys = [ed25519PublicKeyOfSeed(randomBytes(32))];
+    clock += 1;
+    await jwks.refreshForUnknownKid();
+    expect((await verifyApiKey(t, jwks, cache)).ok).toBe(false);
+  });
+});
+
+describe('credentials from headers', () => {
+  it('reads only the __Host- session cookie, and only a sane token', () => {
+    const tok = 'A'.repeat(43);
+    expect(sessionTokenOf(`a=b; __Host-flow8_session=${tok}; c=d`)).toBe(tok);
+    expect(sessionTokenOf(`flow8_session=${tok}`)).toBeNull();
+    expect(sessionTokenOf('__Host-flow8_session=<script>')).toBeNull();
+    expect(sessionTokenOf(undefined)).toBeNull();
+  });
+
+  it('compares secrets of any length', () => {
+    expect(sameSecret('a'.repeat(40), 'a'.repeat(40))).toBe(true);
+    expect(sameSecret('a'.repeat(40), 'a'.repeat(41))).toBe(false);
+    expect(sameSecret('a'.repeat(40), 'b'.repeat(40))).toBe(false);
+  });
+});

@@ -1,0 +1,166 @@
+// Calls to the services behind the gateway: HTTPS with the gateway's client certificate (mTLS),
+// the internal identity minted per request for the target service, the real client IP, the
+// request id and the trace context. Upstream failures are mapped to the public error model;
+// an unreachable service is 503 UNAVAILABLE and nothing about it reaches the client.
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
+import { AppError, ERROR_CODES, type ErrorCode, type IdentitySigner, type InternalPrincipal } from '@flow8/http';
+import { injectTraceHeaders } from '@flow8/telemetry';
+
+export type Target = 'auth' | 'audit-ingest';
+
+export interface UpstreamRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, unknown>;
+  body?: unknown;
+  /** Who is acting; null for calls made before anyone is authenticated (login, session resolve). */
+  principal: InternalPrincipal | null;
+  clientIp: string;
+  requestId: string;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+}
+
+function queryString(query: Record<string, unknown> | undefined): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined || v === null) continue;
+    if (Array.isArray(v)) for (const item of v) params.append(k, String(item));
+    else params.append(k, String(v as string | number | boolean));
+  }
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+const KNOWN_CODES = new Set<string>(ERROR_CODES);
+
+export function createUpstreams(opts: {
+  tls: { ca: string; cert: string; key: string };
+  signer: IdentitySigner;
+  origins: Record<Target, string>;
+  timeoutMs: number;
+}) {
+  const agent = new Agent({
+    connect: {
+      ca: opts.tls.ca,
+      cert: opts.tls.cert,
+      key: opts.tls.key,
+      minVersion: 'TLSv1.2',
+      rejectUnauthorized: true,
+    },
+    keepAliveTimeout: 10_000,
+    connections: 128,
+  });
+
+  function headersFor(target: Target, req: UpstreamRequest, hasBody: boolean): Record<string, string> {
+    const h: Record<string, string> = {
+      accept: 'application/json',
+      'x-request-id': req.requestId,
+      'x-flow8-client-ip': req.clientIp,
+    };
+    if (hasBody) h['content-type'] = 'application/json';
+    const p = req.principal;
+    if (p) {
+      h['x-flow8-identity'] = opts.signer.sign(p, target);
+      // Transitional: auth and audit-ingest still read the principal from these headers until
+      // they switch to requireInternalIdentity. Always built here from the authenticated
+      // principal, never copied from the client's request.
+      if (p.tenantId) h['x-flow8-tenant-id'] = p.tenantId;
+      h['x-flow8-actor-type'] = p.type;
+      h['x-flow8-actor-id'] = p.id;
+      h['x-flow8-actor-ip'] = req.clientIp;
+      if (p.role) h['x-flow8-actor-role'] = p.role;
+    }
+    return injectTraceHeaders(h);
+  }
+
+  async function send(target: Target, req: UpstreamRequest): Promise<UpstreamResponse> {
+    const hasBody = req.body !== undefined;
+    try {
+      const res = await agent.request({
+        origin: opts.origins[target],
+        path: req.path + queryString(req.query),
+        method: req.method,
+        headers: headersFor(target, req, hasBody),
+        ...(hasBody ? { body: JSON.stringify(req.body) } : {}),
+        headersTimeout: opts.timeoutMs,
+        bodyTimeout: opts.timeoutMs,
+      });
+      return { status: res.statusCode, headers: res.headers, body: res.body };
+    } catch (err) {
+      throw new AppError('UNAVAILABLE', `${target} is unreachable`, { cause: err });
+    }
+  }
+
+  /** A non-2xx upstream answer as the error the client sees. */
+  async function errorFrom(
+    target: Target,
+    res: UpstreamResponse,
+    opts2: { passUnauthenticated: boolean },
+  ): Promise<AppError> {
+    let parsed: unknown = null;
+    try {
+      parsed = await res.body.json();
+    } catch {
+      parsed = null;
+    }
+    const e = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | null)?.error;
+    if (res.status >= 500) {
+      return new AppError(res.status === 503 ? 'UNAVAILABLE' : 'INTERNAL', `${target} answered ${res.status}`);
+    }
+    if (res.status === 401 && !opts2.passUnauthenticated) {
+      // The service refused our own identity or certificate: a deployment fault, not the client's.
+      return new AppError('INTERNAL', `${target} refused the gateway's identity`);
+    }
+    const code = typeof e?.code === 'string' && KNOWN_CODES.has(e.code) ? (e.code as ErrorCode) : null;
+    const message = typeof e?.message === 'string' ? e.message : 'Request refused';
+    if (code && code !== 'UNAVAILABLE' && code !== 'INTERNAL') {
+      return new AppError(code, message, e?.details !== undefined ? { details: e.details } : undefined);
+    }
+    return new AppError(res.status === 404 ? 'NOT_FOUND' : res.status === 409 ? 'CONFLICT' : 'BAD_REQUEST', message);
+  }
+
+  return {
+    send,
+    errorFrom,
+    /** Sends and returns the parsed JSON of a 2xx answer; throws the mapped error otherwise. */
+    async json<T>(
+      target: Target,
+      req: UpstreamRequest,
+      o: { passUnauthenticated?: boolean } = {},
+    ): Promise<{ status: number; body: T }> {
+      const res = await send(target, req);
+      if (res.status < 200 || res.status >= 300)
+        throw await errorFrom(target, res, { passUnauthenticated: o.passUnauthenticated ?? false });
+      if (res.status === 204) {
+        await res.body.dump();
+        return { status: 204, body: undefined as T };
+      }
+      try {
+        return { status: res.status, body: (await res.body.json()) as T };
+      } catch (err) {
+        throw new AppError('INTERNAL', `${target} answered with a body that is not JSON`, { cause: err });
+      }
+    },
+    /** Streams a 2xx answer's body through (the audit export). */
+    async stream(
+      target: Target,
+      req: UpstreamRequest,
+    ): Promise<{ headers: UpstreamResponse['headers']; body: Readable }> {
+      const res = await send(target, req);
+      if (res.status !== 200) throw await errorFrom(target, res, { passUnauthenticated: false });
+      return { headers: res.headers, body: res.body as unknown as Readable };
+    },
+    async close(): Promise<void> {
+      await agent.close();
+    },
+  };
+}
+
+export type Upstreams = ReturnType<typeof createUpstreams>;

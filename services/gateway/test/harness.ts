@@ -1,0 +1,176 @@
+// The real gateway in-process against the real stack: auth and audit-ingest started in-process
+// (their own harnesses: fresh databases, real migrations, own topic prefix), Redis shared by
+// every gateway instance, HTTPS everywhere. Log lines are kept so tests can read the reasons.
+import { randomBytes } from 'node:crypto';
+import { request as httpsRequestRaw } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { ed25519RawPublicKey } from '@flow8/http';
+import { signEdDsaJwt, type JwtClaims } from '@flow8/jwt';
+import { createLogger } from '@flow8/telemetry';
+import { certPair, stackEnv } from '@flow8/testkit';
+import { startAudit } from '../../audit-ingest/test/harness';
+import { startAuth } from '../../auth/test/harness';
+import { gatewayConfigSchema } from '../src/config';
+import { createGateway } from '../src/service';
+
+export const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+
+/** Keys shared by one suite: the gateway's identity key and auth's API-key signing key. */
+export function suiteKeys() {
+  const identitySeed = randomBytes(32);
+  const apiKeySeed = randomBytes(32);
+  return {
+    identitySeed,
+    identityPublicKey: b64(ed25519RawPublicKey(identitySeed)),
+    apiKeySeed,
+    operatorToken: randomBytes(32).toString('base64url'),
+  };
+}
+export type SuiteKeys = ReturnType<typeof suiteKeys>;
+
+export async function startUpstreams(keys: SuiteKeys) {
+  const env = stackEnv();
+  const auth = await startAuth({
+    overrides: {
+      INTERNAL_IDENTITY_PUBLIC_KEYS: keys.identityPublicKey,
+      AUTH_API_KEY_SIGNING_KEYS: b64(keys.apiKeySeed),
+      REDIS_URL: env.redisUrl,
+      LOG_LEVEL: 'warn',
+    },
+  });
+  const audit = await startAudit({ overrides: { INTERNAL_IDENTITY_PUBLIC_KEYS: keys.identityPublicKey } });
+  return {
+    auth,
+    audit,
+    async stop() {
+      await Promise.allSettled([auth.stop(), audit.stop()]);
+    },
+  };
+}
+
+export async function startGateway(
+  keys: SuiteKeys,
+  upstreams: { authUrl: string; auditUrl: string },
+  overrides: Record<string, string> = {},
+) {
+  const env = stackEnv();
+  const tls = certPair('gateway');
+  const config = gatewayConfigSchema.parse({
+    PORT: '8443',
+    FLOW8_CA_FILE: env.caFile,
+    TLS_CERT_FILE: tls.certFile,
+    TLS_KEY_FILE: tls.keyFile,
+    REDIS_URL: env.redisUrl,
+    GATEWAY_AUTH_URL: upstreams.authUrl,
+    GATEWAY_AUDIT_URL: upstreams.auditUrl,
+    GATEWAY_IDENTITY_SIGNING_KEY: b64(keys.identitySeed),
+    GATEWAY_OPERATOR_TOKEN: keys.operatorToken,
+    // Short windows: counters of one run never reach into the next.
+    GATEWAY_RATE_LIMIT_WINDOW: '60s',
+    LOG_LEVEL: 'info',
+    ...overrides,
+  });
+  const lines: string[] = [];
+  const logger = createLogger({
+    service: 'gateway',
+    level: config.LOG_LEVEL,
+    destination: { write: (line: string) => void lines.push(line) },
+  });
+  const gw = await createGateway(config, logger);
+  await gw.start();
+  const url = await gw.app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    gw,
+    url,
+    config,
+    logText: () => lines.join(''),
+    async stop() {
+      await gw.app.close();
+      await gw.stop();
+    },
+  };
+}
+
+/** An API key exactly as auth issues it (same signing key), with the claims a test wants. */
+export function mintApiKey(seed: Uint8Array, claims: Partial<JwtClaims> = {}, header: { typ?: string } = {}): string {
+  const now = Math.floor(Date.now() / 1000);
+  return signEdDsaJwt(
+    header,
+    {
+      iss: 'flow8-auth',
+      sub: `key_${randomId()}`,
+      tid: `ten_${randomId()}`,
+      uid: `usr_${randomId()}`,
+      role: 'admin',
+      scopes: ['audit:read', 'users:read'],
+      cidrs: [],
+      iat: now,
+      nbf: now,
+      exp: now + 3600,
+      jti: randomBytes(16).toString('hex'),
+      ...claims,
+    },
+    seed,
+  );
+}
+
+const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
+export function randomId(): string {
+  return Array.from(randomBytes(26), (b) => CROCKFORD[b % 32]).join('');
+}
+
+/** A fresh address in 198.18.0.0/15 (benchmarking range) so counters never collide across runs. */
+export function randomIpv4(): string {
+  const b = randomBytes(2);
+  return `198.${18 + ((b[0] ?? 0) % 2)}.${b[1] ?? 0}.${1 + ((b[0] ?? 0) % 250)}`;
+}
+
+export interface Res {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  json<T = Record<string, unknown>>(): T;
+}
+
+/** HTTPS to a gateway, verifying it against the stack CA; no client certificate (public entry). */
+export function call(
+  base: string,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: unknown; rawBody?: string; chunked?: boolean } = {},
+): Promise<Res> {
+  const payload = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  return new Promise((resolve, reject) => {
+    const req = httpsRequestRaw(
+      new URL(path, base),
+      {
+        method: opts.method ?? 'GET',
+        ca: readFileSync(stackEnv().caFile),
+        agent: false,
+        headers: {
+          ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(payload !== undefined && !opts.chunked ? { 'content-length': String(Buffer.byteLength(payload)) } : {}),
+          ...opts.headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            json: <T>() => JSON.parse(body) as T,
+          });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
