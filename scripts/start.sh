@@ -2,15 +2,16 @@
 # The whole flow8 stack on this machine, and its main job shown end to end:
 #   1. installs what is missing (scripts/setup.sh) and starts Kafka (KRaft), PostgreSQL and
 #      Redis on loopback, all TLS (scripts/stack/up.sh);
-#   2. migrates each service's database and starts auth and audit-ingest (mTLS, logs under
-#      .flow8/logs/);
-#   3. does the main job: the platform operator creates a company and its first admin in auth;
-#      the events cross Kafka and land in the hash-chained audit ledger; the ledger is verified
-#      online, a signed checkpoint is taken, the NDJSON export is downloaded and verified
-#      OFFLINE with nothing but the public key.
+#   2. migrates each service's database and starts audit-ingest, auth (mTLS, internal identity)
+#      and the public HTTPS gateway (logs under .flow8/logs/);
+#   3. does the main job through the public API, as a customer would: the platform operator
+#      creates a company and its first Admin; the Admin signs in (session cookie + CSRF token)
+#      and adds a compliance officer (Viewer); every change crosses Kafka and lands in the
+#      hash-chained audit ledger; the officer signs in, reads the audit log, verifies it online,
+#      downloads the NDJSON export and verifies it OFFLINE with nothing but the public key.
 # Services keep running afterwards; stop everything with scripts/stop.sh.
 #
-# Env: FLOW8_AUTH_PORT (8101), FLOW8_AUDIT_PORT (8104), LOG_LEVEL (info),
+# Env: FLOW8_GATEWAY_PORT (8443), FLOW8_AUTH_PORT (8101), FLOW8_AUDIT_PORT (8104), LOG_LEVEL (info),
 #      OTEL_EXPORTER_OTLP_ENDPOINT (unset: spans are not exported).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$FLOW8_REPO_ROOT"
@@ -25,6 +26,7 @@ set +a
 mkdir -p "$STATE/logs" "$STATE/run" "$STATE/secrets"
 
 AUTH_PORT="${FLOW8_AUTH_PORT:-8101}"
+GATEWAY_PORT="${FLOW8_GATEWAY_PORT:-8443}"
 AUDIT_PORT="${FLOW8_AUDIT_PORT:-8104}"
 
 # Development secrets: generated once, kept in the state dir (mode 600), never committed.
@@ -33,7 +35,11 @@ signing_key="$STATE/secrets/audit-signing.key"
 operator_password_file="$STATE/secrets/demo-admin.password"
 identity_key="$STATE/secrets/gateway-identity.key"
 [[ -s "$identity_key" ]] || (openssl rand -base64 32 >"$identity_key" && chmod 600 "$identity_key")
-identity_public_key="$(node_modules/.bin/tsx scripts/lib/identity-token.ts public-key "$identity_key")"
+identity_public_key="$(node_modules/.bin/tsx scripts/lib/ed25519-public-key.ts "$identity_key")"
+operator_token="$STATE/secrets/operator.token"
+[[ -s "$operator_token" ]] || (openssl rand -hex 32 >"$operator_token" && chmod 600 "$operator_token")
+apikey_signing_key="$STATE/secrets/auth-apikey-signing.key"
+[[ -s "$apikey_signing_key" ]] || (openssl rand -base64 32 >"$apikey_signing_key" && chmod 600 "$apikey_signing_key")
 [[ -s "$operator_password_file" ]] || (printf 'Fl8-%s' "$(openssl rand -hex 12)" >"$operator_password_file" && chmod 600 "$operator_password_file")
 
 log "migrating databases"
@@ -61,48 +67,74 @@ start_service() {
 }
 
 start_service audit-ingest "$AUDIT_PORT" AUDIT_DATABASE_URL="$AUDIT_DATABASE_URL" AUDIT_SIGNING_KEY_FILE="$signing_key" \
-  AUDIT_ALLOWED_CALLERS=gateway,operator INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key"
+  AUDIT_ALLOWED_CALLERS=gateway INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key" \
+  AUDIT_CHECKPOINT_INTERVAL="${AUDIT_CHECKPOINT_INTERVAL:-10s}"
 start_service auth "$AUTH_PORT" AUTH_DATABASE_URL="$AUTH_DATABASE_URL" AUTH_ALLOWED_CALLERS=gateway \
-  INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key" REDIS_URL="$REDIS_URL"
+  INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key" REDIS_URL="$REDIS_URL" \
+  AUTH_API_KEY_SIGNING_KEYS_FILE="$apikey_signing_key"
+start_service gateway "$GATEWAY_PORT" GATEWAY_IDENTITY_SIGNING_KEY_FILE="$identity_key" \
+  GATEWAY_OPERATOR_TOKEN_FILE="$operator_token" REDIS_URL="$REDIS_URL" \
+  GATEWAY_AUTH_URL="https://localhost:$AUTH_PORT" GATEWAY_AUDIT_URL="https://localhost:$AUDIT_PORT"
 
-log "main job: the platform operator creates a company and its first admin"
+# The public API, as a frontend or a customer's script sees it: HTTPS, our CA, no client cert.
+api() { # api <method> <path> [curl args...]
+  local method="$1" path="$2"; shift 2
+  curl -sS --fail-with-body --cacert "$FLOW8_CA_FILE" -X "$method" "$@" "https://localhost:$GATEWAY_PORT$path"
+}
+json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(eval("j"+process.argv[1]))})' "$1"; }
+
+log "main job: the platform operator creates a company and its first Admin"
 slug="demo-$(date +%s)"
-FLOW8_ADMIN_PASSWORD="$(cat "$operator_password_file")" node_modules/.bin/tsx services/auth/src/cli/create-tenant.ts \
-  --url "https://localhost:$AUTH_PORT" --name "Demo Law LLP" --slug "$slug" --admin-email "admin@$slug.example" \
-  >"$STATE/run/demo-tenant.json" || die demo "creating the demo company failed" "$STATE/logs/auth.log"
-tenant_id="$(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); console.log(j.tenant?.id ?? j.tenantId)' "$STATE/run/demo-tenant.json")"
+admin_email="admin@$slug.example"
+officer_email="compliance@$slug.example"
+password="$(cat "$operator_password_file")"
+api POST /v1/tenants -H "authorization: Bearer $(cat "$operator_token")" -H 'content-type: application/json' \
+  -d "{\"name\":\"Demo Law LLP\",\"slug\":\"$slug\",\"admin\":{\"email\":\"$admin_email\",\"password\":\"$password\"}}" \
+  >"$STATE/run/demo-tenant.json" || die demo "creating the demo company failed" "$STATE/logs/gateway.log"
+tenant_id="$(json .tenant.id <"$STATE/run/demo-tenant.json")"
 ok "company $tenant_id created"
 
-audit_curl() { # audit_curl <path> [curl args...]
-  local path="$1"; shift
-  curl -sf --cacert "$FLOW8_CA_FILE" --cert "$FLOW8_CERTS_DIR/operator.pem" --key "$FLOW8_CERTS_DIR/operator-key.pem" \
-    -H "x-flow8-identity: $(node_modules/.bin/tsx scripts/lib/identity-token.ts "$identity_key" "$tenant_id" audit-ingest)" \
-    "$@" "https://localhost:$AUDIT_PORT$path"
+login() { # login <email> <cookie-jar>  → prints the CSRF token
+  api POST /v1/auth/login -c "$2" -H 'content-type: application/json' \
+    -d "{\"tenant\":\"$slug\",\"email\":\"$1\",\"password\":\"$password\"}" | json .csrfToken
 }
+admin_jar="$STATE/run/admin.cookies"; officer_jar="$STATE/run/officer.cookies"
+csrf="$(login "$admin_email" "$admin_jar")" || die demo "the Admin could not sign in" "$STATE/logs/auth.log"
+ok "Admin signed in (session cookie, CSRF token)"
+officer_id="$(api POST /v1/users -b "$admin_jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' \
+  -d "{\"email\":\"$officer_email\",\"password\":\"$password\",\"role\":\"viewer\"}" | json .id)" \
+  || die demo "the Admin could not add the compliance officer" "$STATE/logs/auth.log"
+ok "Admin added a compliance officer (Viewer) $officer_id"
+login "$officer_email" "$officer_jar" >/dev/null || die demo "the compliance officer could not sign in" "$STATE/logs/auth.log"
 
 log "waiting for the events to reach the audit ledger through Kafka"
-wait_for 60 bash -c "$(declare -f audit_curl); tenant_id=$tenant_id FLOW8_CA_FILE=$FLOW8_CA_FILE FLOW8_CERTS_DIR=$FLOW8_CERTS_DIR AUDIT_PORT=$AUDIT_PORT identity_key=$identity_key; \
-  audit_curl '/v1/audit/events?type=identity.user.created' | grep -q identity.user.created" \
-  || die demo "the company's events did not reach the ledger within 60 s" "$STATE/logs/audit-ingest.log"
-audit_curl '/v1/audit/events?limit=10' >"$STATE/run/demo-events.json"
-ok "ledger entries: $(node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); console.log(j.items.map(i=>`#${i.seq} ${i.type}`).join(", "))' "$STATE/run/demo-events.json")"
+wait_for 90 bash -c "$(declare -f api); GATEWAY_PORT=$GATEWAY_PORT FLOW8_CA_FILE=$FLOW8_CA_FILE; \
+  api GET '/v1/audit/events?type=identity.user.created' -b '$officer_jar' | grep -q '$officer_id'" \
+  || die demo "the company's events did not reach the ledger within 90 s" "$STATE/logs/audit-ingest.log"
+api GET '/v1/audit/events?limit=20' -b "$officer_jar" >"$STATE/run/demo-events.json"
+ok "ledger entries: $(json '.items.map(i=>`#${i.seq} ${i.type}`).join(", ")' <"$STATE/run/demo-events.json")"
 
-audit_curl /v1/audit/checkpoints -X POST >/dev/null || die demo "checkpoint failed" "$STATE/logs/audit-ingest.log"
-verify="$(audit_curl /v1/audit/verify)" || die demo "online verify failed" "$STATE/logs/audit-ingest.log"
+wait_for 30 bash -c "$(declare -f api); GATEWAY_PORT=$GATEWAY_PORT FLOW8_CA_FILE=$FLOW8_CA_FILE; \
+  api GET /v1/audit/checkpoints -b '$officer_jar' | grep -q headHash" \
+  || die demo "no signed checkpoint within 30 s" "$STATE/logs/audit-ingest.log"
+verify="$(api GET /v1/audit/verify -b "$officer_jar")" || die demo "online verify failed" "$STATE/logs/audit-ingest.log"
 ok "online verification: $verify"
 export_file="$STATE/run/audit-export-$tenant_id.ndjson"
-audit_curl '/v1/audit/export?format=ndjson' -o "$export_file" || die demo "export failed" "$STATE/logs/audit-ingest.log"
-public_key="$(audit_curl /v1/audit/checkpoints | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).publicKeys[0].publicKey))')"
+api GET '/v1/audit/export?format=ndjson' -b "$officer_jar" -o "$export_file" || die demo "export failed" "$STATE/logs/gateway.log"
+public_key="$(api GET /v1/audit/checkpoints -b "$officer_jar" | json '.publicKeys[0].publicKey')"
 log "offline verification of $export_file (no server access, only the public key)"
 pnpm -s audit:verify --export "$export_file" --public-key "$public_key" || die demo "offline verification failed"
 
 cat <<EOT
 
 flow8 is up:
-  auth           https://localhost:$AUTH_PORT   (mTLS; logs $STATE/logs/auth.log)
-  audit-ingest   https://localhost:$AUDIT_PORT   (mTLS; logs $STATE/logs/audit-ingest.log)
+  gateway        https://localhost:$GATEWAY_PORT   (public HTTPS API; OpenAPI at /v1/openapi.json; logs $STATE/logs/gateway.log)
+  auth           https://localhost:$AUTH_PORT   (mTLS + internal identity; logs $STATE/logs/auth.log)
+  audit-ingest   https://localhost:$AUDIT_PORT   (mTLS + internal identity; logs $STATE/logs/audit-ingest.log)
   Kafka SSL      $KAFKA_BROKERS    PostgreSQL TLS localhost:$PGPORT    Redis TLS $(echo "$REDIS_URL" | sed 's/.*@//')
-  demo company   $tenant_id   (export: $export_file)
+  demo company   $tenant_id ($slug): sign in as $admin_email or $officer_email,
+                 password in $operator_password_file
+  operator token $operator_token   (POST /v1/tenants)
 Verify any export yourself:  pnpm audit:verify --export <file.ndjson> --public-key $public_key
 Stop everything:             ./scripts/stop.sh
 EOT
