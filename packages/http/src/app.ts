@@ -153,15 +153,14 @@ export function buildServiceApp(opts: ServiceAppOptions): FastifyInstance {
 
   installTracing(app);
 
-  app.addHook('onRequest', (request, reply, done) => {
+  // onSend runs for every payload Fastify sends — handlers, errors, the 404 handler. One
+  // precomputed header object per response keeps this off the hot path's profile.
+  const fixedHeaders: Record<string, string> = tls
+    ? { ...SECURITY_HEADERS, 'strict-transport-security': HSTS }
+    : { ...SECURITY_HEADERS };
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.headers(fixedHeaders);
     reply.header(REQUEST_ID_HEADER, request.id);
-    done();
-  });
-
-  // onSend runs for every payload Fastify sends — handlers, errors, the 404 handler.
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
-    if (tls) reply.header('strict-transport-security', HSTS);
     // Everything a flow8 service returns is per-user and often sensitive; nothing is meant
     // for shared caches. A handler that wants caching sets its own Cache-Control.
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');

@@ -12,8 +12,14 @@ export function isSafeRequestId(value: unknown): value is string {
   return typeof value === 'string' && SAFE_REQUEST_ID.test(value);
 }
 
+// A random per-process prefix and a counter: unique across replicas and restarts, and cheaper
+// than drawing random bytes on every request (request ids are correlation handles, not secrets).
+const PREFIX = `req_${randomBytes(6).toString('base64url')}`;
+let counter = 0;
+
 export function newRequestId(): string {
-  return `req_${randomBytes(12).toString('base64url')}`;
+  counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${PREFIX}${counter.toString(36).padStart(8, '0')}`;
 }
 
 /** The incoming `x-request-id` when it is a safe token, else a freshly generated id. */
