@@ -13,6 +13,14 @@ export {
   str,
   url,
 } from './fields';
-export { busFields, httpFields, internalIdentityFields, kafkaFields, LOG_LEVELS, telemetryFields, tlsFields } from './fragments';
+export {
+  busFields,
+  httpFields,
+  internalIdentityFields,
+  kafkaFields,
+  LOG_LEVELS,
+  telemetryFields,
+  tlsFields,
+} from './fragments';
 export { CONFIG_EXIT_CODE, ConfigError, loadConfig, parseConfigOrExit } from './load';
 export type { Env, LoadConfigOptions, ParseConfigOrExitOptions } from './load';
