@@ -10,6 +10,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$FLOW8_REPO_ROOT"
 
 bash scripts/setup.sh
+if [[ "${FLOW8_KEEP_STACK:-1}" == 0 ]]; then
+  # CI: whatever happens below (a failed check exits early), the stack does not outlive the run.
+  trap 'bash scripts/stack/down.sh >/dev/null 2>&1 || true' EXIT
+fi
 bash scripts/stack/up.sh --quiet
 set -a
 # shellcheck disable=SC1091
@@ -46,5 +50,4 @@ node -e '
 ' "$report1" "$report2" || status=1
 rm -f "$report1" "$report2"
 
-if [[ "${FLOW8_KEEP_STACK:-1}" == 0 ]]; then bash scripts/stack/down.sh; fi
 exit "$status"
