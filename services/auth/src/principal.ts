@@ -104,7 +104,7 @@ export function authorize(who: Who, action: Action): void {
 /** The caller for authorize(): role, type, id and scopes of the authenticated principal. */
 export function who(caller: Caller): Who {
   const p = caller.principal;
-  return { role: caller.role, type: p.type, id: p.id, scopes: p.scopes };
+  return { role: caller.role, type: p.type, id: p.id, scopes: p.scopes, ownerId: p.ownerId ?? null };
 }
 
 /** The matrix permissions a principal holds, for GET /v1/me (grants refine them per resource). */

@@ -31,7 +31,8 @@ export async function createAuth(config: AuthConfig, logger: Logger, opts: { now
     identityPublicKeys: identityPublicKeys(config),
   });
   const tenants = createTenantService({ pool, outbox, hasher });
-  const users = createUserService({ pool, outbox, hasher, now });
+  const apiKeys = createApiKeysFeature({ config, pool, outbox, logger, redis });
+  const users = createUserService({ pool, outbox, hasher, now, revocations: apiKeys.revocations });
   const sessions = createSessionService({
     pool,
     outbox,
@@ -47,7 +48,6 @@ export async function createAuth(config: AuthConfig, logger: Logger, opts: { now
   });
   const grants = createGrantService({ pool, outbox, now });
   const allowlist = createAllowlistService({ pool, outbox, store: redis, logger, now });
-  const apiKeys = createApiKeysFeature({ config, pool, outbox, logger, redis });
   const app = buildApp({
     logger,
     tls: { ...tls, requestClientCert: true },

@@ -28,7 +28,17 @@ export function suiteKeys() {
 }
 export type SuiteKeys = ReturnType<typeof suiteKeys>;
 
-export async function startUpstreams(keys: SuiteKeys) {
+export interface UpstreamOptions {
+  /**
+   * audit-ingest consumes auth's topic prefix, so auth's identity events land in the ledger
+   * (by default each has its own prefix and the ledger only sees audit-ingest's own events).
+   */
+  sharedPrefix?: boolean;
+  authOverrides?: Record<string, string>;
+  auditOverrides?: Record<string, string>;
+}
+
+export async function startUpstreams(keys: SuiteKeys, opts: UpstreamOptions = {}) {
   const env = stackEnv();
   const auth = await startAuth({
     overrides: {
@@ -36,9 +46,13 @@ export async function startUpstreams(keys: SuiteKeys) {
       AUTH_API_KEY_SIGNING_KEYS: b64(keys.apiKeySeed),
       REDIS_URL: env.redisUrl,
       LOG_LEVEL: 'warn',
+      ...opts.authOverrides,
     },
   });
-  const audit = await startAudit({ overrides: { INTERNAL_IDENTITY_PUBLIC_KEYS: keys.identityPublicKey } });
+  const audit = await startAudit({
+    ...(opts.sharedPrefix ? { prefix: auth.prefix } : {}),
+    overrides: { INTERNAL_IDENTITY_PUBLIC_KEYS: keys.identityPublicKey, ...opts.auditOverrides },
+  });
   return {
     auth,
     audit,
@@ -174,3 +188,79 @@ export function call(
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+// ── Real principals through a gateway: a company from the operator, users and their sessions ──
+
+/** A password the policy of auth accepts (long, varied, no e-mail name part, not a common word). */
+export function strongPassword(): string {
+  return `Pw-${randomBytes(15).toString('base64url')}!7`;
+}
+
+/** A cookie session from a real login: its user, and the headers of a cookie + CSRF request. */
+export interface Session {
+  userId: string;
+  role: string;
+  tenantId: string;
+  csrfToken: string;
+  /** `cookie` and `x-csrf-token`: enough for reads and cookie-authenticated writes. */
+  headers: Record<string, string>;
+}
+
+export async function login(
+  base: string,
+  who: { tenant: string; email: string; password: string },
+  headers: Record<string, string> = {},
+): Promise<Session> {
+  const r = await call(base, '/v1/auth/login', { method: 'POST', headers, body: who });
+  if (r.status !== 200) throw new Error(`login of ${who.email} answered ${r.status}: ${r.body}`);
+  const token = /^__Host-flow8_session=([^;]+)/.exec(String(r.headers['set-cookie']))?.[1];
+  if (!token) throw new Error('login set no session cookie');
+  const body = r.json<{ csrfToken: string; user: { id: string; role: string; tenantId: string } }>();
+  return {
+    userId: body.user.id,
+    role: body.user.role,
+    tenantId: body.user.tenantId,
+    csrfToken: body.csrfToken,
+    headers: { cookie: `__Host-flow8_session=${token}`, 'x-csrf-token': body.csrfToken },
+  };
+}
+
+export interface Company {
+  tenantId: string;
+  name: string;
+  slug: string;
+  admin: { id: string; email: string; password: string };
+}
+
+/** A company and its first Admin, created by the platform operator through the gateway. */
+export async function createCompany(
+  base: string,
+  operatorToken: string,
+  o: { name?: string; slug?: string; email?: string; headers?: Record<string, string> } = {},
+): Promise<Company> {
+  const slug = o.slug ?? `co-${randomId().slice(0, 12)}`;
+  const name = o.name ?? `Company ${slug}`;
+  const email = o.email ?? `admin@${slug}.test`;
+  const password = strongPassword();
+  const r = await call(base, '/v1/tenants', {
+    method: 'POST',
+    headers: { ...bearer(operatorToken), ...o.headers },
+    body: { name, slug, admin: { email, password } },
+  });
+  if (r.status !== 201) throw new Error(`creating company ${slug} answered ${r.status}: ${r.body}`);
+  const body = r.json<{ tenant: { id: string }; admin: { id: string } }>();
+  return { tenantId: body.tenant.id, name, slug, admin: { id: body.admin.id, email, password } };
+}
+
+/** POST/PUT/PATCH/DELETE through the gateway that must succeed; answers the JSON body (or null). */
+export async function must<T = Record<string, unknown>>(
+  base: string,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: unknown; status?: number },
+): Promise<T> {
+  const r = await call(base, path, opts);
+  const want = opts.status ?? (opts.method === 'DELETE' ? 204 : opts.method === 'POST' ? 201 : 200);
+  if (r.status !== want)
+    throw new Error(`${opts.method ?? 'GET'} ${path} answered ${r.status}, not ${want}: ${r.body}`);
+  return (r.body === '' ? null : r.json()) as T;
+}

@@ -42,7 +42,10 @@ export interface GateOutcome {
 
 export const REVOKED_PREFIX = 'flow8:apikey:revoked:';
 export const allowlistKey = (tenantId: string) => `flow8:tenant:${tenantId}:allowlist`;
-const counterKey = (c: Counter) => `flow8:rl:${c.kind}:${c.id}`;
+// The window length is part of the key: replicas configured with another window (during a
+// rolling change, or a second installation on the same Redis) count separately instead of
+// inheriting each other's expiry.
+const counterKey = (c: Counter, windowMs: number) => `flow8:rl:${windowMs}:${c.kind}:${c.id}`;
 
 // KEYS: counters…, then the revocation key and the allowlist key when asked for.
 // ARGV: window ms, number of counters, 1/0 revocation, 1/0 allowlist.
@@ -138,7 +141,7 @@ export function createGate(opts: { redis: Redis; limits: Limits; logger: Logger 
 
   return {
     async check(q: { counters: Counter[]; jti?: string | null; tenantId?: string | null }): Promise<GateOutcome> {
-      const keys = q.counters.map(counterKey);
+      const keys = q.counters.map((c) => counterKey(c, limits.windowMs));
       if (q.jti) keys.push(REVOKED_PREFIX + q.jti);
       if (q.tenantId) keys.push(allowlistKey(q.tenantId));
       try {
@@ -171,7 +174,7 @@ export function createGate(opts: { redis: Redis; limits: Limits; logger: Logger 
             'redis unreachable: rate limits fall back to this replica only; API keys and tenant allowlists refused (503)',
           );
         }
-        const counts = q.counters.map((c) => memory.hit(counterKey(c), limits.windowMs));
+        const counts = q.counters.map((c) => memory.hit(counterKey(c, limits.windowMs), limits.windowMs));
         return {
           rate: summarise(limits, q.counters, counts),
           revoked: q.jti ? 'unavailable' : null,

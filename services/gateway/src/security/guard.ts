@@ -142,6 +142,8 @@ export function createGuard(deps: GuardDeps) {
           scopes: k.scopes,
           ip: request.clientIp,
           sessionId: null,
+          // The key's owner travels with it: services apply the owner's grants to the key.
+          ownerId: k.ownerId,
         },
         via: 'api_key',
         csrfValid: true,

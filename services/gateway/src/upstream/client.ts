@@ -67,15 +67,8 @@ export function createUpstreams(opts: {
     if (hasBody) h['content-type'] = 'application/json';
     const p = req.principal;
     if (p) {
+      // The only statement of who is acting: signed, audience-bound, short-lived.
       h['x-flow8-identity'] = opts.signer.sign(p, target);
-      // Transitional: auth and audit-ingest still read the principal from these headers until
-      // they switch to requireInternalIdentity. Always built here from the authenticated
-      // principal, never copied from the client's request.
-      if (p.tenantId) h['x-flow8-tenant-id'] = p.tenantId;
-      h['x-flow8-actor-type'] = p.type;
-      h['x-flow8-actor-id'] = p.id;
-      h['x-flow8-actor-ip'] = req.clientIp;
-      if (p.role) h['x-flow8-actor-role'] = p.role;
     }
     return injectTraceHeaders(h);
   }

@@ -204,15 +204,23 @@ export function createAuditService(deps: {
     },
 
     async verify(caller: Caller): Promise<VerifyResult> {
-      return withTenant(pool, caller.tenantId, async (client) => {
-        const result = await verifyIn(client, caller.tenantId);
-        await audit(client, caller, 'audit.chain.verified', {
-          ok: result.ok,
-          checked: result.checked,
-          firstBadSeq: result.firstBadSeq,
-        });
-        return result;
-      });
+      // One snapshot for the head and the entries: under READ COMMITTED each statement sees the
+      // latest commits, so an entry appended between reading the head and reading the chain made
+      // a healthy ledger report "chain ends at seq n+1 but the ledger head is seq n".
+      return withTenant(
+        pool,
+        caller.tenantId,
+        async (client) => {
+          const result = await verifyIn(client, caller.tenantId);
+          await audit(client, caller, 'audit.chain.verified', {
+            ok: result.ok,
+            checked: result.checked,
+            firstBadSeq: result.firstBadSeq,
+          });
+          return result;
+        },
+        { isolation: 'repeatable read' },
+      );
     },
 
     async listCheckpoints(caller: Caller) {

@@ -8,6 +8,8 @@ import { currentTraceparent } from '@flow8/telemetry';
 import { decodeCursor, page } from '../../lib/cursor';
 import { emit } from '../../lib/events';
 import { authorize, who, type Caller, type Role } from '../../principal';
+import type { Revocation } from '../api-keys/api-keys.repo';
+import type { RevocationPublisher } from '../api-keys/revocations';
 import { revokeUserSessions } from '../sessions/sessions.repo';
 import { checkPassword, type PasswordHasher } from './password';
 import { findUser, insertUser, listUsers, lockAdmins, softDeleteUser, updateUser, type UserRow } from './users.repo';
@@ -95,27 +97,45 @@ export function constraintOf(e: unknown): string | undefined {
 const FOREIGN_KEY_VIOLATION = '23503';
 
 /**
- * A removed or demoted user's API keys stop working: revoked in the same transaction, and the
- * api-keys loop publishes them to Redis (every gateway refuses them) within seconds. Keys carry
- * their owner's role at issue, so a demotion must not leave a key with the old powers.
+ * A removed or demoted user's API keys stop working: revoked in the same transaction, then
+ * written to Redis (every gateway refuses them) before the request answers, like any other
+ * revocation — keys carry their owner's role at issue, so until Redis has them a demoted Admin's
+ * key still acts as Admin (and could, say, make its owner Admin again). If Redis fails, the
+ * request answers 503 and the api-keys loop keeps retrying the pending revocations.
  */
-async function revokeOwnedKeys(tx: Queryable, tenantId: string, userId: string): Promise<number> {
-  const r = await tx.query(
+async function revokeOwnedKeys(tx: Queryable, tenantId: string, userId: string): Promise<Revocation[]> {
+  const r = await tx.query<{ id: string; jti: string; expires_at: Date }>(
     `UPDATE api_keys SET revoked_at = now(), revocation_pending = true
-     WHERE tenant_id = $1 AND owner_id = $2 AND revoked_at IS NULL`,
+     WHERE tenant_id = $1 AND owner_id = $2 AND revoked_at IS NULL
+     RETURNING id, jti, expires_at`,
     [tenantId, userId],
   );
-  return r.rowCount ?? 0;
+  return r.rows.map((k) => ({ tenantId, id: k.id, jti: k.jti, expiresAt: k.expires_at }));
 }
 
 export function createUserService(deps: {
   pool: Pool;
   outbox: Outbox;
   hasher: Pick<PasswordHasher, 'hash'>;
+  revocations: Pick<RevocationPublisher, 'publish'>;
   now?: () => Date;
 }) {
   const { pool, outbox } = deps;
   const now = deps.now ?? (() => new Date());
+
+  async function publishRevocations(revoked: readonly Revocation[]): Promise<void> {
+    try {
+      for (const r of revoked) await deps.revocations.publish(r);
+    } catch (e) {
+      throw new AppError(
+        'UNAVAILABLE',
+        "Saved; the user's API keys are revoked but not yet refused everywhere; retrying",
+        {
+          cause: e,
+        },
+      );
+    }
+  }
   return {
     async create(caller: Caller, input: { email: string; password: string; role: Role }): Promise<UserView> {
       authorize(who(caller), 'users.create');
@@ -158,8 +178,9 @@ export function createUserService(deps: {
      */
     async update(caller: Caller, id: string, input: { email?: string; role?: Role }): Promise<UserView> {
       authorize(who(caller), 'users.update');
+      let revoked: Revocation[] = [];
       try {
-        return await withTenant(pool, caller.tenantId, async (tx) => {
+        const view = await withTenant(pool, caller.tenantId, async (tx) => {
           const admins = await lockAdmins(tx, caller.tenantId);
           const user = await findUser(tx, caller.tenantId, id, { forUpdate: true });
           if (!user) throw new AppError('NOT_FOUND', 'User not found');
@@ -176,7 +197,7 @@ export function createUserService(deps: {
           }
           const row = await updateUser(tx, id, { email, role }, now());
           if (roleChanged) {
-            await revokeOwnedKeys(tx, caller.tenantId, id);
+            revoked = await revokeOwnedKeys(tx, caller.tenantId, id);
             await emit(tx, outbox, {
               type: 'identity.user.role_changed',
               tenantId: caller.tenantId,
@@ -195,6 +216,8 @@ export function createUserService(deps: {
           }
           return userView(row);
         });
+        await publishRevocations(revoked);
+        return view;
       } catch (e) {
         return mapUserConflict(e);
       }
@@ -203,7 +226,7 @@ export function createUserService(deps: {
     /** Soft-deletes a user and ends their sessions, with one `identity.user.removed` event. */
     async remove(caller: Caller, id: string): Promise<void> {
       authorize(who(caller), 'users.remove');
-      await withTenant(pool, caller.tenantId, async (tx) => {
+      const revoked = await withTenant(pool, caller.tenantId, async (tx) => {
         const admins = await lockAdmins(tx, caller.tenantId);
         const user = await findUser(tx, caller.tenantId, id, { forUpdate: true });
         if (!user) throw new AppError('NOT_FOUND', 'User not found');
@@ -216,7 +239,7 @@ export function createUserService(deps: {
         const t = now();
         await softDeleteUser(tx, id, t);
         const sessionsEnded = await revokeUserSessions(tx, caller.tenantId, id, 'user_removed', t);
-        await revokeOwnedKeys(tx, caller.tenantId, id);
+        const keys = await revokeOwnedKeys(tx, caller.tenantId, id);
         await emit(tx, outbox, {
           type: 'identity.user.removed',
           tenantId: caller.tenantId,
@@ -224,7 +247,9 @@ export function createUserService(deps: {
           resource: { type: 'user', id },
           payload: { userId: id, role: user.role, sessionsEnded },
         });
+        return keys;
       });
+      await publishRevocations(revoked);
     },
   };
 }

@@ -1,0 +1,399 @@
+// Two companies behind one real gateway, with users, grants, partitions, API keys, allowlists and
+// ledger entries each. Company A's Admin (by session and by API key) aims at B: every route with
+// an `:id` answers B's ids exactly like ids that do not exist (404, never a 403 oracle) and changes
+// nothing of B's; every list and every audit read of A holds none of B's ids, e-mails, names,
+// slug, CIDRs or ledger entries — searched in the raw bodies, error bodies included.
+import { ROLE_PERMISSIONS, ROUTE_PERMISSIONS, type RoutePermission } from '@flow8/authz';
+import { eventually } from '@flow8/testkit';
+import {
+  bearer,
+  call,
+  createCompany,
+  login,
+  must,
+  randomId,
+  startGateway,
+  startUpstreams,
+  strongPassword,
+  suiteKeys,
+  type Company,
+  type Res,
+  type Session,
+} from './harness';
+
+type Gw = Awaited<ReturnType<typeof startGateway>>;
+type Up = Awaited<ReturnType<typeof startUpstreams>>;
+
+const keys = suiteKeys();
+let up: Up;
+let gw: Gw;
+
+/** Everything one company owns that another must never see. */
+interface World {
+  company: Company;
+  admin: Session;
+  adminKey: string;
+  /** Client IP of this company's requests (inside its own allowlist). */
+  ip: string;
+  cidr: string;
+  viewer: { id: string; email: string };
+  executor: { id: string; email: string };
+  partition: { id: string; name: string };
+  grantIds: string[];
+  keyIds: string[];
+  /** Ledger event ids and hashes, read by the company itself. */
+  ledger: string[];
+}
+let A: World;
+let B: World;
+
+const headersOf = (w: World, h: Record<string, string>) => ({ ...h, 'x-forwarded-for': w.ip });
+
+async function build(tag: string, net: string): Promise<World> {
+  const cidr = `${net}.0/24`;
+  const ip = `${net}.${10 + Math.floor(Math.random() * 200)}`;
+  const xff = { 'x-forwarded-for': ip };
+  const company = await createCompany(gw.url, keys.operatorToken, {
+    name: `${tag} Holdings ${randomId().slice(0, 6)}`,
+    headers: xff,
+  });
+  const admin = await login(
+    gw.url,
+    { tenant: company.slug, email: company.admin.email, password: company.admin.password },
+    xff,
+  );
+  const h = { ...admin.headers, ...xff };
+  const user = async (role: string) => {
+    const email = `${role}-${randomId().slice(0, 8)}@${tag.toLowerCase()}.test`;
+    const u = await must<{ id: string }>(gw.url, '/v1/users', {
+      method: 'POST',
+      headers: h,
+      body: { email, password: strongPassword(), role },
+    });
+    return { id: u.id, email };
+  };
+  const viewer = await user('viewer');
+  const executor = await user('executor');
+  const pname = `${tag} practice ${randomId().slice(0, 6)}`;
+  const partition = { id: '', name: pname };
+  partition.id = (
+    await must<{ id: string }>(gw.url, '/v1/partitions', { method: 'POST', headers: h, body: { name: pname } })
+  ).id;
+  const adminScopes = ROLE_PERMISSIONS.admin.filter((p) => !p.startsWith('api_keys:'));
+  const key = await must<{ id: string; token: string }>(gw.url, '/v1/api-keys', {
+    method: 'POST',
+    headers: h,
+    body: { name: `${tag} automation`, scopes: adminScopes },
+  });
+  const viewerKey = await must<{ id: string }>(gw.url, '/v1/api-keys', {
+    method: 'POST',
+    headers: h,
+    body: { name: `${tag} reporting`, scopes: ['audit:read'] },
+  });
+  const grants = [
+    await must<{ id: string }>(gw.url, '/v1/grants', {
+      method: 'POST',
+      headers: h,
+      body: {
+        principal: { type: 'user', id: executor.id },
+        resource: { type: 'partition', id: partition.id },
+        actions: ['read', 'execute'],
+      },
+    }),
+    await must<{ id: string }>(gw.url, '/v1/grants', {
+      method: 'POST',
+      headers: h,
+      body: {
+        principal: { type: 'api_key', id: key.id },
+        resource: { type: 'flow', id: `flw_${randomId()}` },
+        actions: ['read'],
+      },
+    }),
+  ];
+  await must(gw.url, '/v1/settings/ip-allowlist', { method: 'PUT', headers: h, body: { cidrs: [cidr] } });
+  return {
+    company,
+    admin,
+    adminKey: key.token,
+    ip,
+    cidr,
+    viewer,
+    executor,
+    partition,
+    grantIds: grants.map((g) => g.id),
+    keyIds: [key.id, viewerKey.id],
+    ledger: [],
+  };
+}
+
+/** Reads the company's own ledger once its identity events are in, then seals it with a checkpoint. */
+async function settleLedger(w: World): Promise<void> {
+  const h = headersOf(w, bearer(w.adminKey));
+  await eventually(
+    async () => {
+      const r = await call(gw.url, '/v1/audit/events?type=identity.allowlist.changed', { headers: h });
+      return r.status === 200 && r.json<{ items: unknown[] }>().items.length === 1;
+    },
+    { timeoutMs: 60_000, what: `${w.company.slug}'s identity events in the ledger` },
+  );
+  await up.audit.svc.checkpoints.checkpointTenant(w.company.tenantId);
+  const r = await call(gw.url, '/v1/audit/events?limit=500', { headers: h });
+  const items = r.json<{ items: Array<{ eventId: string; hash: string }> }>().items;
+  w.ledger = items.flatMap((e) => [e.eventId, e.hash]);
+}
+
+/** Every string of B's that must never reach A: ids, e-mails, names, slug, CIDR, IP, ledger. */
+function secretsOf(w: World): string[] {
+  return [
+    w.company.tenantId,
+    w.company.slug,
+    w.company.name,
+    w.company.admin.id,
+    w.company.admin.email,
+    w.viewer.id,
+    w.viewer.email,
+    w.executor.id,
+    w.executor.email,
+    w.partition.id,
+    w.partition.name,
+    ...w.grantIds,
+    ...w.keyIds,
+    w.cidr,
+    w.ip,
+    ...w.ledger,
+  ];
+}
+
+/** The body plus every base64 `canonical` field decoded: the ledger's verbatim bytes are searched too. */
+function expand(body: string): string {
+  const decoded = [...body.matchAll(/"canonical":"([A-Za-z0-9+/=]+)"/g)].map((m) =>
+    Buffer.from(m[1]!, 'base64').toString('utf8'),
+  );
+  return [body, ...decoded].join('\n');
+}
+
+function leaks(body: string, w: World): string[] {
+  const text = expand(body);
+  return secretsOf(w).filter((s) => text.includes(s));
+}
+
+beforeAll(async () => {
+  up = await startUpstreams(keys, { sharedPrefix: true });
+  gw = await startGateway(
+    keys,
+    { authUrl: up.auth.url, auditUrl: up.audit.url },
+    {
+      GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
+      GATEWAY_RATE_LIMIT_USER: '1000000',
+      GATEWAY_RATE_LIMIT_IP: '1000000',
+      GATEWAY_RATE_LIMIT_TENANT: '1000000',
+    },
+  );
+  [A, B] = await Promise.all([build('Alpha', '192.0.2'), build('Bravo', '198.51.100')]);
+  // B reads its own audit log too, so its ledger holds data-access events of its own.
+  expect((await call(gw.url, '/v1/audit/verify', { headers: headersOf(B, bearer(B.adminKey)) })).status).toBe(200);
+  await Promise.all([settleLedger(A), settleLedger(B)]);
+  // The search below is only meaningful if there is something of B's to find.
+  expect(B.ledger.length).toBeGreaterThan(10);
+}, 150_000);
+
+afterAll(async () => {
+  await gw?.stop();
+  await up?.stop();
+});
+
+const errorOf = (r: Res) => r.json<{ error: { code: string; message: string } }>().error;
+
+/** A's callers: the Admin's cookie session and an Admin API key with every scope a key may hold. */
+const A_CALLERS = ['session', 'api key'] as const;
+const aHeaders = (kind: (typeof A_CALLERS)[number]) =>
+  headersOf(A, kind === 'session' ? A.admin.headers : bearer(A.adminKey));
+
+/** B's object for a route with an `:id`, and a well-formed id of the same kind that exists nowhere. */
+function targetsFor(route: RoutePermission): { b: () => string; none: string } {
+  if (route.path.startsWith('/v1/users/')) return { b: () => B.viewer.id, none: `usr_${randomId()}` };
+  if (route.path.startsWith('/v1/grants/')) return { b: () => B.grantIds[0]!, none: `grt_${randomId()}` };
+  if (route.path.startsWith('/v1/api-keys/')) return { b: () => B.keyIds[1]!, none: `key_${randomId()}` };
+  throw new Error(`no cross-tenant target for ${route.method} ${route.path}: add one`);
+}
+
+const BODIES: Record<string, unknown> = {
+  'PATCH /v1/users/:id': { role: 'admin' },
+  'POST /v1/api-keys/:id/rotate': {},
+};
+
+const ID_ROUTES = ROUTE_PERMISSIONS.filter((r) => r.path.includes('/:')).map(
+  (r) => [`${r.method} ${r.path}`, r] as const,
+);
+
+describe.each(ID_ROUTES)("%s with B's id", (label, route) => {
+  test.each(A_CALLERS.map((k) => [k]))(
+    "A's Admin by %s: as if it did not exist, and nothing of B's changes",
+    async (kind) => {
+      const t = targetsFor(route);
+      const send = (id: string) =>
+        call(gw.url, route.path.replace(/:\w+/, id), {
+          method: route.method,
+          headers: aHeaders(kind),
+          ...(BODIES[label] !== undefined ? { body: BODIES[label] } : {}),
+        });
+      const [forB, forNone] = [await send(t.b()), await send(t.none)];
+      const shape = (r: Res) => ({ status: r.status, code: errorOf(r).code });
+      // No existence oracle: B's object and no object at all are indistinguishable.
+      expect(shape(forB)).toEqual(shape(forNone));
+      expect(errorOf(forB).message).toBe(errorOf(forNone).message);
+      if (forB.status !== 404) {
+        // Only a refusal that does not depend on the id at all (an API key never manages keys).
+        expect({ kind, route: label, ...shape(forB) }).toEqual({
+          kind: 'api key',
+          route: label,
+          status: 403,
+          code: 'FORBIDDEN',
+        });
+        expect(route.path.startsWith('/v1/api-keys/')).toBe(true);
+      } else {
+        expect(errorOf(forB).code).toBe('NOT_FOUND');
+      }
+      expect(leaks(forB.body, B)).toEqual([]);
+      expect(JSON.stringify(forB.headers)).not.toContain(t.b());
+    },
+  );
+});
+
+describe("B's objects after A's attempts", () => {
+  it('are all still there, unchanged', async () => {
+    const h = headersOf(B, B.admin.headers);
+    const viewer = await call(gw.url, `/v1/users/${B.viewer.id}`, { headers: h });
+    expect(viewer.status).toBe(200);
+    expect(viewer.json()).toMatchObject({ id: B.viewer.id, role: 'viewer' });
+    const grants = await call(gw.url, '/v1/grants?limit=100', { headers: h });
+    expect(
+      grants
+        .json<{ items: Array<{ id: string }> }>()
+        .items.map((g) => g.id)
+        .sort(),
+    ).toEqual([...B.grantIds].sort());
+    const keysList = await call(gw.url, '/v1/api-keys?limit=100', { headers: h });
+    const statuses = keysList.json<{ items: Array<{ id: string; status: string }> }>().items;
+    for (const id of B.keyIds) expect(statuses.find((k) => k.id === id)?.status).toBe('active');
+  });
+});
+
+describe('allowlists are per company', () => {
+  it("A's Admin from B's network is refused by A's allowlist; B from the same address is let in", async () => {
+    const fromB = { 'x-forwarded-for': B.ip };
+    const a = await call(gw.url, '/v1/me', { headers: { ...A.admin.headers, ...fromB } });
+    expect({ status: a.status, code: errorOf(a).code }).toEqual({ status: 403, code: 'IP_NOT_ALLOWED' });
+    expect(leaks(a.body, B)).toEqual([]);
+    const b = await call(gw.url, '/v1/me', { headers: { ...B.admin.headers, ...fromB } });
+    expect(b.status).toBe(200);
+  });
+});
+
+describe("B's ids inside A's request bodies and queries", () => {
+  it.each(A_CALLERS.map((k) => [k]))(
+    'a grant naming B’s user, key or partition is 404 and is not created (%s)',
+    async (kind) => {
+      const attempts = [
+        { principal: { type: 'user', id: B.viewer.id }, resource: { type: 'partition', id: A.partition.id } },
+        { principal: { type: 'api_key', id: B.keyIds[0] }, resource: { type: 'flow', id: `flw_${randomId()}` } },
+        { principal: { type: 'user', id: A.viewer.id }, resource: { type: 'partition', id: B.partition.id } },
+      ];
+      for (const a of attempts) {
+        const r = await call(gw.url, '/v1/grants', {
+          method: 'POST',
+          headers: aHeaders(kind),
+          body: { ...a, actions: ['read'] },
+        });
+        expect({ attempt: a, status: r.status, code: errorOf(r).code }).toEqual({
+          attempt: a,
+          status: 404,
+          code: 'NOT_FOUND',
+        });
+        expect(leaks(r.body, B)).toEqual([]);
+      }
+      for (const w of [A, B]) {
+        const r = await call(gw.url, '/v1/grants?limit=100', { headers: headersOf(w, w.admin.headers) });
+        expect(r.json<{ items: unknown[] }>().items).toHaveLength(w.grantIds.length);
+      }
+    },
+  );
+});
+
+/** Every list and audit read of A, with filters that name B's objects. */
+const LIST_PATHS = [
+  '/v1/me',
+  '/v1/users?limit=100',
+  '/v1/grants?limit=100',
+  () => `/v1/grants?principalId=${B.executor.id}`,
+  () => `/v1/grants?resourceId=${B.partition.id}`,
+  '/v1/partitions?limit=100',
+  '/v1/api-keys?limit=100',
+  '/v1/settings/ip-allowlist',
+  '/v1/audit/events?limit=500',
+  () => `/v1/audit/events?actorId=${B.company.admin.id}`,
+  () => `/v1/audit/events?resourceId=${B.company.tenantId}`,
+  () => `/v1/audit/events?resourceType=tenant&type=identity.tenant.created`,
+  '/v1/audit/export?format=ndjson',
+  '/v1/audit/export?format=csv',
+  '/v1/audit/verify',
+  '/v1/audit/checkpoints',
+];
+
+describe("A's lists and audit reads", () => {
+  // Each GET list route of the table is read here at least once.
+  it('cover every list route of the table', () => {
+    const read = new Set(LIST_PATHS.map((p) => (typeof p === 'string' ? p : '/v1/x?').split('?')[0]));
+    const lists = ROUTE_PERMISSIONS.filter((r) => r.method === 'GET' && !r.path.includes(':')).map((r) => r.path);
+    expect(lists.filter((p) => !read.has(p))).toEqual([]);
+  });
+
+  // Reads that name B's ids in a filter go last: A's own ledger records A's query with its filters
+  // (A typed those ids itself), and that record must not be mistaken for a leak by a later read.
+  const labelled = LIST_PATHS.map((p, i) => [typeof p === 'string' ? p : `filter #${i} naming B`, p] as const);
+  const cases = [
+    ...labelled.filter(([, p]) => typeof p === 'string'),
+    ...labelled.filter(([, p]) => typeof p !== 'string'),
+  ].flatMap(([label, p]) => A_CALLERS.map((kind) => [kind, label, p] as const));
+  test.each(cases)('%s: %s holds nothing of B', async (kind, _label, p) => {
+    const path = typeof p === 'string' ? p : p();
+    const isKeyList = path.startsWith('/v1/api-keys');
+    const r = await call(gw.url, path, { headers: aHeaders(kind) });
+    // An API key never manages keys (403 for every company alike); everything else answers.
+    expect(r.status).toBe(isKeyList && kind === 'api key' ? 403 : 200);
+    expect(leaks(r.body, B)).toEqual([]);
+    if (r.status === 200 && typeof p === 'string' && path !== '/v1/me') {
+      // …and it is not empty-handed: A's own data is there, so the search above searched something.
+      const own = path.startsWith('/v1/settings')
+        ? A.cidr
+        : path.startsWith('/v1/audit/verify')
+          ? '"ok":true'
+          : path.startsWith('/v1/audit/checkpoints')
+            ? '"headHash"'
+            : path.startsWith('/v1/audit')
+              ? A.company.tenantId
+              : path.startsWith('/v1/partitions')
+                ? A.partition.id
+                : path.startsWith('/v1/grants')
+                  ? A.grantIds[0]!
+                  : path.startsWith('/v1/api-keys')
+                    ? A.keyIds[0]!
+                    : A.viewer.id;
+      expect(r.body).toContain(own);
+    }
+  });
+
+  it("A's export verifies as A's chain only: every line is A's", async () => {
+    const r = await call(gw.url, '/v1/audit/export?format=ndjson', { headers: aHeaders('session') });
+    const lines = r.body
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.length).toBeGreaterThan(5);
+    expect(lines.filter((l) => l.kind === 'checkpoint').length).toBeGreaterThan(0);
+    for (const l of lines) {
+      const tenant = l.kind === 'entry' ? (l.entry as { tenantId?: unknown } | null)?.tenantId : l.tenantId;
+      expect({ kind: l.kind, tenant }).toEqual({ kind: l.kind, tenant: A.company.tenantId });
+    }
+  });
+});

@@ -1,0 +1,489 @@
+// The role × endpoint matrix, generated from packages/authz's route table: every route of
+// ROUTE_PERMISSIONS is called through the real gateway over HTTPS by a real principal of every
+// role — a cookie session from a real login, an API key with every scope its role may hold, an
+// API key with no scope any of these routes needs — plus nobody and the platform operator. A
+// route added to the table gets the whole matrix without touching this file (its allowed calls
+// are then held to "not refused", until a request builder below makes them exact).
+import {
+  expectedAllowed,
+  ROLE_PERMISSIONS,
+  ROLES,
+  ROUTE_PERMISSIONS,
+  roleHas,
+  type Permission,
+  type Role,
+  type RoutePermission,
+} from '@flow8/authz';
+import {
+  bearer,
+  call,
+  createCompany,
+  login,
+  must,
+  randomId,
+  randomIpv4,
+  startGateway,
+  startUpstreams,
+  strongPassword,
+  suiteKeys,
+  type Company,
+  type Res,
+  type Session,
+} from './harness';
+
+type Gw = Awaited<ReturnType<typeof startGateway>>;
+type Up = Awaited<ReturnType<typeof startUpstreams>>;
+
+type Kind = 'session' | 'key with all its role scopes' | 'key without a matching scope';
+const KINDS: readonly Kind[] = ['session', 'key with all its role scopes', 'key without a matching scope'];
+
+/** Who calls: nobody, the operator, or a principal of a role. Labels are fixed before beforeAll runs. */
+type Caller = { label: string } & ({ kind: 'anonymous' } | { kind: 'operator' } | { kind: Kind; role: Role });
+const CALLERS: readonly Caller[] = [
+  { label: 'nobody', kind: 'anonymous' },
+  { label: 'platform operator', kind: 'operator' },
+  ...ROLES.flatMap((role) => KINDS.map((kind): Caller => ({ label: `${role} ${kind}`, kind, role }))),
+];
+
+/** Scopes an API key can carry: the matrix's permissions minus key management and the operator's. */
+const scopesOfRole = (role: Role): Permission[] =>
+  ROLE_PERMISSIONS[role].filter((p) => !p.startsWith('api_keys:') && p !== 'tenants:create');
+/** flows:read: every role holds it, and no identity or audit route needs it. */
+const UNRELATED_SCOPE: Permission = 'flows:read';
+
+/**
+ * What a caller may do, stated independently of the gateway's code: a session acts with its
+ * role (expectedAllowed); a key never exceeds its owner's role and is narrowed to its scopes, and
+ * is no session (logout).
+ */
+function allowed(caller: Caller, route: RoutePermission, scopes: readonly string[]): boolean {
+  switch (caller.kind) {
+    case 'anonymous':
+      return route.permission === 'public';
+    case 'operator':
+      return route.permission === 'public' || route.permission === 'operator';
+    case 'session':
+      return expectedAllowed(caller.role, route);
+    default: {
+      const p = route.permission;
+      if (p === 'public') return true;
+      if (p === 'operator') return false;
+      if (p === 'authenticated') return !route.sessionOnly;
+      const holds = (perm: Permission | undefined) =>
+        perm !== undefined && roleHas(caller.role, perm) && scopes.includes(perm);
+      return expectedAllowed(caller.role, route) && (holds(p) || holds(route.ownPermission));
+    }
+  }
+}
+
+const keys = suiteKeys();
+let up: Up;
+let gw: Gw;
+let company: Company;
+let admin: Session;
+/** One user per role, with their password (for fresh sessions) and their standing session. */
+const users = new Map<Role, { email: string; password: string; session: Session }>();
+/** A caller's credentials: request headers, the user who owns them, and a key's scopes. */
+const creds = new Map<string, { headers: Record<string, string>; ownerSession: Session | null; scopes: string[] }>();
+let readTarget: string; // a user to read / patch
+const loginUser = { email: '', password: '' };
+
+const ip = randomIpv4(); // one client IP for the suite: its counters are far above what it uses
+const from = { 'x-forwarded-for': ip };
+const as = (h: Record<string, string>) => ({ ...h, ...from });
+
+beforeAll(async () => {
+  up = await startUpstreams(keys);
+  gw = await startGateway(
+    keys,
+    { authUrl: up.auth.url, auditUrl: up.audit.url },
+    {
+      GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
+      GATEWAY_RATE_LIMIT_USER: '1000000',
+      GATEWAY_RATE_LIMIT_IP: '1000000',
+      GATEWAY_RATE_LIMIT_TENANT: '1000000',
+    },
+  );
+  company = await createCompany(gw.url, keys.operatorToken, { headers: from });
+  admin = await login(
+    gw.url,
+    { tenant: company.slug, email: company.admin.email, password: company.admin.password },
+    from,
+  );
+
+  const newUser = async (role: Role, tag: string) => {
+    const email = `${tag}-${randomId().slice(0, 8)}@matrix.test`;
+    const password = strongPassword();
+    const u = await must<{ id: string }>(gw.url, '/v1/users', {
+      method: 'POST',
+      headers: as(admin.headers),
+      body: { email, password, role },
+    });
+    return { id: u.id, email, password };
+  };
+
+  await Promise.all(
+    ROLES.map(async (role) => {
+      const u = await newUser(role, role.replace('_', '-'));
+      const session = await login(gw.url, { tenant: company.slug, email: u.email, password: u.password }, from);
+      users.set(role, { email: u.email, password: u.password, session });
+      const issue = async (scopes: string[]) =>
+        (
+          await must<{ token: string }>(gw.url, '/v1/api-keys', {
+            method: 'POST',
+            headers: as(session.headers),
+            body: { name: `matrix ${role}`, scopes },
+          })
+        ).token;
+      creds.set(`${role} session`, { headers: session.headers, ownerSession: session, scopes: [] });
+      const full = scopesOfRole(role);
+      creds.set(`${role} key with all its role scopes`, {
+        headers: bearer(await issue(full)),
+        ownerSession: session,
+        scopes: full,
+      });
+      creds.set(`${role} key without a matching scope`, {
+        headers: bearer(await issue([UNRELATED_SCOPE])),
+        ownerSession: session,
+        scopes: [UNRELATED_SCOPE],
+      });
+    }),
+  );
+  creds.set('nobody', { headers: {}, ownerSession: null, scopes: [] });
+  creds.set('platform operator', { headers: bearer(keys.operatorToken), ownerSession: null, scopes: [] });
+
+  readTarget = (await newUser('executor', 'target')).id;
+  const login1 = await newUser('viewer', 'login');
+  loginUser.email = login1.email;
+  loginUser.password = login1.password;
+}, 120_000);
+
+afterAll(async () => {
+  await gw?.stop();
+  await up?.stop();
+});
+
+interface Prepared {
+  path: string;
+  body?: unknown;
+  /** Replaces the caller's headers (e.g. a throwaway session for logout). */
+  headers?: Record<string, string>;
+  /** The exact success status of this route. */
+  status: number;
+  /** Checked after the call: the change happened exactly when the call was allowed. */
+  check?: (wasAllowed: boolean) => Promise<void>;
+}
+type Builder = (caller: Caller) => Promise<Prepared>;
+
+const adminGet = (path: string) => call(gw.url, path, { headers: as(admin.headers) });
+
+async function victimUser(): Promise<string> {
+  return (
+    await must<{ id: string }>(gw.url, '/v1/users', {
+      method: 'POST',
+      headers: as(admin.headers),
+      body: { email: `victim-${randomId().slice(0, 10)}@matrix.test`, password: strongPassword(), role: 'viewer' },
+    })
+  ).id;
+}
+
+/** A key the caller may manage if anyone may: its owner's (or, for nobody / operator, the Admin's). */
+async function victimKey(caller: Caller): Promise<string> {
+  const owner = creds.get(caller.label)?.ownerSession ?? admin;
+  return (
+    await must<{ id: string }>(gw.url, '/v1/api-keys', {
+      method: 'POST',
+      headers: as(owner.headers),
+      body: { name: `victim ${randomId().slice(0, 6)}`, scopes: [UNRELATED_SCOPE] },
+    })
+  ).id;
+}
+
+async function keyStatus(id: string): Promise<string | undefined> {
+  const r = await adminGet('/v1/api-keys?limit=100');
+  return r.json<{ items: Array<{ id: string; status: string }> }>().items.find((k) => k.id === id)?.status;
+}
+
+async function grantExists(id: string, resourceId: string): Promise<boolean> {
+  const r = await adminGet(`/v1/grants?resourceId=${encodeURIComponent(resourceId)}`);
+  return r.json<{ items: Array<{ id: string }> }>().items.some((g) => g.id === id);
+}
+
+const BUILDERS: Record<string, Builder> = {
+  'POST /v1/auth/login': async () => ({
+    path: '/v1/auth/login',
+    body: { tenant: company.slug, email: loginUser.email, password: loginUser.password },
+    status: 200,
+  }),
+  'POST /v1/auth/logout': async (caller) => {
+    // A throwaway session of the same user: the caller's own session must survive the suite.
+    const u = caller.kind === 'session' ? users.get(caller.role) : undefined;
+    const fresh = u ? await login(gw.url, { tenant: company.slug, email: u.email, password: u.password }, from) : null;
+    return {
+      path: '/v1/auth/logout',
+      ...(fresh ? { headers: fresh.headers } : {}),
+      status: 204,
+      check: async (wasAllowed) => {
+        if (!fresh) return;
+        const after = await call(gw.url, '/v1/me', { headers: as(fresh.headers) });
+        expect(after.status).toBe(wasAllowed ? 401 : 200);
+      },
+    };
+  },
+  'GET /v1/me': async () => ({ path: '/v1/me', status: 200 }),
+  'GET /v1/users': async () => ({ path: '/v1/users?limit=5', status: 200 }),
+  'POST /v1/users': async () => {
+    const email = `new-${randomId().slice(0, 10)}@matrix.test`;
+    return {
+      path: '/v1/users',
+      body: { email, password: strongPassword(), role: 'viewer' },
+      status: 201,
+      check: async (wasAllowed) => {
+        const r = await adminGet('/v1/users?limit=100');
+        expect(r.body.includes(email)).toBe(wasAllowed);
+      },
+    };
+  },
+  'GET /v1/users/:id': async () => ({ path: `/v1/users/${readTarget}`, status: 200 }),
+  'PATCH /v1/users/:id': async () => {
+    const id = await victimUser();
+    return {
+      path: `/v1/users/${id}`,
+      body: { role: 'executor' },
+      status: 200,
+      check: async (wasAllowed) => {
+        const r = await adminGet(`/v1/users/${id}`);
+        expect(r.json<{ role: string }>().role).toBe(wasAllowed ? 'executor' : 'viewer');
+      },
+    };
+  },
+  'DELETE /v1/users/:id': async () => {
+    const id = await victimUser();
+    return {
+      path: `/v1/users/${id}`,
+      status: 204,
+      check: async (wasAllowed) => expect((await adminGet(`/v1/users/${id}`)).status).toBe(wasAllowed ? 404 : 200),
+    };
+  },
+  'GET /v1/grants': async () => ({ path: '/v1/grants?limit=5', status: 200 }),
+  'POST /v1/grants': async () => {
+    const flow = `flw_${randomId()}`;
+    return {
+      path: '/v1/grants',
+      body: { principal: { type: 'user', id: readTarget }, resource: { type: 'flow', id: flow }, actions: ['read'] },
+      status: 201,
+      check: async (wasAllowed) => {
+        const r = await adminGet(`/v1/grants?resourceId=${flow}`);
+        expect(r.json<{ items: unknown[] }>().items).toHaveLength(wasAllowed ? 1 : 0);
+      },
+    };
+  },
+  'DELETE /v1/grants/:id': async () => {
+    const flow = `flw_${randomId()}`;
+    const g = await must<{ id: string }>(gw.url, '/v1/grants', {
+      method: 'POST',
+      headers: as(admin.headers),
+      body: { principal: { type: 'user', id: readTarget }, resource: { type: 'flow', id: flow }, actions: ['read'] },
+    });
+    return {
+      path: `/v1/grants/${g.id}`,
+      status: 204,
+      check: async (wasAllowed) => expect(await grantExists(g.id, flow)).toBe(!wasAllowed),
+    };
+  },
+  'GET /v1/partitions': async () => ({ path: '/v1/partitions?limit=5', status: 200 }),
+  'POST /v1/partitions': async () => {
+    const name = `p-${randomId().slice(0, 12)}`;
+    return {
+      path: '/v1/partitions',
+      body: { name },
+      status: 201,
+      check: async (wasAllowed) =>
+        expect((await adminGet('/v1/partitions?limit=100')).body.includes(name)).toBe(wasAllowed),
+    };
+  },
+  'GET /v1/api-keys': async () => ({ path: '/v1/api-keys?limit=5', status: 200 }),
+  'POST /v1/api-keys': async () => ({
+    path: '/v1/api-keys',
+    body: { name: `k-${randomId().slice(0, 8)}`, scopes: [UNRELATED_SCOPE] },
+    status: 201,
+  }),
+  'POST /v1/api-keys/:id/rotate': async (caller) => {
+    const id = await victimKey(caller);
+    return {
+      path: `/v1/api-keys/${id}/rotate`,
+      body: {},
+      status: 201,
+      check: async (wasAllowed) => expect(await keyStatus(id)).toBe(wasAllowed ? 'revoked' : 'active'),
+    };
+  },
+  'DELETE /v1/api-keys/:id': async (caller) => {
+    const id = await victimKey(caller);
+    return {
+      path: `/v1/api-keys/${id}`,
+      status: 204,
+      check: async (wasAllowed) => expect(await keyStatus(id)).toBe(wasAllowed ? 'revoked' : 'active'),
+    };
+  },
+  'GET /v1/settings/ip-allowlist': async () => ({ path: '/v1/settings/ip-allowlist', status: 200 }),
+  // An empty list is "no restriction": valid, and it cannot lock the suite out.
+  'PUT /v1/settings/ip-allowlist': async () => ({
+    path: '/v1/settings/ip-allowlist',
+    body: { cidrs: [] },
+    status: 200,
+  }),
+  'POST /v1/tenants': async () => {
+    const slug = `mx-${randomId().slice(0, 12)}`;
+    return {
+      path: '/v1/tenants',
+      body: { name: `Matrix ${slug}`, slug, admin: { email: `admin@${slug}.test`, password: strongPassword() } },
+      status: 201,
+    };
+  },
+  'GET /v1/audit/events': async () => ({ path: '/v1/audit/events?limit=5', status: 200 }),
+  'GET /v1/audit/export': async () => ({ path: '/v1/audit/export?format=ndjson', status: 200 }),
+  'GET /v1/audit/verify': async () => ({ path: '/v1/audit/verify', status: 200 }),
+  'GET /v1/audit/checkpoints': async () => ({ path: '/v1/audit/checkpoints', status: 200 }),
+};
+
+/** A route nobody wrote a builder for: well-formed ids that do not exist, no body. */
+const fallback =
+  (route: RoutePermission): Builder =>
+  async () => ({ path: route.path.replace(/:\w+/g, `xxx_${randomId()}`), status: 0 });
+
+const errorCode = (r: Res) => {
+  try {
+    return r.json<{ error?: { code?: string } }>().error?.code;
+  } catch {
+    return undefined;
+  }
+};
+
+describe.each(ROUTE_PERMISSIONS.map((r) => [`${r.method} ${r.path}`, r] as const))('%s', (label, route) => {
+  test.each(CALLERS.map((c) => [c.label, c] as const))('as %s', async (_l, caller) => {
+    const cred = creds.get(caller.label);
+    if (!cred) throw new Error(`no credentials for ${caller.label}`);
+    const build = BUILDERS[label] ?? fallback(route);
+    const req = await build(caller);
+    const r = await call(gw.url, req.path, {
+      method: route.method,
+      headers: as(req.headers ?? cred.headers),
+      ...(req.body !== undefined ? { body: req.body } : {}),
+    });
+    const want = allowed(caller, route, cred.scopes);
+    const outcome = { route: label, caller: caller.label, status: r.status, code: errorCode(r) };
+    if (want) {
+      if (req.status === 0) {
+        expect(outcome.status).not.toBe(401);
+        expect(outcome.status).not.toBe(403);
+        expect(outcome.status).toBeLessThan(500);
+      } else {
+        expect(outcome).toEqual({ ...outcome, status: req.status, code: undefined });
+      }
+    } else {
+      // Nobody, or a request on the operator's route without the operator token: not authenticated
+      // for this route. Anyone else authenticated but not allowed: FORBIDDEN.
+      const unauthenticated =
+        caller.kind === 'anonymous' ||
+        route.permission === 'operator' ||
+        (caller.kind === 'operator' && route.permission !== 'public');
+      expect(outcome).toEqual({
+        ...outcome,
+        status: unauthenticated ? 401 : 403,
+        code: unauthenticated ? 'UNAUTHENTICATED' : 'FORBIDDEN',
+      });
+    }
+    await req.check?.(want);
+  });
+});
+
+describe('the matrix itself', () => {
+  it('covers every route with a request builder, so allowed calls are held to their exact status', () => {
+    const missing = ROUTE_PERMISSIONS.map((r) => `${r.method} ${r.path}`).filter((l) => !(l in BUILDERS));
+    expect(missing).toEqual([]);
+  });
+
+  it('auth accepts, for every role, a key with every scope of the role, and the key acts with exactly them', async () => {
+    for (const role of ROLES) {
+      const me = await call(gw.url, '/v1/me', {
+        headers: as(creds.get(`${role} key with all its role scopes`)!.headers),
+      });
+      expect(me.status).toBe(200);
+      const body = me.json<{ type: string; role: string; permissions: string[] }>();
+      expect(body).toMatchObject({ type: 'api_key', role });
+      expect([...body.permissions].sort()).toEqual([...scopesOfRole(role)].sort());
+    }
+  });
+
+  it('auth refuses a key with a scope beyond its owner’s role', async () => {
+    const viewer = users.get('viewer')!.session;
+    const r = await call(gw.url, '/v1/api-keys', {
+      method: 'POST',
+      headers: as(viewer.headers),
+      body: { name: 'too much', scopes: ['users:write'] },
+    });
+    expect(r.status).toBe(400);
+    expect(errorCode(r)).toBe('BAD_REQUEST');
+  });
+});
+
+describe('a role change applies to the next request', () => {
+  it("a demoted Admin's session loses the Admin routes at once, and their API keys stop working", async () => {
+    const email = `demoted-${randomId().slice(0, 8)}@matrix.test`;
+    const password = strongPassword();
+    const u = await must<{ id: string }>(gw.url, '/v1/users', {
+      method: 'POST',
+      headers: as(admin.headers),
+      body: { email, password, role: 'admin' },
+    });
+    const s = await login(gw.url, { tenant: company.slug, email, password }, from);
+    const key = await must<{ token: string }>(gw.url, '/v1/api-keys', {
+      method: 'POST',
+      headers: as(s.headers),
+      body: { name: 'soon revoked', scopes: ['users:read'] },
+    });
+    expect((await call(gw.url, '/v1/users', { headers: as(s.headers) })).status).toBe(200);
+    expect((await call(gw.url, '/v1/users', { headers: as(bearer(key.token)) })).status).toBe(200);
+
+    await must(gw.url, `/v1/users/${u.id}`, { method: 'PATCH', headers: as(admin.headers), body: { role: 'viewer' } });
+
+    const session = await call(gw.url, '/v1/users', { headers: as(s.headers) });
+    expect({ status: session.status, code: errorCode(session) }).toEqual({ status: 403, code: 'FORBIDDEN' });
+    expect((await call(gw.url, '/v1/audit/verify', { headers: as(s.headers) })).status).toBe(200);
+    // At once, not "within seconds": the key carries the Admin role it was issued with, and in
+    // any window it could, for one, make its owner Admin again.
+    const keyed = await call(gw.url, `/v1/users/${u.id}`, {
+      method: 'PATCH',
+      headers: as(bearer(key.token)),
+      body: { role: 'admin' },
+    });
+    expect({ status: keyed.status, code: errorCode(keyed) }).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    expect((await call(gw.url, `/v1/users/${u.id}`, { headers: as(admin.headers) })).json()).toMatchObject({
+      role: 'viewer',
+    });
+  });
+
+  it("a removed Admin's session and API keys are refused at once", async () => {
+    const email = `removed-${randomId().slice(0, 8)}@matrix.test`;
+    const password = strongPassword();
+    const u = await must<{ id: string }>(gw.url, '/v1/users', {
+      method: 'POST',
+      headers: as(admin.headers),
+      body: { email, password, role: 'admin' },
+    });
+    const s = await login(gw.url, { tenant: company.slug, email, password }, from);
+    const key = await must<{ token: string }>(gw.url, '/v1/api-keys', {
+      method: 'POST',
+      headers: as(s.headers),
+      body: { name: 'soon revoked', scopes: ['users:write'] },
+    });
+    await must(gw.url, `/v1/users/${u.id}`, { method: 'DELETE', headers: as(admin.headers) });
+    expect((await call(gw.url, '/v1/me', { headers: as(s.headers) })).status).toBe(401);
+    const keyed = await call(gw.url, '/v1/users', {
+      method: 'POST',
+      headers: as(bearer(key.token)),
+      body: { email: `comeback-${randomId().slice(0, 6)}@matrix.test`, password: strongPassword(), role: 'admin' },
+    });
+    expect({ status: keyed.status, code: errorCode(keyed) }).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+  });
+});
