@@ -18,8 +18,8 @@
 // The last line of stdout is one JSON object (see docs/benchmarks.md).
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { Kafka, type ConsumerConfig, type ConsumerRunConfig } from '../../packages/bus/node_modules/kafkajs';
-import { createKafka, createPublisher, ensureTopics, type OutgoingMessage } from '../../packages/bus/src/index';
+import { Kafka, type ConsumerConfig, type ConsumerRunConfig } from 'kafkajs';
+import { createKafka, createPublisher, ensureTopics, type OutgoingMessage } from '@flow8/bus';
 import {
   buildEvent,
   DOMAINS,
@@ -29,17 +29,11 @@ import {
   parseEvent,
   topicForEvent,
   type AnyEvent,
-} from '../../packages/contracts/src/index';
-import type { Pool, PoolClient } from '../../packages/db/src/index';
-import { chainHash, entryCanonical, GENESIS_HASH } from '../../packages/ledger/src/index';
-import { createLogger } from '../../packages/telemetry/src/index';
-import {
-  certPair,
-  freshDatabase,
-  stackEnv,
-  uniqueTopicPrefix,
-  type TestDatabase,
-} from '../../packages/testkit/src/index';
+} from '@flow8/contracts';
+import type { Pool, PoolClient } from '@flow8/db';
+import { chainHash, entryCanonical, GENESIS_HASH } from '@flow8/ledger';
+import { createLogger } from '@flow8/telemetry';
+import { certPair, freshDatabase, stackEnv, uniqueTopicPrefix, type TestDatabase } from '@flow8/testkit';
 import { createAuditIngest } from '../../services/audit-ingest/src/service';
 import { AUDIT_MIGRATIONS, auditConfig } from '../../services/audit-ingest/test/harness';
 

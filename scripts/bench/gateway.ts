@@ -18,12 +18,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:https';
 import { fileURLToPath } from 'node:url';
-import Fastify from '../../services/gateway/node_modules/fastify/fastify.js';
-import { Pool } from '../../services/gateway/node_modules/undici/index.js';
-import { ed25519PublicKeyOfSeed, jwksFromPublicKeys, signEdDsaJwt } from '../../packages/jwt/src/index';
-import { buildServiceApp } from '../../packages/http/src/index';
-import { createLogger } from '../../packages/telemetry/src/index';
-import { certPair, stackEnv } from '../../packages/testkit/src/index';
+import Fastify from 'fastify';
+import { Pool } from 'undici';
+import { ed25519PublicKeyOfSeed, jwksFromPublicKeys, signEdDsaJwt } from '@flow8/jwt';
+import { buildServiceApp } from '@flow8/http';
+import { createLogger } from '@flow8/telemetry';
+import { certPair, stackEnv } from '@flow8/testkit';
 import { gatewayConfigSchema } from '../../services/gateway/src/config';
 import { createGateway } from '../../services/gateway/src/service';
 
