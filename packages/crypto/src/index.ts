@@ -14,3 +14,28 @@ export {
   ED25519_SIGNATURE_BYTES,
 } from './signing';
 export type { SigningKeyPair } from './signing';
+export {
+  seal,
+  open,
+  sealedKeyId,
+  sealedVersion,
+  associatedData,
+  encodeFields,
+  DecryptError,
+  SEALED_FORMAT,
+  AEAD_KEY_BYTES,
+  AEAD_KEY_ID_BYTES,
+  AEAD_NONCE_BYTES,
+  AEAD_TAG_BYTES,
+} from './aead';
+export type { DecryptFailure, KeyLookup, SealedFormatVersion } from './aead';
+export {
+  generateKey,
+  generateKeyId,
+  keyFingerprint,
+  wrapKey,
+  unwrapKey,
+  rootKeyLookup,
+  KEY_FINGERPRINT_BYTES,
+} from './keys';
+export type { WrapPurpose } from './keys';

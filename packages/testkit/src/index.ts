@@ -6,3 +6,11 @@ export { httpsRequest, type HttpsResponse } from './https';
 export { stopKafka, restartStack } from './faults';
 export { repoRoot } from './stack';
 export { testIdentityKey } from './identity';
+export {
+  startOidcProvider,
+  type OidcProviderOptions,
+  type OidcTestProvider,
+  type OidcUser,
+  type AuthorizeResult,
+  type TokenIntrospection,
+} from './oidc';

@@ -467,11 +467,97 @@ newRole: ("admin" | "flow_designer" | "executor" | "viewer")
 emailChanged: boolean
 }
 
-export const DOMAINS = ["audit","identity"] as const;
+/**
+ * A credential was stored for an integration. Metadata only: the secret was sealed before it reached the database and is never on the bus.
+ */
+export interface VaultCredentialCreatedPayload {
+credentialId: string
+integration: ("clio" | "quickbooks" | "salesforce" | "slack" | "google_drive")
+kind: ("api_key" | "password" | "token" | "oauth2")
+/**
+ * @minItems 1
+ * @maxItems 32
+ */
+scopes: [string, ...(string)[]]
+version: number
+dataKeyId: string
+}
+
+/**
+ * A credential was revoked: every resolution is refused from this event on and its sealed secret was destroyed.
+ */
+export interface VaultCredentialRevokedPayload {
+credentialId: string
+integration: ("clio" | "quickbooks" | "salesforce" | "slack" | "google_drive")
+version: number
+}
+
+/**
+ * A credential's secret was replaced by a new version; the previous version stopped working in the same transaction. The secret is never on the bus.
+ */
+export interface VaultCredentialRotatedPayload {
+credentialId: string
+integration: ("clio" | "quickbooks" | "salesforce" | "slack" | "google_drive")
+version: number
+previousVersion: number
+dataKeyId: string
+}
+
+/**
+ * A resolution was refused, with the reason. Never carries the secret.
+ */
+export interface VaultCredentialUseRefusedPayload {
+credentialId: string
+version?: (number | null)
+integration?: ("clio" | "quickbooks" | "salesforce" | "slack" | "google_drive" | null)
+reason: ("not_found" | "revoked" | "scope_not_granted" | "integrity_check_failed" | "key_unavailable")
+scope: string
+flowId: string
+executionId: string
+stepId: string
+purpose: string
+}
+
+/**
+ * The flow engine resolved a credential for one step of one execution, for a stated purpose and scope. Never carries the secret.
+ */
+export interface VaultCredentialUsedPayload {
+credentialId: string
+version: number
+integration: ("clio" | "quickbooks" | "salesforce" | "slack" | "google_drive")
+scope: string
+flowId: string
+executionId: string
+stepId: string
+purpose: string
+}
+
+/**
+ * A company's previous data key was retired after every record sealed with it had been re-encrypted; its wrapped material was destroyed.
+ */
+export interface VaultKeyRetiredPayload {
+dataKeyId: string
+dataKeyVersion: number
+reencrypted: number
+}
+
+/**
+ * A company's data key was rotated (kind data_key: a new data key, the old one re-encrypted away in the background) or re-wrapped under a new root key (kind root_rewrap). Key ids and fingerprints only, never key material.
+ */
+export interface VaultKeyRotatedPayload {
+kind: ("data_key" | "root_rewrap")
+dataKeyId: string
+dataKeyVersion: number
+previousDataKeyId?: string
+rootFingerprint: string
+previousRootFingerprint?: string
+}
+
+export const DOMAINS = ["audit","identity","vault"] as const;
 
 export type Domain = (typeof DOMAINS)[number];
 
-export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed"] as const;
+export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.key.retired","vault.key.rotated"] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -496,6 +582,13 @@ export interface EventPayloads {
   "identity.user.password_changed": UserPasswordChangedPayload;
   "identity.user.removed": UserRemovedPayload;
   "identity.user.role_changed": UserRoleChangedPayload;
+  "vault.credential.created": VaultCredentialCreatedPayload;
+  "vault.credential.revoked": VaultCredentialRevokedPayload;
+  "vault.credential.rotated": VaultCredentialRotatedPayload;
+  "vault.credential.use_refused": VaultCredentialUseRefusedPayload;
+  "vault.credential.used": VaultCredentialUsedPayload;
+  "vault.key.retired": VaultKeyRetiredPayload;
+  "vault.key.rotated": VaultKeyRotatedPayload;
 }
 
 export const eventPayloadSchemas = {
@@ -1190,6 +1283,367 @@ export const eventPayloadSchemas = {
       },
       "emailChanged": {
         "type": "boolean"
+      }
+    }
+  },
+  "vault.credential.created": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:vault.credential.created:v1",
+    "title": "VaultCredentialCreatedPayload",
+    "description": "A credential was stored for an integration. Metadata only: the secret was sealed before it reached the database and is never on the bus.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "credentialId",
+      "integration",
+      "kind",
+      "scopes",
+      "version",
+      "dataKeyId"
+    ],
+    "properties": {
+      "credentialId": {
+        "type": "string",
+        "pattern": "^crd_[0-9a-z]{26}$"
+      },
+      "integration": {
+        "type": "string",
+        "enum": [
+          "clio",
+          "quickbooks",
+          "salesforce",
+          "slack",
+          "google_drive"
+        ]
+      },
+      "kind": {
+        "type": "string",
+        "enum": [
+          "api_key",
+          "password",
+          "token",
+          "oauth2"
+        ]
+      },
+      "scopes": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 32,
+        "uniqueItems": true,
+        "items": {
+          "type": "string",
+          "pattern": "^[a-z_]+(:[a-z_]+)*(:[A-Za-z0-9_-]{1,128})?$",
+          "maxLength": 160
+        }
+      },
+      "version": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "dataKeyId": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{32}$"
+      }
+    }
+  },
+  "vault.credential.revoked": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:vault.credential.revoked:v1",
+    "title": "VaultCredentialRevokedPayload",
+    "description": "A credential was revoked: every resolution is refused from this event on and its sealed secret was destroyed.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "credentialId",
+      "integration",
+      "version"
+    ],
+    "properties": {
+      "credentialId": {
+        "type": "string",
+        "pattern": "^crd_[0-9a-z]{26}$"
+      },
+      "integration": {
+        "type": "string",
+        "enum": [
+          "clio",
+          "quickbooks",
+          "salesforce",
+          "slack",
+          "google_drive"
+        ]
+      },
+      "version": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      }
+    }
+  },
+  "vault.credential.rotated": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:vault.credential.rotated:v1",
+    "title": "VaultCredentialRotatedPayload",
+    "description": "A credential's secret was replaced by a new version; the previous version stopped working in the same transaction. The secret is never on the bus.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "credentialId",
+      "integration",
+      "version",
+      "previousVersion",
+      "dataKeyId"
+    ],
+    "properties": {
+      "credentialId": {
+        "type": "string",
+        "pattern": "^crd_[0-9a-z]{26}$"
+      },
+      "integration": {
+        "type": "string",
+        "enum": [
+          "clio",
+          "quickbooks",
+          "salesforce",
+          "slack",
+          "google_drive"
+        ]
+      },
+      "version": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "previousVersion": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "dataKeyId": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{32}$"
+      }
+    }
+  },
+  "vault.credential.use_refused": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:vault.credential.use_refused:v1",
+    "title": "VaultCredentialUseRefusedPayload",
+    "description": "A resolution was refused, with the reason. Never carries the secret.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "credentialId",
+      "reason",
+      "scope",
+      "flowId",
+      "executionId",
+      "stepId",
+      "purpose"
+    ],
+    "properties": {
+      "credentialId": {
+        "type": "string",
+        "pattern": "^crd_[0-9a-z]{26}$"
+      },
+      "version": {
+        "type": [
+          "integer",
+          "null"
+        ],
+        "minimum": 1
+      },
+      "integration": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "enum": [
+          "clio",
+          "quickbooks",
+          "salesforce",
+          "slack",
+          "google_drive",
+          null
+        ]
+      },
+      "reason": {
+        "type": "string",
+        "enum": [
+          "not_found",
+          "revoked",
+          "scope_not_granted",
+          "integrity_check_failed",
+          "key_unavailable"
+        ]
+      },
+      "scope": {
+        "type": "string",
+        "pattern": "^[a-z_]+(:[a-z_]+)*(:[A-Za-z0-9_-]{1,128})?$",
+        "maxLength": 160
+      },
+      "flowId": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9_.:-]+$"
+      },
+      "executionId": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9_.:-]+$"
+      },
+      "stepId": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9_.:-]+$"
+      },
+      "purpose": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200
+      }
+    }
+  },
+  "vault.credential.used": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:vault.credential.used:v1",
+    "title": "VaultCredentialUsedPayload",
+    "description": "The flow engine resolved a credential for one step of one execution, for a stated purpose and scope. Never carries the secret.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "credentialId",
+      "version",
+      "integration",
+      "scope",
+      "flowId",
+      "executionId",
+      "stepId",
+      "purpose"
+    ],
+    "properties": {
+      "credentialId": {
+        "type": "string",
+        "pattern": "^crd_[0-9a-z]{26}$"
+      },
+      "version": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "integration": {
+        "type": "string",
+        "enum": [
+          "clio",
+          "quickbooks",
+          "salesforce",
+          "slack",
+          "google_drive"
+        ]
+      },
+      "scope": {
+        "type": "string",
+        "pattern": "^[a-z_]+(:[a-z_]+)*(:[A-Za-z0-9_-]{1,128})?$",
+        "maxLength": 160
+      },
+      "flowId": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9_.:-]+$"
+      },
+      "executionId": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9_.:-]+$"
+      },
+      "stepId": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9_.:-]+$"
+      },
+      "purpose": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200
+      }
+    }
+  },
+  "vault.key.retired": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:vault.key.retired:v1",
+    "title": "VaultKeyRetiredPayload",
+    "description": "A company's previous data key was retired after every record sealed with it had been re-encrypted; its wrapped material was destroyed.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "dataKeyId",
+      "dataKeyVersion",
+      "reencrypted"
+    ],
+    "properties": {
+      "dataKeyId": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{32}$"
+      },
+      "dataKeyVersion": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "reencrypted": {
+        "type": "integer",
+        "minimum": 0
+      }
+    }
+  },
+  "vault.key.rotated": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:vault.key.rotated:v1",
+    "title": "VaultKeyRotatedPayload",
+    "description": "A company's data key was rotated (kind data_key: a new data key, the old one re-encrypted away in the background) or re-wrapped under a new root key (kind root_rewrap). Key ids and fingerprints only, never key material.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "kind",
+      "dataKeyId",
+      "dataKeyVersion",
+      "rootFingerprint"
+    ],
+    "properties": {
+      "kind": {
+        "type": "string",
+        "enum": [
+          "data_key",
+          "root_rewrap"
+        ]
+      },
+      "dataKeyId": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{32}$"
+      },
+      "dataKeyVersion": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "previousDataKeyId": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{32}$"
+      },
+      "rootFingerprint": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{32}$"
+      },
+      "previousRootFingerprint": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{32}$"
       }
     }
   },

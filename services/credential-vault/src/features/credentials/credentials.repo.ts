@@ -1,0 +1,160 @@
+import type { Queryable } from '@flow8/db';
+import type { CredentialKind, Integration } from './scopes';
+
+export interface CredentialRow {
+  id: string;
+  tenantId: string;
+  integration: Integration;
+  name: string;
+  kind: CredentialKind;
+  scopes: string[];
+  status: 'active' | 'revoked';
+  currentVersion: number;
+  createdAt: Date;
+  createdBy: string;
+  updatedAt: Date;
+  revokedAt: Date | null;
+}
+
+type Raw = {
+  id: string;
+  tenant_id: string;
+  integration: Integration;
+  name: string;
+  kind: CredentialKind;
+  scopes: string[];
+  status: 'active' | 'revoked';
+  current_version: number;
+  created_at: Date;
+  created_by: string;
+  updated_at: Date;
+  revoked_at: Date | null;
+};
+const COLUMNS =
+  'c.id, c.tenant_id, c.integration, c.name, c.kind, c.scopes, c.status, c.current_version, c.created_at, c.created_by, c.updated_at, c.revoked_at';
+const toRow = (r: Raw): CredentialRow => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  integration: r.integration,
+  name: r.name,
+  kind: r.kind,
+  scopes: r.scopes,
+  status: r.status,
+  currentVersion: r.current_version,
+  createdAt: r.created_at,
+  createdBy: r.created_by,
+  updatedAt: r.updated_at,
+  revokedAt: r.revoked_at,
+});
+
+export async function insertCredential(
+  tx: Queryable,
+  c: {
+    id: string;
+    tenantId: string;
+    integration: Integration;
+    name: string;
+    kind: CredentialKind;
+    scopes: string[];
+    createdBy: string;
+  },
+): Promise<CredentialRow> {
+  const { rows } = await tx.query<Raw>(
+    `INSERT INTO credentials AS c (id, tenant_id, integration, name, kind, scopes, status, current_version, created_by)
+     VALUES ($1, $2, $3, $4, $5, $6, 'active', 1, $7) RETURNING ${COLUMNS}`,
+    [c.id, c.tenantId, c.integration, c.name, c.kind, c.scopes, c.createdBy],
+  );
+  return toRow(rows[0]!);
+}
+
+export async function insertVersion(
+  tx: Queryable,
+  v: { tenantId: string; credentialId: string; version: number; ciphertext: Uint8Array; dataKeyId: string },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO credential_versions (tenant_id, credential_id, version, status, ciphertext, data_key_id)
+     VALUES ($1, $2, $3, 'current', $4, $5)`,
+    [v.tenantId, v.credentialId, v.version, Buffer.from(v.ciphertext), v.dataKeyId],
+  );
+}
+
+/** Ends the working life of a version: its sealed secret is destroyed, not kept. */
+export async function endVersion(
+  tx: Queryable,
+  credentialId: string,
+  version: number,
+  status: 'superseded' | 'revoked',
+): Promise<void> {
+  await tx.query(
+    `UPDATE credential_versions SET status = $3, ciphertext = NULL, data_key_id = NULL
+      WHERE credential_id = $1 AND version = $2 AND status = 'current'`,
+    [credentialId, version, status],
+  );
+}
+
+export async function getCredential(
+  tx: Queryable,
+  tenantId: string,
+  id: string,
+  opts: { forUpdate?: boolean } = {},
+): Promise<CredentialRow | undefined> {
+  const { rows } = await tx.query<Raw>(
+    `SELECT ${COLUMNS} FROM credentials c WHERE c.tenant_id = $1 AND c.id = $2${opts.forUpdate ? ' FOR UPDATE' : ''}`,
+    [tenantId, id],
+  );
+  return rows[0] ? toRow(rows[0]) : undefined;
+}
+
+export async function listCredentials(
+  tx: Queryable,
+  tenantId: string,
+  opts: { afterId?: string | undefined; limit: number },
+): Promise<CredentialRow[]> {
+  const { rows } = await tx.query<Raw>(
+    `SELECT ${COLUMNS} FROM credentials c WHERE c.tenant_id = $1 AND ($2::text IS NULL OR c.id > $2) ORDER BY c.id LIMIT $3`,
+    [tenantId, opts.afterId ?? null, opts.limit],
+  );
+  return rows.map(toRow);
+}
+
+export async function setCurrentVersion(tx: Queryable, id: string, version: number): Promise<void> {
+  await tx.query('UPDATE credentials SET current_version = $2, updated_at = now() WHERE id = $1', [id, version]);
+}
+
+export async function markRevoked(tx: Queryable, id: string, by: string): Promise<void> {
+  await tx.query(
+    `UPDATE credentials SET status = 'revoked', revoked_at = now(), revoked_by = $2, updated_at = now() WHERE id = $1`,
+    [id, by],
+  );
+}
+
+export interface SealedSecretRow {
+  credential: CredentialRow;
+  ciphertext: Buffer | null;
+  dataKeyId: string | null;
+  wrapped: Buffer | null;
+}
+
+/**
+ * The credential with its current version's sealed secret and the wrapped data key that sealed
+ * it, in one snapshot (a concurrent re-encryption or re-wrap is seen entirely or not at all).
+ */
+export async function getSealedSecret(
+  tx: Queryable,
+  tenantId: string,
+  id: string,
+): Promise<SealedSecretRow | undefined> {
+  const { rows } = await tx.query<
+    Raw & { ciphertext: Buffer | null; data_key_id: string | null; wrapped: Buffer | null }
+  >(
+    `SELECT ${COLUMNS}, v.ciphertext, v.data_key_id, d.wrapped
+       FROM credentials c
+       LEFT JOIN credential_versions v ON v.credential_id = c.id AND v.version = c.current_version AND v.status = 'current'
+       LEFT JOIN data_keys d ON d.id = v.data_key_id AND d.tenant_id = c.tenant_id
+      WHERE c.tenant_id = $1 AND c.id = $2`,
+    [tenantId, id],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return { credential: toRow(r), ciphertext: r.ciphertext, dataKeyId: r.data_key_id, wrapped: r.wrapped };
+}

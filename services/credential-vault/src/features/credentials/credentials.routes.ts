@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import type { Guards } from '../../guards';
+import { callerOf } from '../../principal';
+import {
+  createCredentialSchema,
+  getCredentialSchema,
+  listCredentialsSchema,
+  resolveSchema,
+  revokeCredentialSchema,
+  rotateCredentialSchema,
+} from './credentials.schemas';
+import type { CreateCredentialInput, CredentialService, ResolveInput } from './credentials.service';
+
+type IdParams = { id: string };
+
+export function credentialRoutes(app: FastifyInstance, deps: { credentials: CredentialService; guards: Guards }): void {
+  const { credentials, guards } = deps;
+  const onRequest = guards.identity;
+
+  app.get('/v1/credentials', { schema: listCredentialsSchema, onRequest }, async (req) =>
+    credentials.list(callerOf(req), req.query as { limit: number; cursor?: string }),
+  );
+
+  app.post('/v1/credentials', { schema: createCredentialSchema, onRequest }, async (req, reply) =>
+    reply.code(201).send(await credentials.create(callerOf(req), req.body as CreateCredentialInput)),
+  );
+
+  app.get('/v1/credentials/:id', { schema: getCredentialSchema, onRequest }, async (req) =>
+    credentials.get(callerOf(req), (req.params as IdParams).id),
+  );
+
+  app.post('/v1/credentials/:id/rotate', { schema: rotateCredentialSchema, onRequest }, async (req) =>
+    credentials.rotate(callerOf(req), (req.params as IdParams).id, req.body as { secret: string }),
+  );
+
+  app.delete('/v1/credentials/:id', { schema: revokeCredentialSchema, onRequest }, async (req, reply) => {
+    await credentials.revoke(callerOf(req), (req.params as IdParams).id);
+    return reply.code(204).send();
+  });
+
+  // The flow engine only (mTLS CN flow-engine): the one route that returns a secret.
+  app.post(
+    '/internal/v1/credentials/:id/resolve',
+    { schema: resolveSchema, onRequest: guards.flowEngine },
+    async (req) => credentials.resolve((req.params as IdParams).id, req.body as ResolveInput),
+  );
+}

@@ -1,0 +1,362 @@
+// Integration credentials: sealed the moment they arrive, metadata only on the way out, rotated
+// to a new version (the old one stops at once), revoked, and resolved — only for the flow
+// engine, only within their scopes, every use and every refusal audited.
+import type { Outbox } from '@flow8/bus';
+import { newId, type Actor } from '@flow8/contracts';
+import { associatedData, DecryptError, open, seal } from '@flow8/crypto';
+import { withTenant, type Pool, type Queryable } from '@flow8/db';
+import { AppError } from '@flow8/http';
+import type { Logger } from '@flow8/telemetry';
+import type { Keyring } from '../../keyring/keyring';
+import { decodeCursor, page } from '../../lib/cursor';
+import { emit } from '../../lib/events';
+import { authorize, type Caller } from '../../principal';
+import {
+  endVersion,
+  getCredential,
+  getSealedSecret,
+  insertCredential,
+  insertVersion,
+  listCredentials,
+  markRevoked,
+  setCurrentVersion,
+  type CredentialRow,
+} from './credentials.repo';
+import { scopeAllows, unknownScopes, type CredentialKind, type Integration } from './scopes';
+
+/** The field name bound into every credential secret's associated data. */
+export const SECRET_FIELD = 'secret';
+
+export interface CredentialView {
+  id: string;
+  integration: Integration;
+  name: string;
+  kind: CredentialKind;
+  scopes: string[];
+  status: 'active' | 'revoked';
+  version: number;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+  revokedAt: string | null;
+}
+
+export const credentialView = (c: CredentialRow): CredentialView => ({
+  id: c.id,
+  integration: c.integration,
+  name: c.name,
+  kind: c.kind,
+  scopes: c.scopes,
+  status: c.status,
+  version: c.currentVersion,
+  createdAt: c.createdAt.toISOString(),
+  createdBy: c.createdBy,
+  updatedAt: c.updatedAt.toISOString(),
+  revokedAt: c.revokedAt?.toISOString() ?? null,
+});
+
+export interface CreateCredentialInput {
+  integration: Integration;
+  name: string;
+  kind: CredentialKind;
+  scopes: string[];
+  secret: string;
+}
+
+export interface ResolveInput {
+  tenantId: string;
+  flowId: string;
+  executionId: string;
+  stepId: string;
+  scope: string;
+  purpose: string;
+}
+
+export type RefusalReason =
+  'not_found' | 'revoked' | 'scope_not_granted' | 'integrity_check_failed' | 'key_unavailable';
+
+/** The AppError a refusal answers with. 5xx text is masked by the error handler, so none is 5xx except a missing key. */
+function refusalError(reason: RefusalReason, cause?: unknown): AppError {
+  switch (reason) {
+    case 'not_found':
+      return new AppError('NOT_FOUND', 'Credential not found');
+    case 'revoked':
+      return new AppError('FORBIDDEN', 'This credential has been revoked', { details: { reason } });
+    case 'scope_not_granted':
+      return new AppError('FORBIDDEN', 'This credential does not grant the required scope', { details: { reason } });
+    case 'integrity_check_failed':
+      // Deterministic, not transient: the stored ciphertext does not belong to this credential.
+      return new AppError('CONFLICT', 'The stored secret failed its integrity check and cannot be used', {
+        details: { reason },
+        cause,
+      });
+    case 'key_unavailable':
+      return new AppError('UNAVAILABLE', 'The key that sealed this credential is not available', { cause });
+    default: {
+      const unreachable: never = reason;
+      throw new Error(`unknown refusal ${String(unreachable)}`);
+    }
+  }
+}
+
+/** The data key exists but would not unwrap (its root key is not configured, or it was tampered with). */
+class KeyUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('data key unavailable', { cause });
+    this.name = 'KeyUnavailableError';
+  }
+}
+
+const FLOW_ENGINE: Actor = { type: 'service', id: 'flow-engine', ip: null };
+
+export function createCredentialService(deps: {
+  pool: Pool;
+  outbox: Pick<Outbox, 'add'>;
+  keyring: Pick<Keyring, 'activeKey' | 'unwrap'>;
+  logger: Logger;
+}) {
+  const { pool, outbox, keyring } = deps;
+  const enc = new TextEncoder();
+
+  function unwrapOrUnavailable(dataKeyId: string, tenantId: string, wrapped: Buffer): Uint8Array {
+    try {
+      return keyring.unwrap({ id: dataKeyId, tenantId, wrapped });
+    } catch (e) {
+      throw new KeyUnavailableError(e);
+    }
+  }
+
+  async function sealSecret(
+    tx: Queryable,
+    tenantId: string,
+    credentialId: string,
+    version: number,
+    secret: string,
+    actorId: string,
+  ) {
+    const dk = await keyring.activeKey(tx, tenantId, actorId);
+    const ciphertext = seal({
+      key: dk.key,
+      keyId: Buffer.from(dk.id, 'hex'),
+      plaintext: enc.encode(secret),
+      ad: associatedData({ tenantId, recordId: credentialId, version, field: SECRET_FIELD }),
+    });
+    return { ciphertext, dataKeyId: dk.id };
+  }
+
+  function validate(input: Pick<CreateCredentialInput, 'integration' | 'scopes'>): void {
+    const unknown = unknownScopes(input.integration, input.scopes);
+    if (unknown.length > 0)
+      throw new AppError('BAD_REQUEST', `Unknown scope(s) for ${input.integration}: ${unknown.join(', ')}`, {
+        details: unknown.map((s) => ({ field: 'body.scopes', message: `${s} is not a ${input.integration} scope` })),
+      });
+  }
+
+  /** Stores a credential for a company without an authorization check (the OAuth2 module, after its own). */
+  async function store(tenantId: string, actor: Actor, input: CreateCredentialInput): Promise<CredentialView> {
+    validate(input);
+    const id = newId('crd');
+    return withTenant(pool, tenantId, async (tx) => {
+      const row = await insertCredential(tx, {
+        id,
+        tenantId,
+        integration: input.integration,
+        name: input.name.trim(),
+        kind: input.kind,
+        scopes: [...new Set(input.scopes)],
+        createdBy: actor.id,
+      });
+      const sealed = await sealSecret(tx, tenantId, id, 1, input.secret, actor.id);
+      await insertVersion(tx, { tenantId, credentialId: id, version: 1, ...sealed });
+      await emit(tx, outbox, {
+        type: 'vault.credential.created',
+        tenantId,
+        actor,
+        resource: { type: 'credential', id },
+        payload: {
+          credentialId: id,
+          integration: row.integration,
+          kind: row.kind,
+          scopes: row.scopes as [string, ...string[]],
+          version: 1,
+          dataKeyId: sealed.dataKeyId,
+        },
+      });
+      return credentialView(row);
+    });
+  }
+
+  return {
+    store,
+
+    async create(caller: Caller, input: CreateCredentialInput): Promise<CredentialView> {
+      authorize(caller, 'credentials:write', input.integration);
+      return store(caller.tenantId, caller.actor, input);
+    },
+
+    async list(caller: Caller, opts: { limit: number; cursor?: string }) {
+      authorize(caller, 'credentials:read');
+      const afterId = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+      const rows = await withTenant(pool, caller.tenantId, (tx) =>
+        listCredentials(tx, caller.tenantId, { afterId, limit: opts.limit + 1 }),
+      );
+      return page(rows, opts.limit, credentialView);
+    },
+
+    async get(caller: Caller, id: string): Promise<CredentialView> {
+      authorize(caller, 'credentials:read');
+      const row = await withTenant(pool, caller.tenantId, (tx) => getCredential(tx, caller.tenantId, id));
+      if (!row) throw new AppError('NOT_FOUND', 'Credential not found');
+      return credentialView(row);
+    },
+
+    /** A new version with a new secret; the previous version's sealed secret is destroyed in the same transaction. */
+    async rotate(caller: Caller, id: string, input: { secret: string }): Promise<CredentialView> {
+      authorize(caller, 'credentials:write');
+      return withTenant(pool, caller.tenantId, async (tx) => {
+        const row = await getCredential(tx, caller.tenantId, id, { forUpdate: true });
+        if (!row) throw new AppError('NOT_FOUND', 'Credential not found');
+        authorize(caller, 'credentials:write', row.integration);
+        if (row.status === 'revoked') throw new AppError('CONFLICT', 'A revoked credential cannot be rotated');
+        const previous = row.currentVersion;
+        const version = previous + 1;
+        await endVersion(tx, id, previous, 'superseded');
+        const sealed = await sealSecret(tx, caller.tenantId, id, version, input.secret, caller.actor.id);
+        await insertVersion(tx, { tenantId: caller.tenantId, credentialId: id, version, ...sealed });
+        await setCurrentVersion(tx, id, version);
+        await emit(tx, outbox, {
+          type: 'vault.credential.rotated',
+          tenantId: caller.tenantId,
+          actor: caller.actor,
+          resource: { type: 'credential', id },
+          payload: {
+            credentialId: id,
+            integration: row.integration,
+            version,
+            previousVersion: previous,
+            dataKeyId: sealed.dataKeyId,
+          },
+        });
+        const updated = await getCredential(tx, caller.tenantId, id);
+        return credentialView(updated!);
+      });
+    },
+
+    async revoke(caller: Caller, id: string): Promise<void> {
+      authorize(caller, 'credentials:write');
+      await withTenant(pool, caller.tenantId, async (tx) => {
+        const row = await getCredential(tx, caller.tenantId, id, { forUpdate: true });
+        if (!row) throw new AppError('NOT_FOUND', 'Credential not found');
+        authorize(caller, 'credentials:write', row.integration);
+        if (row.status === 'revoked') throw new AppError('CONFLICT', 'This credential is already revoked');
+        await endVersion(tx, id, row.currentVersion, 'revoked');
+        await markRevoked(tx, id, caller.actor.id);
+        await emit(tx, outbox, {
+          type: 'vault.credential.revoked',
+          tenantId: caller.tenantId,
+          actor: caller.actor,
+          resource: { type: 'credential', id },
+          payload: { credentialId: id, integration: row.integration, version: row.currentVersion },
+        });
+      });
+    },
+
+    /**
+     * The flow engine asks for a secret for one step. Checks, decrypts and records the use in one
+     * transaction: a use that cannot be recorded returns no secret. A refusal is recorded too.
+     */
+    async resolve(
+      id: string,
+      input: ResolveInput,
+    ): Promise<{ credentialId: string; version: number; integration: Integration; secret: string }> {
+      const context = {
+        scope: input.scope,
+        flowId: input.flowId,
+        executionId: input.executionId,
+        stepId: input.stepId,
+        purpose: input.purpose,
+      };
+      type Outcome =
+        | { ok: true; version: number; integration: Integration; secret: string }
+        | { ok: false; reason: RefusalReason; cause?: unknown };
+      const outcome = await withTenant(pool, input.tenantId, async (tx): Promise<Outcome> => {
+        const found = await getSealedSecret(tx, input.tenantId, id);
+        let result: Outcome;
+        if (!found) result = { ok: false, reason: 'not_found' };
+        else if (found.credential.status === 'revoked' || !found.ciphertext || !found.dataKeyId)
+          result = { ok: false, reason: 'revoked' };
+        else if (!scopeAllows(found.credential.integration, found.credential.scopes, input.scope))
+          result = { ok: false, reason: 'scope_not_granted' };
+        else {
+          const c = found.credential;
+          const dataKeyId = found.dataKeyId;
+          const wrapped = found.wrapped;
+          try {
+            const plaintext = open({
+              keys: (keyId) =>
+                keyId === dataKeyId && wrapped ? unwrapOrUnavailable(dataKeyId, input.tenantId, wrapped) : undefined,
+              sealed: new Uint8Array(found.ciphertext),
+              ad: associatedData({
+                tenantId: input.tenantId,
+                recordId: id,
+                version: c.currentVersion,
+                field: SECRET_FIELD,
+              }),
+            });
+            result = {
+              ok: true,
+              version: c.currentVersion,
+              integration: c.integration,
+              secret: new TextDecoder().decode(plaintext),
+            };
+          } catch (e) {
+            if (e instanceof KeyUnavailableError) {
+              deps.logger.error(
+                { err: e.cause, credentialId: id, dataKeyId },
+                'credential data key could not be unwrapped',
+              );
+              result = { ok: false, reason: 'key_unavailable', cause: e };
+            } else if (e instanceof DecryptError) {
+              // Moved, altered or foreign ciphertext: the header names another key, or the tag fails.
+              deps.logger.error(
+                { credentialId: id, reason: e.reason, keyId: e.keyId },
+                'credential failed its integrity check',
+              );
+              result = { ok: false, reason: 'integrity_check_failed', cause: e };
+            } else throw e;
+          }
+        }
+        if (result.ok) {
+          await emit(tx, outbox, {
+            type: 'vault.credential.used',
+            tenantId: input.tenantId,
+            actor: FLOW_ENGINE,
+            resource: { type: 'credential', id },
+            purpose: input.purpose,
+            payload: { credentialId: id, version: result.version, integration: result.integration, ...context },
+          });
+        } else {
+          await emit(tx, outbox, {
+            type: 'vault.credential.use_refused',
+            tenantId: input.tenantId,
+            actor: FLOW_ENGINE,
+            resource: { type: 'credential', id },
+            purpose: input.purpose,
+            payload: {
+              credentialId: id,
+              version: found?.credential.currentVersion ?? null,
+              integration: found?.credential.integration ?? null,
+              reason: result.reason,
+              ...context,
+            },
+          });
+        }
+        return result;
+      });
+      if (!outcome.ok) throw refusalError(outcome.reason, outcome.cause);
+      return { credentialId: id, version: outcome.version, integration: outcome.integration, secret: outcome.secret };
+    },
+  };
+}
+
+export type CredentialService = ReturnType<typeof createCredentialService>;

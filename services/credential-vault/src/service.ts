@@ -1,0 +1,114 @@
+// Wires the credential vault from its config: used by main.ts, the root-key CLI and the
+// integration tests, which run the real service in-process against the real stack.
+import { ready } from '@flow8/crypto';
+import { createServiceBus, identityPublicKeys, loadTls, servicePool } from '@flow8/runtime';
+import type { Logger } from '@flow8/telemetry';
+import { buildApp } from './app';
+import type { VaultConfig } from './config';
+import { createCredentialService } from './features/credentials/credentials.service';
+import { createFieldService } from './features/fields/fields.service';
+import { createKeyService } from './features/keys/keys.service';
+import { createGuards } from './guards';
+import { createKeyring } from './keyring/keyring';
+
+export const SERVICE_NAME = 'credential-vault';
+
+export async function createVault(config: VaultConfig, logger: Logger) {
+  await ready();
+  const tls = loadTls(config);
+  const pool = servicePool(SERVICE_NAME, config.VAULT_DATABASE_URL, config.FLOW8_CA_FILE);
+  const keyring = createKeyring({
+    pool,
+    current: config.ENCRYPTION_KEY,
+    previous: config.ENCRYPTION_KEY_PREVIOUS,
+    cacheTtlMs: config.VAULT_DATA_KEY_CACHE_TTL,
+  });
+  try {
+    // Before anything else: a wrong key fails here, with a clear message, not at the first decrypt.
+    await keyring.verify(SERVICE_NAME);
+  } catch (e) {
+    await pool.end();
+    throw e;
+  }
+  logger.info(
+    { rootFingerprint: keyring.fingerprint, previousRootFingerprint: keyring.previousFingerprint },
+    'root key verified',
+  );
+  const bus = createServiceBus({ name: SERVICE_NAME, config, tls, pool, logger });
+  const { outbox, relay } = bus;
+  const guards = createGuards({
+    allowedCallers: config.VAULT_ALLOWED_CALLERS,
+    operatorCallers: config.VAULT_OPERATOR_CALLERS,
+    fieldCallers: config.VAULT_FIELD_CALLERS,
+    identityPublicKeys: identityPublicKeys(config),
+  });
+  const credentials = createCredentialService({ pool, outbox, keyring, logger });
+  const keys = createKeyService({ pool, outbox, keyring, logger, batchSize: config.VAULT_REENCRYPT_BATCH });
+  const fields = createFieldService({ pool, keyring, caller: SERVICE_NAME });
+
+  // Background re-encryption after a data-key rotation: on a timer, and at once when kicked.
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  const reencrypt = (): void => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = keys
+      .reencryptPending()
+      .then((n) => {
+        if (n > 0) logger.info({ records: n }, 're-encrypted records under the active data keys');
+      })
+      .catch((e: unknown) => logger.error({ err: e }, 'background re-encryption failed; will retry'))
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          reencrypt();
+        }
+      });
+  };
+
+  const app = buildApp({
+    logger,
+    tls: { ...tls, requestClientCert: true },
+    guards,
+    credentials,
+    keys,
+    fields,
+    kickReencryption: reencrypt,
+    readiness: bus.readiness,
+  });
+
+  return {
+    app,
+    pool,
+    relay,
+    keyring,
+    outbox,
+    credentials,
+    keys,
+    /** Waits for the current background re-encryption pass (tests). */
+    async settle(): Promise<void> {
+      while (running) await running;
+    },
+    async start() {
+      await bus.ensureDomainTopics(['vault']);
+      relay.start();
+      timer = setInterval(reencrypt, config.VAULT_REENCRYPT_INTERVAL);
+      reencrypt();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      while (running) await running;
+      await bus.stop();
+      await pool.end();
+    },
+  };
+}
+
+export type Vault = Awaited<ReturnType<typeof createVault>>;
