@@ -11,7 +11,8 @@
 #      downloads the NDJSON export and verifies it OFFLINE with nothing but the public key.
 # Services keep running afterwards; stop everything with scripts/stop.sh.
 #
-# Env: FLOW8_GATEWAY_PORT (8443), FLOW8_AUTH_PORT (8101), FLOW8_AUDIT_PORT (8104), LOG_LEVEL (info),
+# Env: FLOW8_GATEWAY_PORT (8443), FLOW8_AUTH_PORT (8101), FLOW8_VAULT_PORT (8102), FLOW8_AUDIT_PORT (8104),
+#      LOG_LEVEL (info),
 #      OTEL_EXPORTER_OTLP_ENDPOINT (unset: spans are not exported).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$FLOW8_REPO_ROOT"
@@ -27,6 +28,7 @@ mkdir -p "$STATE/logs" "$STATE/run" "$STATE/secrets"
 
 AUTH_PORT="${FLOW8_AUTH_PORT:-8101}"
 GATEWAY_PORT="${FLOW8_GATEWAY_PORT:-8443}"
+VAULT_PORT="${FLOW8_VAULT_PORT:-8102}"
 AUDIT_PORT="${FLOW8_AUDIT_PORT:-8104}"
 
 # Development secrets: generated once, kept in the state dir (mode 600), never committed.
@@ -40,12 +42,17 @@ operator_token="$STATE/secrets/operator.token"
 [[ -s "$operator_token" ]] || (openssl rand -hex 32 >"$operator_token" && chmod 600 "$operator_token")
 apikey_signing_key="$STATE/secrets/auth-apikey-signing.key"
 [[ -s "$apikey_signing_key" ]] || (openssl rand -base64 32 >"$apikey_signing_key" && chmod 600 "$apikey_signing_key")
+# The vault's root key-encryption key. In production it lives in a secret manager, never beside data.
+encryption_key="$STATE/secrets/vault-encryption.key"
+[[ -s "$encryption_key" ]] || (openssl rand -base64 32 >"$encryption_key" && chmod 600 "$encryption_key")
 [[ -s "$operator_password_file" ]] || (printf 'Fl8-%s' "$(openssl rand -hex 12)" >"$operator_password_file" && chmod 600 "$operator_password_file")
 
 log "migrating databases"
 pnpm -s --filter @flow8/auth migrate >"$STATE/logs/migrate-auth.log" 2>&1 || die auth "migrations failed" "$STATE/logs/migrate-auth.log"
 pnpm -s --filter @flow8/audit-ingest migrate >"$STATE/logs/migrate-audit.log" 2>&1 \
   || die audit-ingest "migrations failed" "$STATE/logs/migrate-audit.log"
+pnpm -s --filter @flow8/credential-vault migrate >"$STATE/logs/migrate-vault.log" 2>&1 \
+  || die credential-vault "migrations failed" "$STATE/logs/migrate-vault.log"
 
 # start_service <name> <port> <env...>
 start_service() {
@@ -72,9 +79,12 @@ start_service audit-ingest "$AUDIT_PORT" AUDIT_DATABASE_URL="$AUDIT_DATABASE_URL
 start_service auth "$AUTH_PORT" AUTH_DATABASE_URL="$AUTH_DATABASE_URL" AUTH_ALLOWED_CALLERS=gateway \
   INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key" REDIS_URL="$REDIS_URL" \
   AUTH_API_KEY_SIGNING_KEYS_FILE="$apikey_signing_key"
+start_service credential-vault "$VAULT_PORT" VAULT_DATABASE_URL="$VAULT_DATABASE_URL" ENCRYPTION_KEY_FILE="$encryption_key" \
+  INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key"
 start_service gateway "$GATEWAY_PORT" GATEWAY_IDENTITY_SIGNING_KEY_FILE="$identity_key" \
   GATEWAY_OPERATOR_TOKEN_FILE="$operator_token" REDIS_URL="$REDIS_URL" \
-  GATEWAY_AUTH_URL="https://localhost:$AUTH_PORT" GATEWAY_AUDIT_URL="https://localhost:$AUDIT_PORT"
+  GATEWAY_AUTH_URL="https://localhost:$AUTH_PORT" GATEWAY_AUDIT_URL="https://localhost:$AUDIT_PORT" \
+  GATEWAY_VAULT_URL="https://localhost:$VAULT_PORT"
 
 # The public API, as a frontend or a customer's script sees it: HTTPS, our CA, no client cert.
 api() { # api <method> <path> [curl args...]
@@ -131,6 +141,7 @@ flow8 is up:
   gateway        https://localhost:$GATEWAY_PORT   (public HTTPS API; OpenAPI at /v1/openapi.json; logs $STATE/logs/gateway.log)
   auth           https://localhost:$AUTH_PORT   (mTLS + internal identity; logs $STATE/logs/auth.log)
   audit-ingest   https://localhost:$AUDIT_PORT   (mTLS + internal identity; logs $STATE/logs/audit-ingest.log)
+  vault          https://localhost:$VAULT_PORT   (mTLS + internal identity; logs $STATE/logs/credential-vault.log)
   Kafka SSL      $KAFKA_BROKERS    PostgreSQL TLS localhost:$PGPORT    Redis TLS $(echo "$REDIS_URL" | sed 's/.*@//')
   demo company   $tenant_id ($slug): sign in as $admin_email or $officer_email,
                  password in $operator_password_file
