@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   base64Key,
+  filePath,
   busFields,
   csv,
   duration,
@@ -10,9 +11,42 @@ import {
   kafkaFields,
   port,
   secret,
+  str,
   telemetryFields,
   tlsFields,
+  url,
 } from '@flow8/config';
+import { INTEGRATIONS, type IntegrationName } from './features/oauth/integrations';
+
+type Upper = Uppercase<IntegrationName>;
+const clientId = () => str().optional();
+const clientSecret = () => secret().optional();
+const issuer = () => url({ protocols: ['https:'] }).optional();
+const allowHosts = () => csv().optional();
+
+/**
+ * Per integration (NAME = CLIO, QUICKBOOKS, SALESFORCE, SLACK, GOOGLE_DRIVE):
+ * `VAULT_OAUTH_<NAME>_CLIENT_ID` and `VAULT_OAUTH_<NAME>_CLIENT_SECRET` (or `_FILE`) enable the
+ * OAuth2 flow for it; `VAULT_OAUTH_<NAME>_ISSUER` points it at a generic OpenID Connect provider
+ * (discovery, RFC 7009 revocation) instead of the provider's published endpoints;
+ * `VAULT_OAUTH_<NAME>_ALLOW_PRIVATE_HOSTS` lists host names allowed to resolve to private or
+ * loopback addresses (unset: public addresses only).
+ */
+const oauthIntegrationFields = Object.fromEntries(
+  INTEGRATIONS.flatMap((name) => {
+    const u = name.toUpperCase();
+    return [
+      [`VAULT_OAUTH_${u}_CLIENT_ID`, clientId()],
+      [`VAULT_OAUTH_${u}_CLIENT_SECRET`, clientSecret()],
+      [`VAULT_OAUTH_${u}_ISSUER`, issuer()],
+      [`VAULT_OAUTH_${u}_ALLOW_PRIVATE_HOSTS`, allowHosts()],
+    ];
+  }),
+) as { [K in `VAULT_OAUTH_${Upper}_CLIENT_ID`]: ReturnType<typeof clientId> } & {
+  [K in `VAULT_OAUTH_${Upper}_CLIENT_SECRET`]: ReturnType<typeof clientSecret>;
+} & { [K in `VAULT_OAUTH_${Upper}_ISSUER`]: ReturnType<typeof issuer> } & {
+  [K in `VAULT_OAUTH_${Upper}_ALLOW_PRIVATE_HOSTS`]: ReturnType<typeof allowHosts>;
+};
 
 export const vaultConfigSchema = z.object({
   ...httpFields,
@@ -48,6 +82,18 @@ export const vaultConfigSchema = z.object({
   VAULT_REENCRYPT_INTERVAL: duration('5s'),
   /** Records re-encrypted per transaction. */
   VAULT_REENCRYPT_BATCH: int({ min: 1, max: 10_000, default: 200 }),
+  /**
+   * Where providers send the browser back after consent (registered at every provider): the
+   * frontend page that calls GET /v1/credentials/oauth/callback. Unset: the OAuth2 routes answer 404.
+   */
+  VAULT_OAUTH_REDIRECT_URI: url({ protocols: ['https:'] }).optional(),
+  /** PEM CA bundle to verify OAuth providers with; unset: Node's public roots. */
+  VAULT_OAUTH_CA_FILE: filePath().optional(),
+  /** How long a started authorization waits for its callback. */
+  VAULT_OAUTH_STATE_TTL: duration('10m'),
+  /** A resolve refreshes an OAuth2 access token that expires within this margin. */
+  VAULT_OAUTH_REFRESH_MARGIN: duration('60s'),
+  ...oauthIntegrationFields,
 });
 
 export type VaultConfig = z.infer<typeof vaultConfigSchema>;

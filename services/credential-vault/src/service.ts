@@ -8,6 +8,13 @@ import type { VaultConfig } from './config';
 import { createCredentialService } from './features/credentials/credentials.service';
 import { createFieldService } from './features/fields/fields.service';
 import { createKeyService } from './features/keys/keys.service';
+import { oauthRoutes } from './features/oauth/oauth.routes';
+import {
+  createOAuthService,
+  oauthAppError,
+  oauthSettingsFromConfig,
+  type OAuthService,
+} from './features/oauth/oauth.vault';
 import { createGuards } from './guards';
 import { createKeyring } from './keyring/keyring';
 
@@ -42,7 +49,31 @@ export async function createVault(config: VaultConfig, logger: Logger) {
     fieldCallers: config.VAULT_FIELD_CALLERS,
     identityPublicKeys: identityPublicKeys(config),
   });
-  const credentials = createCredentialService({ pool, outbox, keyring, logger });
+  // OAuth2 (src/features/oauth): only when VAULT_OAUTH_REDIRECT_URI is set; refresh on resolve and
+  // revocation at the provider on delete go through the same flow. The service is created first
+  // without storage and given credentials.store() once that exists.
+  const oauthSettings = oauthSettingsFromConfig(config);
+  const ref: { oauth?: OAuthService } = {};
+  const viaOAuth = (): OAuthService => {
+    if (!ref.oauth) throw new Error('OAuth2 service not ready');
+    return ref.oauth;
+  };
+  const credentials = createCredentialService({
+    pool,
+    outbox,
+    keyring,
+    logger,
+    oauth: oauthSettings
+      ? {
+          ensureFresh: (tokens, opts) => viaOAuth().ensureFresh(tokens, opts),
+          revokeAtProvider: (tokens) => viaOAuth().revokeAtProvider(tokens),
+          toAppError: oauthAppError,
+        }
+      : undefined,
+  });
+  if (oauthSettings) {
+    ref.oauth = createOAuthService({ pool, keyring, logger, settings: oauthSettings, store: credentials.store });
+  }
   const keys = createKeyService({ pool, outbox, keyring, logger, batchSize: config.VAULT_REENCRYPT_BATCH });
   const fields = createFieldService({ pool, keyring, caller: SERVICE_NAME });
 
@@ -80,6 +111,7 @@ export async function createVault(config: VaultConfig, logger: Logger) {
     keys,
     fields,
     kickReencryption: reencrypt,
+    extraRoutes: ref.oauth ? [oauthRoutes({ oauth: ref.oauth, guards })] : [],
     readiness: bus.readiness,
   });
 

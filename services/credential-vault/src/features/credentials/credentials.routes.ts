@@ -34,7 +34,10 @@ export function credentialRoutes(app: FastifyInstance, deps: { credentials: Cred
   );
 
   app.delete('/v1/credentials/:id', { schema: revokeCredentialSchema, onRequest }, async (req, reply) => {
-    await credentials.revoke(callerOf(req), (req.params as IdParams).id);
+    const { id } = req.params as IdParams;
+    const { providerRevocation } = await credentials.revoke(callerOf(req), id);
+    // An oauth2 credential also says whether the grant was revoked at the provider.
+    if (providerRevocation !== null) return reply.code(200).send({ id, status: 'revoked', providerRevocation });
     return reply.code(204).send();
   });
 

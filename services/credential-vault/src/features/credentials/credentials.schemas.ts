@@ -83,7 +83,22 @@ export const rotateCredentialSchema = {
   response: { 200: credentialViewSchema },
 } as const;
 
-export const revokeCredentialSchema = { params: idParams } as const;
+export const revokeCredentialSchema = {
+  params: idParams,
+  response: {
+    200: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'status', 'providerRevocation'],
+      properties: {
+        id: { type: 'string' },
+        status: { type: 'string', enum: ['revoked'] },
+        providerRevocation: { type: 'string', enum: ['revoked', 'failed'] },
+      },
+    },
+    204: { type: 'null' },
+  },
+} as const;
 
 export const resolveSchema = {
   params: idParams,

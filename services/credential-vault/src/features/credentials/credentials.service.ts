@@ -9,7 +9,8 @@ import { AppError } from '@flow8/http';
 import type { Logger } from '@flow8/telemetry';
 import type { Keyring } from '../../keyring/keyring';
 import { decodeCursor, page } from '../../lib/cursor';
-import { emit } from '../../lib/events';
+import { emit, VAULT_ACTOR } from '../../lib/events';
+import type { OAuthFlow, OAuthTokenSet } from '../oauth/oauth.flow';
 import { authorize, type Caller } from '../../principal';
 import {
   endVersion,
@@ -21,6 +22,7 @@ import {
   markRevoked,
   setCurrentVersion,
   type CredentialRow,
+  type SealedSecretRow,
 } from './credentials.repo';
 import { scopeAllows, unknownScopes, type CredentialKind, type Integration } from './scopes';
 
@@ -107,6 +109,21 @@ class KeyUnavailableError extends Error {
   }
 }
 
+/**
+ * The token set of a grant stored by the OAuth2 flow, or null for any other `oauth2` secret (one
+ * entered by hand through POST /v1/credentials is returned as it is, never refreshed).
+ */
+function parseTokenSet(secret: string, integration: Integration): OAuthTokenSet | null {
+  if (!secret.startsWith('{')) return null;
+  try {
+    const t = JSON.parse(secret) as Partial<OAuthTokenSet> | null;
+    if (t && typeof t.accessToken === 'string' && t.integration === integration) return t as OAuthTokenSet;
+  } catch {
+    // not a token set
+  }
+  return null;
+}
+
 const FLOW_ENGINE: Actor = { type: 'service', id: 'flow-engine', ip: null };
 
 export function createCredentialService(deps: {
@@ -114,6 +131,8 @@ export function createCredentialService(deps: {
   outbox: Pick<Outbox, 'add'>;
   keyring: Pick<Keyring, 'activeKey' | 'unwrap'>;
   logger: Logger;
+  /** The OAuth2 module: refresh on resolve, revocation at the provider on delete. */
+  oauth?: Pick<OAuthFlow, 'ensureFresh' | 'revokeAtProvider'> & { toAppError: (e: unknown) => unknown };
 }) {
   const { pool, outbox, keyring } = deps;
   const enc = new TextEncoder();
@@ -142,6 +161,69 @@ export function createCredentialService(deps: {
       ad: associatedData({ tenantId, recordId: credentialId, version, field: SECRET_FIELD }),
     });
     return { ciphertext, dataKeyId: dk.id };
+  }
+
+  /** Opens the current version's sealed secret (throws KeyUnavailableError or DecryptError). */
+  function openSecret(tenantId: string, id: string, found: SealedSecretRow): string {
+    const { dataKeyId, wrapped, ciphertext } = found;
+    if (!ciphertext || !dataKeyId) throw new Error('no current secret');
+    const plaintext = open({
+      keys: (keyId) => (keyId === dataKeyId && wrapped ? unwrapOrUnavailable(dataKeyId, tenantId, wrapped) : undefined),
+      sealed: new Uint8Array(ciphertext),
+      ad: associatedData({ tenantId, recordId: id, version: found.credential.currentVersion, field: SECRET_FIELD }),
+    });
+    return new TextDecoder().decode(plaintext);
+  }
+
+  /**
+   * An oauth2 credential's token set, refreshed when the access token is about to expire. Runs
+   * under the caller's FOR UPDATE lock on the credential, so two replicas never spend one
+   * (rotating) refresh token twice; a refreshed set is stored as a new sealed version at once.
+   * Returns the access token and the version that holds it.
+   */
+  async function freshAccessToken(
+    tx: Queryable,
+    tenantId: string,
+    row: CredentialRow,
+    secret: string,
+  ): Promise<{ version: number; accessToken: string }> {
+    const oauth = deps.oauth;
+    const tokens = parseTokenSet(secret, row.integration);
+    if (!tokens) return { version: row.currentVersion, accessToken: secret };
+    if (!oauth) return { version: row.currentVersion, accessToken: tokens.accessToken };
+    let fresh: { tokens: OAuthTokenSet; refreshed: boolean };
+    try {
+      fresh = await oauth.ensureFresh(tokens);
+    } catch (e) {
+      deps.logger.warn({ credentialId: row.id, integration: row.integration, err: e }, 'oauth refresh failed');
+      throw oauth.toAppError(e);
+    }
+    if (!fresh.refreshed) return { version: row.currentVersion, accessToken: tokens.accessToken };
+    const previous = row.currentVersion;
+    const version = previous + 1;
+    await endVersion(tx, row.id, previous, 'superseded');
+    const sealed = await sealSecret(tx, tenantId, row.id, version, JSON.stringify(fresh.tokens), VAULT_ACTOR.id);
+    await insertVersion(tx, { tenantId, credentialId: row.id, version, ...sealed });
+    await setCurrentVersion(tx, row.id, version);
+    // The rotated event has no reason field (proto/events/vault); the reason is in the log.
+    await emit(tx, outbox, {
+      type: 'vault.credential.rotated',
+      tenantId,
+      actor: VAULT_ACTOR,
+      resource: { type: 'credential', id: row.id },
+      payload: {
+        credentialId: row.id,
+        integration: row.integration,
+        version,
+        previousVersion: previous,
+        dataKeyId: sealed.dataKeyId,
+      },
+    });
+    deps.logger.info(
+      { credentialId: row.id, integration: row.integration, version, previousVersion: previous, reason: 'refreshed' },
+      'oauth2 credential refreshed',
+    );
+    return { version, accessToken: fresh.tokens.accessToken };
   }
 
   function validate(input: Pick<CreateCredentialInput, 'integration' | 'scopes'>): void {
@@ -242,13 +324,30 @@ export function createCredentialService(deps: {
       });
     },
 
-    async revoke(caller: Caller, id: string): Promise<void> {
+    /**
+     * Revokes locally (one transaction, with its event); then, for an oauth2 credential, revokes
+     * the grant at the provider. A provider failure is logged and reported, never undoes the
+     * local revoke. `providerRevocation` is null for other kinds.
+     */
+    async revoke(caller: Caller, id: string): Promise<{ providerRevocation: 'revoked' | 'failed' | null }> {
       authorize(caller, 'credentials:write');
-      await withTenant(pool, caller.tenantId, async (tx) => {
+      const tokens = await withTenant(pool, caller.tenantId, async (tx) => {
         const row = await getCredential(tx, caller.tenantId, id, { forUpdate: true });
         if (!row) throw new AppError('NOT_FOUND', 'Credential not found');
         authorize(caller, 'credentials:write', row.integration);
         if (row.status === 'revoked') throw new AppError('CONFLICT', 'This credential is already revoked');
+        let held: OAuthTokenSet | null | undefined;
+        if (row.kind === 'oauth2' && deps.oauth) {
+          held = null;
+          const found = await getSealedSecret(tx, caller.tenantId, id);
+          try {
+            if (found?.ciphertext) held = parseTokenSet(openSecret(caller.tenantId, id, found), row.integration);
+            // A hand-entered oauth2 secret has no grant to revoke at a provider.
+            if (held === null) held = undefined;
+          } catch (e) {
+            deps.logger.error({ credentialId: id, err: e }, 'oauth2 grant could not be opened for provider revocation');
+          }
+        }
         await endVersion(tx, id, row.currentVersion, 'revoked');
         await markRevoked(tx, id, caller.actor.id);
         await emit(tx, outbox, {
@@ -258,7 +357,20 @@ export function createCredentialService(deps: {
           resource: { type: 'credential', id },
           payload: { credentialId: id, integration: row.integration, version: row.currentVersion },
         });
+        return held;
       });
+      if (tokens === undefined || !deps.oauth) return { providerRevocation: null };
+      if (tokens === null) return { providerRevocation: 'failed' };
+      try {
+        await deps.oauth.revokeAtProvider(tokens);
+        return { providerRevocation: 'revoked' };
+      } catch (e) {
+        deps.logger.error(
+          { credentialId: id, integration: tokens.integration, err: e },
+          'oauth2 grant revoked locally but not at the provider',
+        );
+        return { providerRevocation: 'failed' };
+      }
     },
 
     /**
@@ -280,7 +392,13 @@ export function createCredentialService(deps: {
         | { ok: true; version: number; integration: Integration; secret: string }
         | { ok: false; reason: RefusalReason; cause?: unknown };
       const outcome = await withTenant(pool, input.tenantId, async (tx): Promise<Outcome> => {
-        const found = await getSealedSecret(tx, input.tenantId, id);
+        let found = await getSealedSecret(tx, input.tenantId, id);
+        if (found?.credential.kind === 'oauth2' && found.credential.status === 'active' && deps.oauth) {
+          // Refresh may follow: hold the credential, and read it again under the lock (another
+          // replica may just have stored a refreshed token set).
+          await getCredential(tx, input.tenantId, id, { forUpdate: true });
+          found = await getSealedSecret(tx, input.tenantId, id);
+        }
         let result: Outcome;
         if (!found) result = { ok: false, reason: 'not_found' };
         else if (found.credential.status === 'revoked' || !found.ciphertext || !found.dataKeyId)
@@ -290,25 +408,15 @@ export function createCredentialService(deps: {
         else {
           const c = found.credential;
           const dataKeyId = found.dataKeyId;
-          const wrapped = found.wrapped;
           try {
-            const plaintext = open({
-              keys: (keyId) =>
-                keyId === dataKeyId && wrapped ? unwrapOrUnavailable(dataKeyId, input.tenantId, wrapped) : undefined,
-              sealed: new Uint8Array(found.ciphertext),
-              ad: associatedData({
-                tenantId: input.tenantId,
-                recordId: id,
-                version: c.currentVersion,
-                field: SECRET_FIELD,
-              }),
-            });
-            result = {
-              ok: true,
-              version: c.currentVersion,
-              integration: c.integration,
-              secret: new TextDecoder().decode(plaintext),
-            };
+            const secret = openSecret(input.tenantId, id, found);
+            if (c.kind === 'oauth2') {
+              // Only the access token leaves the vault; the refresh token stays sealed here.
+              const fresh = await freshAccessToken(tx, input.tenantId, c, secret);
+              result = { ok: true, version: fresh.version, integration: c.integration, secret: fresh.accessToken };
+            } else {
+              result = { ok: true, version: c.currentVersion, integration: c.integration, secret };
+            }
           } catch (e) {
             if (e instanceof KeyUnavailableError) {
               deps.logger.error(
