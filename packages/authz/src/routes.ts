@@ -1,5 +1,6 @@
 // What each public route requires, for the gateway's route-level gate and for the role × endpoint
-// security tests. Covers shared/API.md § Identity and access and § Audit exactly; per-resource
+// security tests. Covers shared/API.md § Identity and access, § Credentials (without the OAuth
+// start/callback routes, not wired yet) and § Audit exactly; per-resource
 // checks (which flow, whose key) stay with the service, through decide().
 import { decide, type Decision, type Principal } from './decide';
 import type { Grant } from './grants';
@@ -28,7 +29,7 @@ export interface RoutePermission {
   ownPermission?: Permission;
   /** Meaningful only for a cookie session (a user principal), e.g. logout. */
   sessionOnly?: boolean;
-  section: 'identity' | 'audit';
+  section: 'identity' | 'credentials' | 'audit';
 }
 
 export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
@@ -81,6 +82,15 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   { section: 'identity', method: 'GET', path: '/v1/settings/ip-allowlist', permission: 'settings:read' },
   { section: 'identity', method: 'PUT', path: '/v1/settings/ip-allowlist', permission: 'settings:write' },
   { section: 'identity', method: 'POST', path: '/v1/tenants', permission: 'operator' },
+  // § Credentials (credential-vault). The OAuth2 start/callback routes are not here yet: they are
+  // being wired in the vault, and join the table (and the gateway) when they exist.
+  { section: 'credentials', method: 'GET', path: '/v1/credentials', permission: 'credentials:read' },
+  { section: 'credentials', method: 'POST', path: '/v1/credentials', permission: 'credentials:write' },
+  { section: 'credentials', method: 'GET', path: '/v1/credentials/:id', permission: 'credentials:read' },
+  { section: 'credentials', method: 'POST', path: '/v1/credentials/:id/rotate', permission: 'credentials:write' },
+  { section: 'credentials', method: 'DELETE', path: '/v1/credentials/:id', permission: 'credentials:write' },
+  { section: 'credentials', method: 'POST', path: '/v1/keys/rotate', permission: 'keys:rotate' },
+  { section: 'credentials', method: 'GET', path: '/v1/keys', permission: 'keys:rotate' },
   // § Audit
   { section: 'audit', method: 'GET', path: '/v1/audit/events', permission: 'audit:read' },
   { section: 'audit', method: 'GET', path: '/v1/audit/export', permission: 'audit:read' },

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServiceApp } from '@flow8/http';
 import type { Logger } from '@flow8/telemetry';
 import { auditRoutes } from './features/audit/audit.routes';
+import { credentialRoutes } from './features/credentials/credentials.routes';
 import { identityRoutes } from './features/identity/identity.routes';
 import { installCors } from './http/cors';
 import { clientIp } from './net/client-ip';
@@ -66,6 +67,7 @@ export function buildApp(deps: GatewayAppDeps): FastifyInstance {
   void app.register(async (v1) => {
     v1.addHook('onRequest', guard);
     identityRoutes(v1, { upstreams: deps.upstreams });
+    credentialRoutes(v1, { upstreams: deps.upstreams });
     auditRoutes(v1, { upstreams: deps.upstreams });
   });
 

@@ -20,9 +20,10 @@ export const gatewayConfigSchema = z.object({
   ...telemetryFields,
   /** HTTPS only; there is no plain-HTTP listener at all. */
   PORT: port(8443),
-  /** Where auth and audit-ingest listen (mTLS with this service's certificate, CN `gateway`). */
+  /** Where auth, audit-ingest and credential-vault listen (mTLS with this service's certificate, CN `gateway`). */
   GATEWAY_AUTH_URL: url({ protocols: ['https'] }).default('https://localhost:8101'),
   GATEWAY_AUDIT_URL: url({ protocols: ['https'] }).default('https://localhost:8104'),
+  GATEWAY_VAULT_URL: url({ protocols: ['https'] }).default('https://localhost:8102'),
   /** auth's API-key signing keys. Default: `${GATEWAY_AUTH_URL}/internal/v1/jwks`. */
   GATEWAY_JWKS_URL: url({ protocols: ['https'] }).optional(),
   /** How often the JWKS is refreshed regardless (an unknown `kid` refreshes it sooner, at most every 30 s). */

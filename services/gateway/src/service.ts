@@ -35,7 +35,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   const upstreams = createUpstreams({
     tls,
     signer,
-    origins: { auth: config.GATEWAY_AUTH_URL, 'audit-ingest': config.GATEWAY_AUDIT_URL },
+    origins: {
+      auth: config.GATEWAY_AUTH_URL,
+      'audit-ingest': config.GATEWAY_AUDIT_URL,
+      'credential-vault': config.GATEWAY_VAULT_URL,
+    },
     timeoutMs: config.GATEWAY_UPSTREAM_TIMEOUT,
   });
   const jwksUrl = new URL(config.GATEWAY_JWKS_URL ?? `${config.GATEWAY_AUTH_URL.replace(/\/$/, '')}/internal/v1/jwks`);

@@ -2,7 +2,9 @@
 // the real ledger exactly once: audit-ingest consumes auth's topics (same prefix), and each action
 // comes from its own client IP (X-Forwarded-For from a trusted proxy), so each ledger entry can be
 // tied to the one request that caused it — type, actor, the IP the gateway saw, and the resource.
-// Reading the audit log is itself an entry with the reader and their IP.
+// Reading the audit log is itself an entry with the reader and their IP. The vault shares the
+// prefix too, so credential create / rotate / revoke (topic flow8.vault.events.v1) are checked
+// the same way, and a canary secret is searched for in every response and log line.
 import { eventually } from '@flow8/testkit';
 import {
   bearer,
@@ -48,6 +50,15 @@ let gw: Gw;
 let company: Company;
 let admin: Session;
 const expected: Expected[] = [];
+/** Secrets posted to the vault through the gateway: none may ever come back out. */
+const canaries: string[] = [];
+/** Every response body the suite received for a credential request. */
+const credentialResponses: string[] = [];
+const canary = () => {
+  const c = `canary-${randomId()}-${randomId()}`;
+  canaries.push(c);
+  return c;
+};
 /** Polls come from their own address, so the reads they cause never pass for the reads under test. */
 const pollIp = randomIpv4();
 let pollHeaders: Record<string, string>;
@@ -67,16 +78,12 @@ const xff = (ip: string) => ({ 'x-forwarded-for': `203.0.113.250, ${ip}` });
 
 beforeAll(async () => {
   up = await startUpstreams(keys, { sharedPrefix: true });
-  gw = await startGateway(
-    keys,
-    { authUrl: up.auth.url, auditUrl: up.audit.url },
-    {
-      GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
-      GATEWAY_RATE_LIMIT_USER: '1000000',
-      GATEWAY_RATE_LIMIT_IP: '1000000',
-      GATEWAY_RATE_LIMIT_TENANT: '1000000',
-    },
-  );
+  gw = await startGateway(keys, up.urls, {
+    GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
+    GATEWAY_RATE_LIMIT_USER: '1000000',
+    GATEWAY_RATE_LIMIT_IP: '1000000',
+    GATEWAY_RATE_LIMIT_TENANT: '1000000',
+  });
 
   // tenant created (and its first Admin) by the platform operator
   const ipT = freshIp();
@@ -281,6 +288,76 @@ beforeAll(async () => {
     resource: { type: 'user', id: user.id },
   });
 
+  // credential created, rotated, revoked (credential-vault, through the gateway)
+  const ipC = freshIp();
+  const created = await call(gw.url, '/v1/credentials', {
+    method: 'POST',
+    headers: as(ipC),
+    body: {
+      integration: 'quickbooks',
+      name: 'Ledger sync',
+      kind: 'token',
+      scopes: ['invoices:read'],
+      secret: canary(),
+    },
+  });
+  credentialResponses.push(created.body);
+  expect(created.status).toBe(201);
+  const credentialId = created.json<{ id: string }>().id;
+  expected.push({
+    action: 'credential created',
+    type: 'vault.credential.created',
+    ip: ipC,
+    actor: adminActor,
+    resource: { type: 'credential', id: credentialId },
+    payload: { credentialId, integration: 'quickbooks', kind: 'token', version: 1 },
+  });
+  const ipCR = freshIp();
+  const rotatedCredential = await call(gw.url, `/v1/credentials/${credentialId}/rotate`, {
+    method: 'POST',
+    headers: as(ipCR),
+    body: { secret: canary() },
+  });
+  credentialResponses.push(rotatedCredential.body);
+  expect(rotatedCredential.status).toBe(200);
+  expected.push({
+    action: 'credential rotated',
+    type: 'vault.credential.rotated',
+    ip: ipCR,
+    actor: adminActor,
+    resource: { type: 'credential', id: credentialId },
+    payload: { credentialId, version: 2, previousVersion: 1 },
+  });
+  for (const path of [`/v1/credentials/${credentialId}`, '/v1/credentials?limit=200']) {
+    const r = await call(gw.url, path, { headers: as(freshIp()) });
+    expect(r.status).toBe(200);
+    credentialResponses.push(r.body);
+  }
+  const ipCV = freshIp();
+  const revoked = await call(gw.url, `/v1/credentials/${credentialId}`, { method: 'DELETE', headers: as(ipCV) });
+  credentialResponses.push(revoked.body);
+  expect(revoked.status).toBe(204);
+  expected.push({
+    action: 'credential revoked',
+    type: 'vault.credential.revoked',
+    ip: ipCV,
+    actor: adminActor,
+    resource: { type: 'credential', id: credentialId },
+    payload: { credentialId, version: 2 },
+  });
+  // Refused requests carrying a secret: a scope outside the catalogue (the vault's 400), a
+  // rotation of the revoked credential (409), and a body the gateway's schema refuses (400).
+  for (const [path, body] of [
+    ['/v1/credentials', { integration: 'slack', name: 'bad', kind: 'token', scopes: ['admin:all'], secret: canary() }],
+    [`/v1/credentials/${credentialId}/rotate`, { secret: canary() }],
+    ['/v1/credentials', { integration: 'slack', name: 'bad', kind: 'token', scopes: [], secret: canary(), x: 1 }],
+  ] as const) {
+    const r = await call(gw.url, path, { method: 'POST', headers: as(freshIp()), body });
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.status).toBeLessThan(500);
+    credentialResponses.push(r.body);
+  }
+
   // allowlist changed: to the ranges this suite's clients use, so the suite still gets in
   const ipA = freshIp();
   const cidrs = ['198.18.0.0/15', '2001:db8:77::/48'];
@@ -360,6 +437,9 @@ describe('each admin action through the gateway is one ledger entry with actor, 
     'user created with an API key',
     'api key revoked',
     'user removed',
+    'credential created',
+    'credential rotated',
+    'credential revoked',
     'allowlist changed',
     'login (second session)',
     'logout',
@@ -406,6 +486,34 @@ describe('each admin action through the gateway is one ledger entry with actor, 
       // …and every entry is unique by event id.
       expect(new Set(all.map((x) => x.eventId)).size).toBe(all.length);
     }
+  });
+});
+
+describe('a credential secret posted through the gateway never comes back out', () => {
+  it('is in no response (created, rotated, read, listed, refused) and no gateway log line', async () => {
+    expect(canaries).toHaveLength(5);
+    expect(credentialResponses.length).toBeGreaterThanOrEqual(7);
+    const responses = credentialResponses.join('\n');
+    expect(canaries.filter((c) => responses.includes(c))).toEqual([]);
+    // The gateway logged these requests (at trace), yet without their bodies' secrets.
+    const logs = gw.logText();
+    expect(logs).toContain('/v1/credentials');
+    expect(canaries.filter((c) => logs.includes(c))).toEqual([]);
+  });
+
+  it('is in no ledger entry or export read through the gateway', async () => {
+    await entriesFrom('vault.credential.revoked', expected.find((e) => e.action === 'credential revoked')!.ip);
+    const bodies = await Promise.all(
+      ['/v1/audit/events?limit=500', '/v1/audit/export?format=ndjson', '/v1/audit/export?format=csv'].map(
+        async (path) => (await call(gw.url, path, { headers: pollHeaders })).body,
+      ),
+    );
+    const text = bodies.join('\n');
+    expect(text).toContain('vault.credential.created');
+    const decoded = [...text.matchAll(/"canonical":"([A-Za-z0-9+/=]+)"/g)]
+      .map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'))
+      .join('\n');
+    expect(canaries.filter((c) => text.includes(c) || decoded.includes(c))).toEqual([]);
   });
 });
 

@@ -41,6 +41,10 @@ interface World {
   partition: { id: string; name: string };
   grantIds: string[];
   keyIds: string[];
+  /** Integration credentials (vault): ids, names and the secrets sealed on create. */
+  credentials: Array<{ id: string; name: string; secret: string }>;
+  /** The company's data key ids (vault). */
+  dataKeyIds: string[];
   /** Ledger event ids and hashes, read by the company itself. */
   ledger: string[];
 }
@@ -110,6 +114,24 @@ async function build(tag: string, net: string): Promise<World> {
       },
     }),
   ];
+  const credentials: World['credentials'] = [];
+  for (const integration of ['slack', 'clio'] as const) {
+    const name = `${tag} ${integration} ${randomId().slice(0, 6)}`;
+    const secret = `${tag}-secret-${randomId()}`;
+    const c = await must<{ id: string }>(gw.url, '/v1/credentials', {
+      method: 'POST',
+      headers: h,
+      body: {
+        integration,
+        name,
+        kind: 'token',
+        scopes: [integration === 'slack' ? 'chat:write' : 'matters:read'],
+        secret,
+      },
+    });
+    credentials.push({ id: c.id, name, secret });
+  }
+  const dataKeys = await must<{ items: Array<{ id: string }> }>(gw.url, '/v1/keys', { headers: h });
   await must(gw.url, '/v1/settings/ip-allowlist', { method: 'PUT', headers: h, body: { cidrs: [cidr] } });
   return {
     company,
@@ -122,6 +144,8 @@ async function build(tag: string, net: string): Promise<World> {
     partition,
     grantIds: grants.map((g) => g.id),
     keyIds: [key.id, viewerKey.id],
+    credentials,
+    dataKeyIds: dataKeys.items.map((k) => k.id),
     ledger: [],
   };
 }
@@ -158,6 +182,8 @@ function secretsOf(w: World): string[] {
     w.partition.name,
     ...w.grantIds,
     ...w.keyIds,
+    ...w.credentials.flatMap((c) => [c.id, c.name, c.secret]),
+    ...w.dataKeyIds,
     w.cidr,
     w.ip,
     ...w.ledger,
@@ -179,16 +205,12 @@ function leaks(body: string, w: World): string[] {
 
 beforeAll(async () => {
   up = await startUpstreams(keys, { sharedPrefix: true });
-  gw = await startGateway(
-    keys,
-    { authUrl: up.auth.url, auditUrl: up.audit.url },
-    {
-      GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
-      GATEWAY_RATE_LIMIT_USER: '1000000',
-      GATEWAY_RATE_LIMIT_IP: '1000000',
-      GATEWAY_RATE_LIMIT_TENANT: '1000000',
-    },
-  );
+  gw = await startGateway(keys, up.urls, {
+    GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
+    GATEWAY_RATE_LIMIT_USER: '1000000',
+    GATEWAY_RATE_LIMIT_IP: '1000000',
+    GATEWAY_RATE_LIMIT_TENANT: '1000000',
+  });
   [A, B] = await Promise.all([build('Alpha', '192.0.2'), build('Bravo', '198.51.100')]);
   // B reads its own audit log too, so its ledger holds data-access events of its own.
   expect((await call(gw.url, '/v1/audit/verify', { headers: headersOf(B, bearer(B.adminKey)) })).status).toBe(200);
@@ -214,12 +236,14 @@ function targetsFor(route: RoutePermission): { b: () => string; none: string } {
   if (route.path.startsWith('/v1/users/')) return { b: () => B.viewer.id, none: `usr_${randomId()}` };
   if (route.path.startsWith('/v1/grants/')) return { b: () => B.grantIds[0]!, none: `grt_${randomId()}` };
   if (route.path.startsWith('/v1/api-keys/')) return { b: () => B.keyIds[1]!, none: `key_${randomId()}` };
+  if (route.path.startsWith('/v1/credentials/')) return { b: () => B.credentials[0]!.id, none: `crd_${randomId()}` };
   throw new Error(`no cross-tenant target for ${route.method} ${route.path}: add one`);
 }
 
 const BODIES: Record<string, unknown> = {
   'PATCH /v1/users/:id': { role: 'admin' },
   'POST /v1/api-keys/:id/rotate': {},
+  'POST /v1/credentials/:id/rotate': { secret: 'planted-by-company-a' },
 };
 
 const ID_ROUTES = ROUTE_PERMISSIONS.filter((r) => r.path.includes('/:')).map(
@@ -276,6 +300,12 @@ describe("B's objects after A's attempts", () => {
     const keysList = await call(gw.url, '/v1/api-keys?limit=100', { headers: h });
     const statuses = keysList.json<{ items: Array<{ id: string; status: string }> }>().items;
     for (const id of B.keyIds) expect(statuses.find((k) => k.id === id)?.status).toBe('active');
+    // A tried to rotate and revoke B's credential: still active, still its first version.
+    for (const c of B.credentials) {
+      const r = await call(gw.url, `/v1/credentials/${c.id}`, { headers: h });
+      expect(r.status).toBe(200);
+      expect(r.json()).toMatchObject({ id: c.id, status: 'active', version: 1 });
+    }
   });
 });
 
@@ -330,6 +360,8 @@ const LIST_PATHS = [
   '/v1/partitions?limit=100',
   '/v1/api-keys?limit=100',
   '/v1/settings/ip-allowlist',
+  '/v1/credentials?limit=200',
+  '/v1/keys',
   '/v1/audit/events?limit=500',
   () => `/v1/audit/events?actorId=${B.company.admin.id}`,
   () => `/v1/audit/events?resourceId=${B.company.tenantId}`,
@@ -362,6 +394,8 @@ describe("A's lists and audit reads", () => {
     // An API key never manages keys (403 for every company alike); everything else answers.
     expect(r.status).toBe(isKeyList && kind === 'api key' ? 403 : 200);
     expect(leaks(r.body, B)).toEqual([]);
+    // Not even A's own secrets: a credential's secret is accepted on create and never returned.
+    expect(A.credentials.filter((c) => expand(r.body).includes(c.secret)).map((c) => c.id)).toEqual([]);
     if (r.status === 200 && typeof p === 'string' && path !== '/v1/me') {
       // …and it is not empty-handed: A's own data is there, so the search above searched something.
       const own = path.startsWith('/v1/settings')
@@ -372,13 +406,17 @@ describe("A's lists and audit reads", () => {
             ? '"headHash"'
             : path.startsWith('/v1/audit')
               ? A.company.tenantId
-              : path.startsWith('/v1/partitions')
-                ? A.partition.id
-                : path.startsWith('/v1/grants')
-                  ? A.grantIds[0]!
-                  : path.startsWith('/v1/api-keys')
-                    ? A.keyIds[0]!
-                    : A.viewer.id;
+              : path.startsWith('/v1/credentials')
+                ? A.credentials[0]!.id
+                : path.startsWith('/v1/keys')
+                  ? A.dataKeyIds[0]!
+                  : path.startsWith('/v1/partitions')
+                    ? A.partition.id
+                    : path.startsWith('/v1/grants')
+                      ? A.grantIds[0]!
+                      : path.startsWith('/v1/api-keys')
+                        ? A.keyIds[0]!
+                        : A.viewer.id;
       expect(r.body).toContain(own);
     }
   });

@@ -37,7 +37,7 @@ const from = (ip: string) => ({ 'x-forwarded-for': ip });
 
 beforeAll(async () => {
   up = await startUpstreams(keys);
-  const urls = { authUrl: up.auth.url, auditUrl: up.audit.url };
+  const urls = up.urls;
   const trusted = { GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32' };
   const limits = {
     ...trusted,
@@ -529,11 +529,7 @@ describe('Redis unreachable', () => {
   it('readiness fails, API keys are refused with 503, public routes still rate-limited in memory', async () => {
     const u = new URL(stackEnv().redisUrl);
     u.port = '1';
-    const down = await startGateway(
-      keys,
-      { authUrl: up.auth.url, auditUrl: up.audit.url },
-      { REDIS_URL: u.toString() },
-    );
+    const down = await startGateway(keys, up.urls, { REDIS_URL: u.toString() });
     try {
       const ready = await call(down.url, '/readyz');
       expect(ready.status).toBe(503);

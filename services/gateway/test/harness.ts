@@ -1,4 +1,4 @@
-// The real gateway in-process against the real stack: auth and audit-ingest started in-process
+// The real gateway in-process against the real stack: auth, audit-ingest and credential-vault started in-process
 // (their own harnesses: fresh databases, real migrations, own topic prefix), Redis shared by
 // every gateway instance, HTTPS everywhere. Log lines are kept so tests can read the reasons.
 import { randomBytes } from 'node:crypto';
@@ -10,6 +10,7 @@ import { createLogger } from '@flow8/telemetry';
 import { certPair, stackEnv } from '@flow8/testkit';
 import { startAudit } from '../../audit-ingest/test/harness';
 import { startAuth } from '../../auth/test/harness';
+import { startVault } from '../../credential-vault/test/harness';
 import { gatewayConfigSchema } from '../src/config';
 import { createGateway } from '../src/service';
 
@@ -30,12 +31,14 @@ export type SuiteKeys = ReturnType<typeof suiteKeys>;
 
 export interface UpstreamOptions {
   /**
-   * audit-ingest consumes auth's topic prefix, so auth's identity events land in the ledger
-   * (by default each has its own prefix and the ledger only sees audit-ingest's own events).
+   * audit-ingest and credential-vault use auth's topic prefix, so auth's identity events and the
+   * vault's events (`flow8.vault.events.v1`) land in the ledger (by default each has its own
+   * prefix and the ledger only sees audit-ingest's own events).
    */
   sharedPrefix?: boolean;
   authOverrides?: Record<string, string>;
   auditOverrides?: Record<string, string>;
+  vaultOverrides?: Record<string, string>;
 }
 
 export async function startUpstreams(keys: SuiteKeys, opts: UpstreamOptions = {}) {
@@ -53,18 +56,28 @@ export async function startUpstreams(keys: SuiteKeys, opts: UpstreamOptions = {}
     ...(opts.sharedPrefix ? { prefix: auth.prefix } : {}),
     overrides: { INTERNAL_IDENTITY_PUBLIC_KEYS: keys.identityPublicKey, ...opts.auditOverrides },
   });
+  // The vault trusts the gateway's identity key (its harness derives the public key from the seed);
+  // its log lines are kept (vault.logText()) for the secret canary.
+  const vault = await startVault({
+    seed: keys.identitySeed,
+    ...(opts.sharedPrefix ? { prefix: auth.prefix } : {}),
+    overrides: { ...opts.vaultOverrides },
+  });
   return {
     auth,
     audit,
+    vault,
+    /** The upstream URLs for startGateway. */
+    urls: { authUrl: auth.url, auditUrl: audit.url, vaultUrl: vault.url },
     async stop() {
-      await Promise.allSettled([auth.stop(), audit.stop()]);
+      await Promise.allSettled([auth.stop(), audit.stop(), vault.stop()]);
     },
   };
 }
 
 export async function startGateway(
   keys: SuiteKeys,
-  upstreams: { authUrl: string; auditUrl: string },
+  upstreams: { authUrl: string; auditUrl: string; vaultUrl?: string },
   overrides: Record<string, string> = {},
 ) {
   const env = stackEnv();
@@ -77,6 +90,7 @@ export async function startGateway(
     REDIS_URL: env.redisUrl,
     GATEWAY_AUTH_URL: upstreams.authUrl,
     GATEWAY_AUDIT_URL: upstreams.auditUrl,
+    ...(upstreams.vaultUrl ? { GATEWAY_VAULT_URL: upstreams.vaultUrl } : {}),
     GATEWAY_IDENTITY_SIGNING_KEY: b64(keys.identitySeed),
     GATEWAY_OPERATOR_TOKEN: keys.operatorToken,
     // Short windows: counters of one run never reach into the next.

@@ -86,6 +86,7 @@ const users = new Map<Role, { email: string; password: string; session: Session 
 /** A caller's credentials: request headers, the user who owns them, and a key's scopes. */
 const creds = new Map<string, { headers: Record<string, string>; ownerSession: Session | null; scopes: string[] }>();
 let readTarget: string; // a user to read / patch
+let readCredential: string; // a credential to read
 const loginUser = { email: '', password: '' };
 
 const ip = randomIpv4(); // one client IP for the suite: its counters are far above what it uses
@@ -94,16 +95,12 @@ const as = (h: Record<string, string>) => ({ ...h, ...from });
 
 beforeAll(async () => {
   up = await startUpstreams(keys);
-  gw = await startGateway(
-    keys,
-    { authUrl: up.auth.url, auditUrl: up.audit.url },
-    {
-      GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
-      GATEWAY_RATE_LIMIT_USER: '1000000',
-      GATEWAY_RATE_LIMIT_IP: '1000000',
-      GATEWAY_RATE_LIMIT_TENANT: '1000000',
-    },
-  );
+  gw = await startGateway(keys, up.urls, {
+    GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
+    GATEWAY_RATE_LIMIT_USER: '1000000',
+    GATEWAY_RATE_LIMIT_IP: '1000000',
+    GATEWAY_RATE_LIMIT_TENANT: '1000000',
+  });
   company = await createCompany(gw.url, keys.operatorToken, { headers: from });
   admin = await login(
     gw.url,
@@ -153,6 +150,7 @@ beforeAll(async () => {
   creds.set('platform operator', { headers: bearer(keys.operatorToken), ownerSession: null, scopes: [] });
 
   readTarget = (await newUser('executor', 'target')).id;
+  readCredential = await victimCredential();
   const login1 = await newUser('viewer', 'login');
   loginUser.email = login1.email;
   loginUser.password = login1.password;
@@ -198,6 +196,43 @@ async function victimKey(caller: Caller): Promise<string> {
     })
   ).id;
 }
+
+/** A credential of the company, created by its Admin through the gateway. */
+async function victimCredential(): Promise<string> {
+  return (
+    await must<{ id: string }>(gw.url, '/v1/credentials', {
+      method: 'POST',
+      headers: as(admin.headers),
+      body: {
+        integration: 'slack',
+        name: `victim ${randomId().slice(0, 8)}`,
+        kind: 'token',
+        scopes: ['chat:write'],
+        secret: `xoxb-${randomId()}`,
+      },
+    })
+  ).id;
+}
+
+async function credential(id: string): Promise<{ status: string; version: number }> {
+  return (await adminGet(`/v1/credentials/${id}`)).json<{ status: string; version: number }>();
+}
+
+interface KeysView {
+  items: Array<{ id: string; version: number; status: string }>;
+  reencryption: { inProgress: boolean };
+}
+
+/** The company's data keys once no re-encryption is running (a rotation then starts a new one: 202). */
+async function settledKeys(): Promise<KeysView> {
+  for (let i = 0; i < 100; i++) {
+    const k = (await adminGet('/v1/keys')).json<KeysView>();
+    if (!k.reencryption.inProgress) return k;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('re-encryption did not finish within 20 s');
+}
+const newestKeyVersion = (k: KeysView) => Math.max(0, ...k.items.map((i) => i.version));
 
 async function keyStatus(id: string): Promise<string | undefined> {
   const r = await adminGet('/v1/api-keys?limit=100');
@@ -340,6 +375,47 @@ const BUILDERS: Record<string, Builder> = {
       status: 201,
     };
   },
+  'GET /v1/credentials': async () => ({ path: '/v1/credentials?limit=5', status: 200 }),
+  'POST /v1/credentials': async () => {
+    const name = `c-${randomId().slice(0, 12)}`;
+    return {
+      path: '/v1/credentials',
+      body: { integration: 'clio', name, kind: 'api_key', scopes: ['matters:read'], secret: `s-${randomId()}` },
+      status: 201,
+      check: async (wasAllowed) =>
+        expect((await adminGet('/v1/credentials?limit=200')).body.includes(name)).toBe(wasAllowed),
+    };
+  },
+  'GET /v1/credentials/:id': async () => ({ path: `/v1/credentials/${readCredential}`, status: 200 }),
+  'POST /v1/credentials/:id/rotate': async () => {
+    const id = await victimCredential();
+    return {
+      path: `/v1/credentials/${id}/rotate`,
+      body: { secret: `xoxb-${randomId()}` },
+      status: 200,
+      check: async (wasAllowed) => expect((await credential(id)).version).toBe(wasAllowed ? 2 : 1),
+    };
+  },
+  'DELETE /v1/credentials/:id': async () => {
+    const id = await victimCredential();
+    return {
+      path: `/v1/credentials/${id}`,
+      status: 204,
+      check: async (wasAllowed) => expect((await credential(id)).status).toBe(wasAllowed ? 'revoked' : 'active'),
+    };
+  },
+  'POST /v1/keys/rotate': async () => {
+    const before = newestKeyVersion(await settledKeys());
+    return {
+      path: '/v1/keys/rotate',
+      status: 202,
+      check: async (wasAllowed) => {
+        const after = newestKeyVersion((await adminGet('/v1/keys')).json<KeysView>());
+        expect(after).toBe(wasAllowed ? before + 1 : before);
+      },
+    };
+  },
+  'GET /v1/keys': async () => ({ path: '/v1/keys', status: 200 }),
   'GET /v1/audit/events': async () => ({ path: '/v1/audit/events?limit=5', status: 200 }),
   'GET /v1/audit/export': async () => ({ path: '/v1/audit/export?format=ndjson', status: 200 }),
   'GET /v1/audit/verify': async () => ({ path: '/v1/audit/verify', status: 200 }),

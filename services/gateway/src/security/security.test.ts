@@ -106,7 +106,9 @@ describe('JWKS cache and API-key verification', () => {
     expect((await verifyApiKey(t, jwks, cache)).ok).toBe(true);
     expect((await verifyApiKey(t, jwks, cache)).ok).toBe(true);
     const [h, p, s] = t.split('.') as [string, string, string];
-    const flipped = `${h}.${p}.${s.slice(0, -2)}${s.endsWith('A') ? 'B' : 'A'}${s.slice(-1)}`;
+    // Changes the second-to-last character (six signature bits): it must differ from the original.
+    const flipped = `${h}.${p}.${s.slice(0, -2)}${s.at(-2) === 'A' ? 'B' : 'A'}${s.slice(-1)}`;
+    expect(flipped).not.toBe(t);
     expect((await verifyApiKey(flipped, jwks, cache)).ok).toBe(false);
     const shortLived = token({ exp: now - 40, iat: now - 100, nbf: now - 100 });
     expect((await verifyApiKey(shortLived, jwks, cache)).ok).toBe(false);

@@ -7,7 +7,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { AppError, ERROR_CODES, type ErrorCode, type IdentitySigner, type InternalPrincipal } from '@flow8/http';
 import { injectTraceHeaders } from '@flow8/telemetry';
 
-export type Target = 'auth' | 'audit-ingest';
+export type Target = 'auth' | 'audit-ingest' | 'credential-vault';
 
 export interface UpstreamRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

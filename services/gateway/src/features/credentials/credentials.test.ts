@@ -1,0 +1,117 @@
+// The gateway's own guarantee, independent of the vault: whatever the vault (or a bug in it) puts
+// in a credential response, only the metadata fields of the public schema reach the client — a
+// secret, a ciphertext or a key never does. And the secret sent on create does reach the vault.
+import Fastify from 'fastify';
+import type { Target, UpstreamRequest, Upstreams } from '../../upstream/client';
+import { credentialRoutes } from './credentials.routes';
+import * as schemas from './credentials.schemas';
+
+const CANARY = 'canary-secret-7f3a9c';
+const view = {
+  id: 'crd_0123456789abcdefghjkmnpqrs',
+  integration: 'slack',
+  name: 'Slack bot',
+  kind: 'token',
+  scopes: ['chat:write'],
+  status: 'active',
+  version: 1,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  createdBy: 'usr_0123456789abcdefghjkmnpqrs',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+  revokedAt: null,
+};
+/** What a leaking vault would answer: the view plus every secret-bearing field it could add. */
+const leaky = { ...view, secret: CANARY, ciphertext: CANARY, plaintext: CANARY, wrapped: CANARY };
+
+function stubUpstreams(answer: (req: UpstreamRequest) => { status: number; body: unknown }) {
+  const sent: Array<{ target: Target; req: UpstreamRequest }> = [];
+  const upstreams = {
+    json: async (target: Target, req: UpstreamRequest) => {
+      sent.push({ target, req });
+      return answer(req);
+    },
+  } as unknown as Upstreams;
+  return { upstreams, sent };
+}
+
+async function appWith(upstreams: Upstreams) {
+  const app = Fastify({ forceCloseConnections: true });
+  app.decorateRequest('clientIp', '');
+  app.decorateRequest('auth', null);
+  app.addHook('onRequest', async (request) => {
+    request.clientIp = '192.0.2.1';
+    request.auth = {
+      principal: {
+        tenantId: 'ten_0123456789abcdefghjkmnpqrs',
+        type: 'user',
+        id: 'usr_0123456789abcdefghjkmnpqrs',
+        role: 'admin',
+        scopes: [],
+        ip: null,
+        sessionId: null,
+      },
+      via: 'session',
+      csrfValid: true,
+      jti: null,
+      ownerId: null,
+      cidrs: [],
+    } as unknown as NonNullable<typeof request.auth>;
+  });
+  credentialRoutes(app, { upstreams });
+  // A loopback listener (light-my-request's inject does not load under jest's ESM runtime).
+  const base = await app.listen({ host: '127.0.0.1', port: 0 });
+  const request = async (method: string, url: string, payload?: unknown) => {
+    const res = await fetch(`${base}${url}`, {
+      method,
+      ...(payload !== undefined
+        ? { body: JSON.stringify(payload), headers: { 'content-type': 'application/json' } }
+        : {}),
+    });
+    const body = await res.text();
+    return { statusCode: res.status, body, json: () => JSON.parse(body) as unknown };
+  };
+  return { request, close: () => app.close() };
+}
+
+describe('credential routes at the gateway', () => {
+  it('forward the secret of a create to the vault, and answer without any secret field', async () => {
+    const { upstreams, sent } = stubUpstreams(() => ({ status: 201, body: leaky }));
+    const app = await appWith(upstreams);
+    const r = await app.request('POST', '/v1/credentials', {
+      integration: 'slack',
+      name: 'Slack bot',
+      kind: 'token',
+      scopes: ['chat:write'],
+      secret: CANARY,
+    });
+    expect(r.statusCode).toBe(201);
+    expect(r.body).not.toContain(CANARY);
+    expect(r.json()).toEqual(view);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.target).toBe('credential-vault');
+    expect(sent[0]!.req).toMatchObject({ method: 'POST', path: '/v1/credentials', body: { secret: CANARY } });
+    await app.close();
+  });
+
+  it.each([
+    ['GET', '/v1/credentials', { items: [leaky], nextCursor: null }],
+    ['GET', `/v1/credentials/${view.id}`, leaky],
+    ['POST', `/v1/credentials/${view.id}/rotate`, leaky],
+  ] as const)('%s %s drops secret fields the vault might add', async (method, url, body) => {
+    const { upstreams } = stubUpstreams(() => ({ status: 200, body }));
+    const app = await appWith(upstreams);
+    const r = await app.request(method, url, method === 'POST' ? { secret: CANARY } : undefined);
+    expect(r.statusCode).toBe(200);
+    expect(r.body).not.toContain(CANARY);
+    expect(r.body).toContain(view.id);
+    await app.close();
+  });
+
+  it('no response schema of the section names a secret', () => {
+    for (const [name, schema] of Object.entries(schemas)) {
+      const response = (schema as { response?: unknown }).response;
+      if (response === undefined) continue;
+      expect({ name, secret: JSON.stringify(response).includes('"secret"') }).toEqual({ name, secret: false });
+    }
+  });
+});
