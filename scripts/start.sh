@@ -5,8 +5,9 @@
 #   2. migrates each service's database and starts audit-ingest, auth (mTLS, internal identity)
 #      and the public HTTPS gateway (logs under .flow8/logs/);
 #   3. does the main job through the public API, as a customer would: the platform operator
-#      creates a company and its first Admin; the Admin signs in (session cookie + CSRF token)
-#      and adds a compliance officer (Viewer); every change crosses Kafka and lands in the
+#      creates a company and its first Admin; the Admin signs in (session cookie + CSRF token),
+#      adds a compliance officer (Viewer) and connects Salesforce (the API key is sealed in the
+#      vault on arrival); every change crosses Kafka and lands in the
 #      hash-chained audit ledger; the officer signs in, reads the audit log, verifies it online,
 #      downloads the NDJSON export and verifies it OFFLINE with nothing but the public key.
 # Services keep running afterwards; stop everything with scripts/stop.sh.
@@ -116,6 +117,10 @@ officer_id="$(api POST /v1/users -b "$admin_jar" -H "x-csrf-token: $csrf" -H 'co
   || die demo "the Admin could not add the compliance officer" "$STATE/logs/auth.log"
 ok "Admin added a compliance officer (Viewer) $officer_id"
 login "$officer_email" "$officer_jar" >/dev/null || die demo "the compliance officer could not sign in" "$STATE/logs/auth.log"
+credential_id="$(api POST /v1/credentials -b "$admin_jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' \
+  -d '{"integration":"salesforce","name":"Salesforce (demo)","kind":"api_key","scopes":["records:read"],"secret":"demo-not-a-real-key"}' \
+  | json .id)" || die demo "the Admin could not store a credential" "$STATE/logs/credential-vault.log"
+ok "Admin connected Salesforce: credential $credential_id (sealed in the vault; reads return metadata only)"
 
 log "waiting for the events to reach the audit ledger through Kafka"
 wait_for 90 bash -c "$(declare -f api); GATEWAY_PORT=$GATEWAY_PORT FLOW8_CA_FILE=$FLOW8_CA_FILE; \
