@@ -37,3 +37,4 @@ export {
   type PrincipalType,
   type VerifyOutcome,
 } from './internal-identity';
+export { decodeCursor, encodeCursor, listQuery, page } from './cursor';

@@ -1,5 +1,5 @@
 import { GRANT_ACTIONS } from '@flow8/authz';
-import { listQuery } from '../../lib/cursor';
+import { listQuery } from '@flow8/http';
 
 const ID = (prefix: string) => ({ type: 'string', pattern: `^${prefix}_[0-9a-z]{26}$` }) as const;
 const allActions = [...new Set(Object.values(GRANT_ACTIONS).flat())];

@@ -6,7 +6,7 @@ import { validActions, validateGrant, type GrantResourceType } from '@flow8/auth
 import { newId, type GrantGivenPayload } from '@flow8/contracts';
 import { pgCode, PgError, withTenant, type Pool } from '@flow8/db';
 import { AppError } from '@flow8/http';
-import { decodeCursor, page } from '../../lib/cursor';
+import { decodeCursor, page } from '@flow8/http';
 import { emit } from '../../lib/events';
 import { authorize, who, type Caller } from '../../principal';
 import { constraintOf } from '../users/users.service';

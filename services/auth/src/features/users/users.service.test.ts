@@ -3,11 +3,11 @@ import { decodeCursor, encodeCursor, normaliseEmail, prepareUser } from './users
 describe('users service helpers', () => {
   test('cursors round-trip and a forged one is a 400, not a crash', () => {
     const id = 'usr_01jabcdefghjkmnpqrstvwxyz0';
-    expect(decodeCursor(encodeCursor(id))).toBe(id);
-    expect(() => decodeCursor(Buffer.from(JSON.stringify({ a: "x' OR 1=1" })).toString('base64url'))).toThrow(
+    expect(decodeCursor(encodeCursor(id), 'usr')).toBe(id);
+    expect(() => decodeCursor(Buffer.from(JSON.stringify({ a: "x' OR 1=1" })).toString('base64url'), 'usr')).toThrow(
       expect.objectContaining({ code: 'BAD_REQUEST' }) as Error,
     );
-    expect(() => decodeCursor('%%%')).toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }) as Error);
+    expect(() => decodeCursor('%%%', 'usr')).toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }) as Error);
   });
 
   test('e-mail addresses are stored lower-cased and trimmed', () => {

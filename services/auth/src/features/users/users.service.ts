@@ -5,7 +5,7 @@ import { buildEvent, newId, type Actor } from '@flow8/contracts';
 import { pgCode, PgError, withTenant, type Pool, type Queryable } from '@flow8/db';
 import { AppError } from '@flow8/http';
 import { currentTraceparent } from '@flow8/telemetry';
-import { decodeCursor, page } from '../../lib/cursor';
+import { decodeCursor, page } from '@flow8/http';
 import { emit } from '../../lib/events';
 import { authorize, who, type Caller, type Role } from '../../principal';
 import type { Revocation } from '../api-keys/api-keys.repo';
@@ -14,7 +14,7 @@ import { revokeUserSessions } from '../sessions/sessions.repo';
 import { checkPassword, type PasswordHasher } from './password';
 import { findUser, insertUser, listUsers, lockAdmins, softDeleteUser, updateUser, type UserRow } from './users.repo';
 
-export { decodeCursor, encodeCursor } from '../../lib/cursor';
+export { decodeCursor, encodeCursor } from '@flow8/http';
 
 export interface UserView {
   id: string;
@@ -156,7 +156,7 @@ export function createUserService(deps: {
       opts: { limit: number; cursor?: string },
     ): Promise<{ items: UserView[]; nextCursor: string | null }> {
       authorize(who(caller), 'users.list');
-      const afterId = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+      const afterId = opts.cursor ? decodeCursor(opts.cursor, 'usr') : undefined;
       const rows = await withTenant(pool, caller.tenantId, (tx) =>
         listUsers(tx, caller.tenantId, { afterId, limit: opts.limit + 1 }),
       );

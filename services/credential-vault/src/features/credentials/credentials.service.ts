@@ -8,7 +8,7 @@ import { withTenant, type Pool, type Queryable } from '@flow8/db';
 import { AppError } from '@flow8/http';
 import type { Logger } from '@flow8/telemetry';
 import type { Keyring } from '../../keyring/keyring';
-import { decodeCursor, page } from '../../lib/cursor';
+import { decodeCursor, page } from '@flow8/http';
 import { emit, VAULT_ACTOR } from '../../lib/events';
 import type { OAuthFlow, OAuthTokenSet } from '../oauth/oauth.flow';
 import { authorize, type Caller } from '../../principal';
@@ -278,7 +278,7 @@ export function createCredentialService(deps: {
 
     async list(caller: Caller, opts: { limit: number; cursor?: string }) {
       authorize(caller, 'credentials:read');
-      const afterId = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+      const afterId = opts.cursor ? decodeCursor(opts.cursor, 'crd') : undefined;
       const rows = await withTenant(pool, caller.tenantId, (tx) =>
         listCredentials(tx, caller.tenantId, { afterId, limit: opts.limit + 1 }),
       );

@@ -1,11 +1,11 @@
-import { AppError } from '@flow8/http';
+import { AppError } from './errors';
 
-/** Keyset cursors: the last id of a page, opaque to clients. */
+/** Keyset cursors for list routes (API.md: `?limit=&cursor=` → `{items, nextCursor}`): the last id of a page, opaque to clients. */
 export function encodeCursor(lastId: string): string {
   return Buffer.from(JSON.stringify({ a: lastId })).toString('base64url');
 }
 
-export function decodeCursor(cursor: string, prefix = 'usr'): string {
+export function decodeCursor(cursor: string, prefix: string): string {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { a?: unknown };
     if (typeof v.a === 'string' && new RegExp(`^${prefix}_[0-9a-z]{26}$`).test(v.a)) return v.a;
