@@ -63,10 +63,12 @@ start_service() {
     log "$name: already running (pid $pid)"
   else
     log "$name: starting on https://localhost:$port"
+    # setsid gives the service its own process group; the pid file holds that group's id (the
+    # shell records $$ and then becomes the service), so stop.sh can end the whole tree.
     (cd "services/$name" && env "$@" PORT="$port" TLS_CERT_FILE="$FLOW8_CERTS_DIR/$name.pem" \
       TLS_KEY_FILE="$FLOW8_CERTS_DIR/$name-key.pem" LOG_LEVEL="${LOG_LEVEL:-info}" \
-      setsid nohup ../../node_modules/.bin/tsx src/main.ts >>"$logfile" 2>&1 &
-      echo $! >"$pidfile") </dev/null >/dev/null 2>&1
+      setsid bash -c 'echo $$ >"$0"; exec ../../node_modules/.bin/tsx src/main.ts' "$pidfile" >>"$logfile" 2>&1 &
+    ) </dev/null >/dev/null 2>&1
   fi
   wait_for 60 curl -sf --cacert "$FLOW8_CA_FILE" --cert "$FLOW8_CERTS_DIR/operator.pem" \
     --key "$FLOW8_CERTS_DIR/operator-key.pem" "https://localhost:$port/readyz" \
