@@ -34,3 +34,13 @@ export const listQuery = {
     cursor: { type: 'string', minLength: 1, maxLength: 200 },
   },
 } as const;
+
+/** The response schema of a list route: `{items: [item…], nextCursor}` and nothing else. */
+export function listResponse<T extends object>(item: T) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['items', 'nextCursor'],
+    properties: { items: { type: 'array', items: item }, nextCursor: { type: ['string', 'null'] } },
+  } as const;
+}

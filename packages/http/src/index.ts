@@ -37,4 +37,4 @@ export {
   type PrincipalType,
   type VerifyOutcome,
 } from './internal-identity';
-export { decodeCursor, encodeCursor, listQuery, page } from './cursor';
+export { decodeCursor, encodeCursor, listQuery, listResponse, page } from './cursor';

@@ -1,3 +1,4 @@
+import { listResponse } from '@flow8/http';
 // Route schemas: validation of everything that comes in, and response schemas so nothing
 // leaves that the contract does not name.
 const errorResponse = {
@@ -50,11 +51,7 @@ export const listEventsSchema = {
     },
   },
   response: {
-    200: {
-      type: 'object',
-      required: ['items', 'nextCursor'],
-      properties: { items: { type: 'array', items: eventView }, nextCursor: { type: ['string', 'null'] } },
-    },
+    200: listResponse(eventView),
     400: errorResponse,
   },
 } as const;

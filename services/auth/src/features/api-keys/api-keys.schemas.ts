@@ -1,3 +1,4 @@
+import { listResponse } from '@flow8/http';
 // Route schemas. The response schemas name exactly what leaves: the token appears only in the
 // answers that issue one (create, rotate), never in a list.
 import { ROLES } from '../../principal';
@@ -54,12 +55,7 @@ export const listApiKeysSchema = {
     },
   },
   response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['items', 'nextCursor'],
-      properties: { items: { type: 'array', items: apiKeyView }, nextCursor: { type: ['string', 'null'] } },
-    },
+    200: listResponse(apiKeyView),
   },
 } as const;
 

@@ -1,5 +1,5 @@
 import { GRANT_ACTIONS } from '@flow8/authz';
-import { listQuery } from '@flow8/http';
+import { listQuery, listResponse } from '@flow8/http';
 
 const ID = (prefix: string) => ({ type: 'string', pattern: `^${prefix}_[0-9a-z]{26}$` }) as const;
 const allActions = [...new Set(Object.values(GRANT_ACTIONS).flat())];
@@ -24,12 +24,7 @@ export const createPartitionSchema = {
 export const listPartitionsSchema = {
   querystring: listQuery,
   response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['items', 'nextCursor'],
-      properties: { items: { type: 'array', items: partitionView }, nextCursor: { type: ['string', 'null'] } },
-    },
+    200: listResponse(partitionView),
   },
 } as const;
 
@@ -93,12 +88,7 @@ export const listGrantsSchema = {
     },
   },
   response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['items', 'nextCursor'],
-      properties: { items: { type: 'array', items: grantView }, nextCursor: { type: ['string', 'null'] } },
-    },
+    200: listResponse(grantView),
   },
 } as const;
 

@@ -1,6 +1,6 @@
 // Route schemas: everything that comes in is validated; response schemas name exactly what
 // leaves, so a password hash can never be serialised even if a query returned one.
-import { listQuery } from '@flow8/http';
+import { listQuery, listResponse } from '@flow8/http';
 import { ROLES } from '../../principal';
 
 export const email = { type: 'string', format: 'email', minLength: 3, maxLength: 254 } as const;
@@ -33,12 +33,7 @@ export const createUserSchema = {
 export const listUsersSchema = {
   querystring: listQuery,
   response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['items', 'nextCursor'],
-      properties: { items: { type: 'array', items: userView }, nextCursor: { type: ['string', 'null'] } },
-    },
+    200: listResponse(userView),
   },
 } as const;
 

@@ -1,3 +1,4 @@
+import { listResponse } from '@flow8/http';
 // Route schemas. Response schemas list exactly the metadata fields, so a secret (or anything
 // else) added to a row by mistake is dropped before it reaches a client.
 import { CREDENTIAL_KINDS, INTEGRATIONS } from './scopes';
@@ -66,12 +67,7 @@ export const listCredentialsSchema = {
     },
   },
   response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['items', 'nextCursor'],
-      properties: { items: { type: 'array', items: credentialViewSchema }, nextCursor: { type: ['string', 'null'] } },
-    },
+    200: listResponse(credentialViewSchema),
   },
 } as const;
 

@@ -1,3 +1,4 @@
+import { listResponse } from '@flow8/http';
 import { errors, userSecurity } from '../../schemas/common';
 
 const tags = ['audit'];
@@ -45,11 +46,7 @@ export const listEventsSchema = {
     },
   },
   response: {
-    200: {
-      type: 'object',
-      required: ['items', 'nextCursor'],
-      properties: { items: { type: 'array', items: eventView }, nextCursor: { type: ['string', 'null'] } },
-    },
+    200: listResponse(eventView),
     ...errors(),
   },
 } as const;

@@ -1,3 +1,4 @@
+import { listResponse } from '@flow8/http';
 // Public schemas of the credential vault's tenant routes, mirroring the vault's own
 // (services/credential-vault/src/features/credentials/credentials.schemas.ts). A secret is
 // accepted on create and rotate and appears in no response schema: the serializer drops any field
@@ -60,12 +61,7 @@ export const listCredentialsSchema = {
   security: userSecurity,
   querystring: listQuery,
   response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['items', 'nextCursor'],
-      properties: { items: { type: 'array', items: credentialView }, nextCursor: { type: ['string', 'null'] } },
-    },
+    200: listResponse(credentialView),
     ...errors(),
   },
 } as const;

@@ -1,3 +1,4 @@
+import { listResponse } from '@flow8/http';
 import {
   cookieOnly,
   errors,
@@ -25,13 +26,6 @@ const user = {
     updatedAt: { type: 'string' },
   },
 } as const;
-
-const page = (item: object) =>
-  ({
-    type: 'object',
-    required: ['items', 'nextCursor'],
-    properties: { items: { type: 'array', items: item }, nextCursor: { type: ['string', 'null'] } },
-  }) as const;
 
 export const loginSchema = {
   summary: 'Sign in with e-mail and password; sets the session cookie',
@@ -89,7 +83,7 @@ export const listUsersSchema = {
   tags,
   security: userSecurity,
   querystring: listQuery,
-  response: { 200: page(user), ...errors() },
+  response: { 200: listResponse(user), ...errors() },
 } as const;
 
 export const createUserSchema = {
@@ -175,7 +169,7 @@ export const listGrantsSchema = {
       resourceId: { type: 'string', minLength: 1, maxLength: 128 },
     },
   },
-  response: { 200: page(grant), ...errors() },
+  response: { 200: listResponse(grant), ...errors() },
 } as const;
 
 export const createGrantSchema = {
@@ -220,7 +214,7 @@ export const listPartitionsSchema = {
   tags,
   security: userSecurity,
   querystring: listQuery,
-  response: { 200: page(partition), ...errors() },
+  response: { 200: listResponse(partition), ...errors() },
 } as const;
 
 export const createPartitionSchema = {
@@ -269,7 +263,7 @@ export const listApiKeysSchema = {
   tags,
   security: userSecurity,
   querystring: listQuery,
-  response: { 200: page(apiKey), ...errors() },
+  response: { 200: listResponse(apiKey), ...errors() },
 } as const;
 
 export const createApiKeySchema = {
