@@ -35,7 +35,13 @@ import {
 import { certPair, freshDatabase } from '../../packages/testkit/src/index';
 import { rotateRootKey } from '../../services/credential-vault/src/features/keys/keys.service';
 import { createKeyring } from '../../services/credential-vault/src/keyring/keyring';
-import { designer, newTenant, startVault, VAULT_MIGRATIONS } from '../../services/credential-vault/test/harness';
+import {
+  designer,
+  newTenant,
+  RESOLVE_USER,
+  startVault,
+  VAULT_MIGRATIONS,
+} from '../../services/credential-vault/test/harness';
 
 function intArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -94,6 +100,7 @@ async function main(): Promise<void> {
           stepId: 'step-1',
           scope: 'invoices:read',
           purpose: 'benchmark',
+          actingFor: { type: 'user', id: RESOLVE_USER, role: 'executor' },
         });
         const req = request(
           {

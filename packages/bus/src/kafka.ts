@@ -47,7 +47,7 @@ export function createKafka(opts: KafkaOptions): Kafka {
 export async function ensureTopics(
   kafka: Kafka,
   topics: string[],
-  opts: { partitions?: number; replicationFactor?: number } = {},
+  opts: { partitions?: number; replicationFactor?: number; config?: (topic: string) => Record<string, string> } = {},
 ): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
@@ -61,8 +61,24 @@ export async function ensureTopics(
         topic,
         numPartitions: opts.partitions ?? 3,
         replicationFactor: opts.replicationFactor ?? 1,
+        configEntries: Object.entries(opts.config?.(topic) ?? {}).map(([name, value]) => ({ name, value })),
       })),
     });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * The offset the next message of each partition will get (the high watermark), by partition: a
+ * consumer that has stored `next offset >= end` for every partition has read the whole topic.
+ */
+export async function topicEndOffsets(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   } finally {
     await admin.disconnect();
   }

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { createKafka, createOutbox, createOutboxRelay, createPublisher, ensureTopics, type Kafka } from '@flow8/bus';
 import { parseConfigOrExit } from '@flow8/config';
-import { dlqTopic, eventsTopic } from '@flow8/contracts';
+import { dlqTopic, eventsTopic, eventsTopicConfig } from '@flow8/contracts';
 import { createPool, type Pool } from '@flow8/db';
 import { serve } from '@flow8/http';
 import { createLogger, startTelemetry, type Logger } from '@flow8/telemetry';
@@ -73,9 +73,11 @@ export function createServiceBus(opts: {
     /** Creates the events topics (and their dead-letter topics) of these domains if missing. */
     async ensureDomainTopics(domains: readonly string[]) {
       const topics = domains.map((d) => eventsTopic(d, config.KAFKA_TOPIC_PREFIX));
+      const settings = new Map(domains.map((d) => [eventsTopic(d, config.KAFKA_TOPIC_PREFIX), eventsTopicConfig(d)]));
       await ensureTopics(kafka, [...topics, ...topics.map(dlqTopic)], {
         partitions: config.KAFKA_TOPIC_PARTITIONS,
         replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+        config: (topic) => settings.get(topic) ?? {},
       });
     },
     async stop() {

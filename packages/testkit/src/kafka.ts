@@ -43,6 +43,20 @@ export async function readTopic(
     partition: number;
     offset: string;
   }> = [];
+  // Without `expect`: everything on the topic now, i.e. up to each partition's end offset.
+  const ends = new Map<number, bigint>();
+  const reached = new Map<number, bigint>();
+  if (opts.expect === undefined) {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      for (const o of await admin.fetchTopicOffsets(topic))
+        if (BigInt(o.high) > BigInt(o.low)) ends.set(o.partition, BigInt(o.high));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+  const atEnd = () => [...ends].every(([p, end]) => (reached.get(p) ?? 0n) >= end);
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -59,12 +73,13 @@ export async function readTopic(
           partition,
           offset: message.offset,
         });
+        reached.set(partition, BigInt(message.offset) + 1n);
       },
     });
-    while (Date.now() < deadline && out.length < (opts.expect ?? Number.MAX_SAFE_INTEGER)) {
-      await new Promise((r) => setTimeout(r, 100));
+    const done = () => (opts.expect === undefined ? atEnd() : out.length >= opts.expect);
+    while (Date.now() < deadline && !done()) {
+      await new Promise((r) => setTimeout(r, 50));
     }
-    if (opts.expect === undefined) await new Promise((r) => setTimeout(r, 1500));
   } finally {
     await consumer.disconnect();
   }

@@ -67,6 +67,11 @@ export const vaultConfigSchema = z.object({
   ENCRYPTION_KEY: base64Key(32),
   /** The root key being replaced, only while a root-key rotation is under way (or _FILE). */
   ENCRYPTION_KEY_PREVIOUS: base64Key(32).optional(),
+  /**
+   * Consumer group of the vault's copy of the entity grants (read from the identity topic). One
+   * group per deployment: every replica shares the copy in the database.
+   */
+  VAULT_GRANTS_CONSUMER_GROUP: str().default('credential-vault.grants'),
   /** Client-certificate CNs allowed on the tenant routes (with an internal identity token). */
   VAULT_ALLOWED_CALLERS: csv().default('gateway'),
   /** Client-certificate CNs allowed on the key-maintenance routes (/internal/v1/keys/*). */

@@ -1,10 +1,20 @@
 // Who is acting, as the gateway authenticated them (requireInternalIdentity sets
-// request.principal), and what they may do: packages/authz decides.
+// request.principal), and what they may do: packages/authz decides, with the caller's grants from
+// this service's copy of auth's grants (packages/grants), never by calling auth.
 import type { FastifyRequest } from 'fastify';
-import { decide, type Grant, type Permission, type Principal as AuthzPrincipal, type Role } from '@flow8/authz';
+import {
+  decide,
+  type Decision,
+  type Grant,
+  type Permission,
+  type Principal as AuthzPrincipal,
+  type Role,
+} from '@flow8/authz';
 import type { Actor } from '@flow8/contracts';
+import type { Queryable } from '@flow8/db';
+import { GrantReplicaNotReady, type GrantPrincipalRef } from '@flow8/grants';
 import { AppError, principalOf, type InternalPrincipal } from '@flow8/http';
-import type { Integration } from './features/credentials/scopes';
+import { INTEGRATIONS, type Integration } from './features/credentials/scopes';
 
 export interface Caller {
   tenantId: string;
@@ -18,45 +28,120 @@ export function callerOf(req: FastifyRequest): Caller {
   return { tenantId: p.tenantId, actor: { type: p.type, id: p.id, ip: p.ip }, principal: p };
 }
 
-function authzPrincipal(p: InternalPrincipal): AuthzPrincipal {
+/** The principal a flow step runs for, as the flow engine states it on resolve. */
+export interface ActingFor {
+  type: 'user' | 'api_key';
+  id: string;
+  role: Role;
+  /** An API key's scopes and owner (its owner's grants bound it). */
+  scopes?: string[];
+  ownerId?: string;
+}
+
+export function authzPrincipal(
+  p: Pick<InternalPrincipal, 'type' | 'id' | 'role'> & { scopes?: readonly string[]; ownerId?: string | null },
+): AuthzPrincipal {
   switch (p.type) {
     case 'operator':
       return { type: 'operator', id: p.id };
     case 'api_key':
-      return { type: 'api_key', id: p.id, role: p.role as Role, scopes: p.scopes, ownerId: p.ownerId ?? '' };
+      return { type: 'api_key', id: p.id, role: p.role as Role, scopes: p.scopes ?? [], ownerId: p.ownerId ?? '' };
     default:
       return { type: 'user', id: p.id, role: p.role as Role };
   }
 }
 
-/**
- * The caller's grants. TODO(grants replication): grants live in auth and are not replicated to
- * the vault yet, so decisions use the role alone (an integration grant that narrows a Flow
- * Designer to some integrations is not applied here). When auth's grant events are replicated,
- * return the caller's (and an API key owner's) grants from the local copy.
- */
-function grantsOf(_caller: Caller): Grant[] {
+/** Whose grants apply: a user's own; for an API key, the key's and its owner's. */
+function grantHolders(p: AuthzPrincipal): GrantPrincipalRef[] {
+  if (p.type === 'user') return [{ type: 'user', id: p.id }];
+  if (p.type === 'api_key')
+    return [{ type: 'api_key', id: p.id }, ...(p.ownerId ? [{ type: 'user' as const, id: p.ownerId }] : [])];
   return [];
 }
 
-/** Throws FORBIDDEN (with the decision's reason) unless the caller may. */
-export function authorize(caller: Caller, permission: Permission, integration?: Integration): void {
-  const principal = authzPrincipal(caller.principal);
-  const grants = grantsOf(caller);
-  const d = decide({ principal, permission, grants });
-  if (!d.allow)
-    throw new AppError('FORBIDDEN', 'Your role does not allow this action', { details: { reason: d.reason } });
-  if (integration !== undefined) {
-    // Integration-level: may this principal attach (write) credentials of this integration?
-    const onIntegration = decide({
-      principal,
-      permission: 'integrations:write',
+export interface GrantSource {
+  grantsOf(tenantId: string, principals: readonly GrantPrincipalRef[], tx?: Queryable): Promise<Grant[]>;
+}
+
+/**
+ * An API key's scopes were checked where the action entered (the route's `credentials:*` scope, or
+ * the trigger's `flows:execute`); the integration check asks only whether the key's owner's role
+ * and grants, and the key's own grants, allow this integration.
+ */
+function onIntegrationScope(p: AuthzPrincipal, permission: Permission): AuthzPrincipal {
+  return p.type === 'api_key' ? { ...p, scopes: [...p.scopes, permission] } : p;
+}
+
+const forbidden = (message: string, d: Decision) =>
+  new AppError('FORBIDDEN', message, { details: { reason: d.reason } });
+
+/**
+ * Decisions for the vault's routes: the role (and an API key's scopes) through decide(), then the
+ * integration-level grants — "which integration may this principal attach (write), see (read) or
+ * use in a flow (use)" — from the replicated grants.
+ */
+export function createAccess(deps: { grants: GrantSource }) {
+  async function grantsOf(tenantId: string, principal: AuthzPrincipal, tx?: Queryable): Promise<Grant[]> {
+    const holders = grantHolders(principal);
+    if (holders.length === 0) return [];
+    try {
+      return await deps.grants.grantsOf(tenantId, holders, tx);
+    } catch (e) {
+      if (e instanceof GrantReplicaNotReady)
+        throw new AppError('UNAVAILABLE', 'Access rules are still loading; retry shortly', { cause: e });
+      throw e;
+    }
+  }
+
+  /** Decides one integration-scoped permission (no throw): used by resolve, which audits refusals. */
+  async function decideOnIntegration(
+    tenantId: string,
+    principal: AuthzPrincipal,
+    permission: 'integrations:read' | 'integrations:write' | 'integrations:use',
+    integration: Integration,
+    tx?: Queryable,
+  ): Promise<Decision> {
+    const grants = await grantsOf(tenantId, principal, tx);
+    return decide({
+      principal: onIntegrationScope(principal, permission),
+      permission,
       resource: { type: 'integration', id: integration },
       grants,
     });
-    if (!onIntegration.allow)
-      throw new AppError('FORBIDDEN', 'You may not manage credentials of this integration', {
-        details: { reason: onIntegration.reason },
-      });
   }
+
+  return {
+    decideOnIntegration,
+
+    /**
+     * Throws FORBIDDEN (with the decision's reason) unless the caller may. With an integration,
+     * the caller must also be allowed to configure (integrations:write) that integration.
+     */
+    async authorize(caller: Caller, permission: Permission, integration?: Integration): Promise<void> {
+      const principal = authzPrincipal(caller.principal);
+      const d = decide({ principal, permission, grants: [] });
+      if (!d.allow) throw forbidden('Your role does not allow this action', d);
+      if (integration === undefined) return;
+      const onIntegration = await decideOnIntegration(caller.tenantId, principal, 'integrations:write', integration);
+      if (!onIntegration.allow) throw forbidden('You may not manage credentials of this integration', onIntegration);
+    },
+
+    /** Integrations whose credentials the caller may see (integrations:read, narrowed by grants). */
+    async readableIntegrations(caller: Caller): Promise<Integration[]> {
+      const principal = authzPrincipal(caller.principal);
+      const grants = await grantsOf(caller.tenantId, principal);
+      const asReader = onIntegrationScope(principal, 'integrations:read');
+      return INTEGRATIONS.filter(
+        (id) =>
+          decide({
+            principal: asReader,
+            permission: 'integrations:read',
+            resource: { type: 'integration', id },
+            grants,
+          }).allow,
+      );
+    },
+  };
 }
+
+export type Access = ReturnType<typeof createAccess>;

@@ -15,7 +15,9 @@ import {
   oauthSettingsFromConfig,
   type OAuthService,
 } from './features/oauth/oauth.vault';
+import { createGrantReplica } from '@flow8/grants';
 import { createGuards } from './guards';
+import { createAccess } from './principal';
 import { createKeyring } from './keyring/keyring';
 
 export const SERVICE_NAME = 'credential-vault';
@@ -43,6 +45,16 @@ export async function createVault(config: VaultConfig, logger: Logger) {
   );
   const bus = createServiceBus({ name: SERVICE_NAME, config, tls, pool, logger });
   const { outbox, relay } = bus;
+  // The vault's copy of auth's grants (integration grants decide who may attach or use what).
+  const grants = createGrantReplica({
+    kafka: bus.kafka,
+    pool,
+    groupId: `${config.KAFKA_TOPIC_PREFIX}${config.VAULT_GRANTS_CONSUMER_GROUP}`,
+    topicPrefix: config.KAFKA_TOPIC_PREFIX,
+    deadLetters: bus.publisher,
+    logger,
+  });
+  const access = createAccess({ grants });
   const guards = createGuards({
     allowedCallers: config.VAULT_ALLOWED_CALLERS,
     operatorCallers: config.VAULT_OPERATOR_CALLERS,
@@ -63,6 +75,7 @@ export async function createVault(config: VaultConfig, logger: Logger) {
     outbox,
     keyring,
     logger,
+    access,
     oauth: oauthSettings
       ? {
           ensureFresh: (tokens, opts) => viaOAuth().ensureFresh(tokens, opts),
@@ -72,9 +85,16 @@ export async function createVault(config: VaultConfig, logger: Logger) {
       : undefined,
   });
   if (oauthSettings) {
-    ref.oauth = createOAuthService({ pool, keyring, logger, settings: oauthSettings, store: credentials.store });
+    ref.oauth = createOAuthService({
+      pool,
+      keyring,
+      logger,
+      access,
+      settings: oauthSettings,
+      store: credentials.store,
+    });
   }
-  const keys = createKeyService({ pool, outbox, keyring, logger, batchSize: config.VAULT_REENCRYPT_BATCH });
+  const keys = createKeyService({ pool, outbox, keyring, logger, access, batchSize: config.VAULT_REENCRYPT_BATCH });
   const fields = createFieldService({ pool, keyring, caller: SERVICE_NAME });
 
   // Background re-encryption after a data-key rotation: on a timer, and at once when kicked.
@@ -112,7 +132,7 @@ export async function createVault(config: VaultConfig, logger: Logger) {
     fields,
     kickReencryption: reencrypt,
     extraRoutes: ref.oauth ? [oauthRoutes({ oauth: ref.oauth, guards })] : [],
-    readiness: bus.readiness,
+    readiness: { ...bus.readiness, grants: grants.readiness },
   });
 
   return {
@@ -123,13 +143,16 @@ export async function createVault(config: VaultConfig, logger: Logger) {
     outbox,
     credentials,
     keys,
+    grants,
     /** Waits for the current background re-encryption pass (tests). */
     async settle(): Promise<void> {
       while (running) await running;
     },
     async start() {
-      await bus.ensureDomainTopics(['vault']);
+      // The identity topic too: the grant copy reads it (auth may not have created it yet).
+      await bus.ensureDomainTopics(['vault', 'identity']);
       relay.start();
+      await grants.start();
       timer = setInterval(reencrypt, config.VAULT_REENCRYPT_INTERVAL);
       reencrypt();
     },
@@ -137,6 +160,7 @@ export async function createVault(config: VaultConfig, logger: Logger) {
       stopped = true;
       if (timer) clearInterval(timer);
       while (running) await running;
+      await grants.stop();
       await bus.stop();
       await pool.end();
     },

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { OUTBOX_MIGRATIONS_DIR } from '@flow8/bus';
+import { GRANT_REPLICA_MIGRATIONS_DIR } from '@flow8/grants';
 import { eventsTopic, newId } from '@flow8/contracts';
 import { createIdentitySigner, ed25519RawPublicKey, type InternalPrincipal } from '@flow8/http';
 import { createLogger } from '@flow8/telemetry';
@@ -24,6 +25,7 @@ import { createVault } from '../src/service';
 
 export const VAULT_MIGRATIONS = [
   { component: 'bus', dir: OUTBOX_MIGRATIONS_DIR },
+  { component: 'grants', dir: GRANT_REPLICA_MIGRATIONS_DIR },
   { component: 'vault', dir: fileURLToPath(new URL('../migrations', import.meta.url)) },
 ];
 
@@ -153,6 +155,9 @@ export async function vaultEvents(prefix: string, expect?: number): Promise<{ ev
   return { events: raw.map((r) => JSON.parse(r) as VaultEvent), raw };
 }
 
+/** The user resolves run for by default (tests give them grants through identity events). */
+export const RESOLVE_USER = newId('usr');
+
 export const resolveBody = (tenantId: string, scope: string, extra: Record<string, unknown> = {}) => ({
   tenantId,
   flowId: 'flw_test',
@@ -160,5 +165,7 @@ export const resolveBody = (tenantId: string, scope: string, extra: Record<strin
   stepId: 'step-1',
   scope,
   purpose: 'sync invoices to the ledger',
+  // An Executor: holds integrations:use by role, so only integration grants can narrow it.
+  actingFor: { type: 'user', id: RESOLVE_USER, role: 'executor' },
   ...extra,
 });

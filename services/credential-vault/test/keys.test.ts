@@ -176,8 +176,12 @@ describe("a company's data-key rotation", () => {
     const row = await v.db.admin.query('SELECT wrapped FROM data_keys WHERE id = $1', [oldKey.id]);
     expect(row.rows[0]).toEqual({ wrapped: null });
     // Audited: rotation by the Admin, retirement by the vault.
-    const { events } = await vaultEvents(v.prefix);
-    expect(events.filter((e) => e.tenantId === t && e.type === 'vault.key.retired')).toHaveLength(1);
+    const retired = await eventually(async () => {
+      const { events } = await vaultEvents(v.prefix);
+      const r = events.filter((e) => e.tenantId === t && e.type === 'vault.key.retired');
+      return r.length > 0 ? r : undefined;
+    });
+    expect(retired).toHaveLength(1);
   });
   it('a record that fails its integrity check does not block the others, and keeps the old key from retiring', async () => {
     const t = newTenant();

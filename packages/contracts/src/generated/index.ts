@@ -510,12 +510,23 @@ export interface VaultCredentialUseRefusedPayload {
 credentialId: string
 version?: (number | null)
 integration?: ("clio" | "quickbooks" | "salesforce" | "slack" | "google_drive" | null)
-reason: ("not_found" | "revoked" | "scope_not_granted" | "integrity_check_failed" | "key_unavailable")
+reason: ("not_found" | "revoked" | "not_permitted" | "scope_not_granted" | "integrity_check_failed" | "key_unavailable" | "refresh_failed")
 scope: string
 flowId: string
 executionId: string
 stepId: string
 purpose: string
+/**
+ * Whom the flow step ran for (who triggered the execution, or the flow's owner). Ids only.
+ */
+actingFor?: {
+type: ("user" | "api_key")
+id: string
+}
+/**
+ * Why, in words (the authorization decision's reason: role and grant ids). Never a secret.
+ */
+detail?: string
 }
 
 /**
@@ -530,6 +541,13 @@ flowId: string
 executionId: string
 stepId: string
 purpose: string
+/**
+ * Whom the flow step ran for (who triggered the execution, or the flow's owner). Ids only.
+ */
+actingFor?: {
+type: ("user" | "api_key")
+id: string
+}
 }
 
 /**
@@ -1473,9 +1491,11 @@ export const eventPayloadSchemas = {
         "enum": [
           "not_found",
           "revoked",
+          "not_permitted",
           "scope_not_granted",
           "integrity_check_failed",
-          "key_unavailable"
+          "key_unavailable",
+          "refresh_failed"
         ]
       },
       "scope": {
@@ -1505,6 +1525,32 @@ export const eventPayloadSchemas = {
         "type": "string",
         "minLength": 1,
         "maxLength": 200
+      },
+      "actingFor": {
+        "description": "Whom the flow step ran for (who triggered the execution, or the flow's owner). Ids only.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "type",
+          "id"
+        ],
+        "properties": {
+          "type": {
+            "enum": [
+              "user",
+              "api_key"
+            ]
+          },
+          "id": {
+            "type": "string",
+            "pattern": "^(usr|key)_[0-9a-z]{26}$"
+          }
+        }
+      },
+      "detail": {
+        "description": "Why, in words (the authorization decision's reason: role and grant ids). Never a secret.",
+        "type": "string",
+        "maxLength": 1000
       }
     }
   },
@@ -1572,6 +1618,27 @@ export const eventPayloadSchemas = {
         "type": "string",
         "minLength": 1,
         "maxLength": 200
+      },
+      "actingFor": {
+        "description": "Whom the flow step ran for (who triggered the execution, or the flow's owner). Ids only.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "type",
+          "id"
+        ],
+        "properties": {
+          "type": {
+            "enum": [
+              "user",
+              "api_key"
+            ]
+          },
+          "id": {
+            "type": "string",
+            "pattern": "^(usr|key)_[0-9a-z]{26}$"
+          }
+        }
       }
     }
   },

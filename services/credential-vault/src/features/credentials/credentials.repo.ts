@@ -108,11 +108,13 @@ export async function getCredential(
 export async function listCredentials(
   tx: Queryable,
   tenantId: string,
-  opts: { afterId?: string | undefined; limit: number },
+  opts: { afterId?: string | undefined; limit: number; integrations: readonly string[] },
 ): Promise<CredentialRow[]> {
   const { rows } = await tx.query<Raw>(
-    `SELECT ${COLUMNS} FROM credentials c WHERE c.tenant_id = $1 AND ($2::text IS NULL OR c.id > $2) ORDER BY c.id LIMIT $3`,
-    [tenantId, opts.afterId ?? null, opts.limit],
+    `SELECT ${COLUMNS} FROM credentials c
+      WHERE c.tenant_id = $1 AND ($2::text IS NULL OR c.id > $2) AND c.integration = ANY($4::text[])
+      ORDER BY c.id LIMIT $3`,
+    [tenantId, opts.afterId ?? null, opts.limit, opts.integrations],
   );
   return rows.map(toRow);
 }

@@ -101,7 +101,7 @@ export const resolveSchema = {
   body: {
     type: 'object',
     additionalProperties: false,
-    required: ['tenantId', 'flowId', 'executionId', 'stepId', 'scope', 'purpose'],
+    required: ['tenantId', 'flowId', 'executionId', 'stepId', 'scope', 'purpose', 'actingFor'],
     properties: {
       tenantId: { type: 'string', pattern: '^ten_[0-9a-z]{26}$' },
       flowId: ref,
@@ -109,6 +109,22 @@ export const resolveSchema = {
       stepId: ref,
       scope: { type: 'string', minLength: 1, maxLength: 160, pattern: '^[a-z_]+(:[a-z_]+)*(:[A-Za-z0-9_-]{1,128})?$' },
       purpose: { type: 'string', minLength: 1, maxLength: 200 },
+      // Whom the step runs for, as the flow engine knows it from the trigger (or the flow's owner
+      // for a schedule): the vault applies that principal's role, scopes and integration grants.
+      actingFor: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['type', 'id', 'role'],
+        properties: {
+          type: { enum: ['user', 'api_key'] },
+          id: { type: 'string', pattern: '^(usr|key)_[0-9a-z]{26}$' },
+          role: { enum: ['admin', 'flow_designer', 'executor', 'viewer'] },
+          scopes: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 64 } },
+          ownerId: { type: 'string', pattern: '^usr_[0-9a-z]{26}$' },
+        },
+        if: { properties: { type: { const: 'api_key' } } },
+        then: { required: ['scopes', 'ownerId'] },
+      },
     },
   },
   response: {

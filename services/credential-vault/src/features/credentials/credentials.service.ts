@@ -5,13 +5,14 @@ import type { Outbox } from '@flow8/bus';
 import { newId, type Actor } from '@flow8/contracts';
 import { associatedData, DecryptError, open, seal } from '@flow8/crypto';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
+import type { Decision } from '@flow8/authz';
 import { AppError } from '@flow8/http';
 import type { Logger } from '@flow8/telemetry';
 import type { Keyring } from '../../keyring/keyring';
 import { decodeCursor, page } from '@flow8/http';
 import { emit, VAULT_ACTOR } from '../../lib/events';
 import type { OAuthFlow, OAuthTokenSet } from '../oauth/oauth.flow';
-import { authorize, type Caller } from '../../principal';
+import { authzPrincipal, type Access, type ActingFor, type Caller } from '../../principal';
 import {
   endVersion,
   getCredential,
@@ -72,10 +73,18 @@ export interface ResolveInput {
   stepId: string;
   scope: string;
   purpose: string;
+  /** Whom the step runs for (who triggered the execution, or the flow's owner for a schedule). */
+  actingFor: ActingFor;
 }
 
 export type RefusalReason =
-  'not_found' | 'revoked' | 'scope_not_granted' | 'integrity_check_failed' | 'key_unavailable';
+  | 'not_found'
+  | 'revoked'
+  | 'not_permitted'
+  | 'scope_not_granted'
+  | 'integrity_check_failed'
+  | 'key_unavailable'
+  | 'refresh_failed';
 
 /** The AppError a refusal answers with. 5xx text is masked by the error handler, so none is 5xx except a missing key. */
 function refusalError(reason: RefusalReason, cause?: unknown): AppError {
@@ -84,8 +93,15 @@ function refusalError(reason: RefusalReason, cause?: unknown): AppError {
       return new AppError('NOT_FOUND', 'Credential not found');
     case 'revoked':
       return new AppError('FORBIDDEN', 'This credential has been revoked', { details: { reason } });
+    case 'not_permitted':
+      return new AppError('FORBIDDEN', 'The principal this step runs for may not use this integration', {
+        details: { reason },
+      });
     case 'scope_not_granted':
       return new AppError('FORBIDDEN', 'This credential does not grant the required scope', { details: { reason } });
+    case 'refresh_failed':
+      // Answered with the OAuth module's own error (see resolve); this is only the fallback.
+      return new AppError('UNAVAILABLE', 'The provider did not refresh the access token', { cause });
     case 'integrity_check_failed':
       // Deterministic, not transient: the stored ciphertext does not belong to this credential.
       return new AppError('CONFLICT', 'The stored secret failed its integrity check and cannot be used', {
@@ -98,6 +114,18 @@ function refusalError(reason: RefusalReason, cause?: unknown): AppError {
       const unreachable: never = reason;
       throw new Error(`unknown refusal ${String(unreachable)}`);
     }
+  }
+}
+
+/** A decision's reason with the grants that took part, for the audit event. */
+const decisionDetail = (d: Decision): string =>
+  (d.grantIds.length > 0 ? `${d.reason} (grants ${d.grantIds.join(', ')})` : d.reason).slice(0, 1000);
+
+/** The provider refused or failed to refresh an OAuth2 access token (cause: the OAuth module's error). */
+class RefreshFailedError extends Error {
+  constructor(cause: unknown) {
+    super('oauth2 refresh failed', { cause });
+    this.name = 'RefreshFailedError';
   }
 }
 
@@ -131,10 +159,11 @@ export function createCredentialService(deps: {
   outbox: Pick<Outbox, 'add'>;
   keyring: Pick<Keyring, 'activeKey' | 'unwrap'>;
   logger: Logger;
+  access: Access;
   /** The OAuth2 module: refresh on resolve, revocation at the provider on delete. */
   oauth?: Pick<OAuthFlow, 'ensureFresh' | 'revokeAtProvider'> & { toAppError: (e: unknown) => unknown };
 }) {
-  const { pool, outbox, keyring } = deps;
+  const { pool, outbox, keyring, access } = deps;
   const enc = new TextEncoder();
 
   function unwrapOrUnavailable(dataKeyId: string, tenantId: string, wrapped: Buffer): Uint8Array {
@@ -196,7 +225,7 @@ export function createCredentialService(deps: {
       fresh = await oauth.ensureFresh(tokens);
     } catch (e) {
       deps.logger.warn({ credentialId: row.id, integration: row.integration, err: e }, 'oauth refresh failed');
-      throw oauth.toAppError(e);
+      throw new RefreshFailedError(e);
     }
     if (!fresh.refreshed) return { version: row.currentVersion, accessToken: tokens.accessToken };
     const previous = row.currentVersion;
@@ -272,33 +301,37 @@ export function createCredentialService(deps: {
     store,
 
     async create(caller: Caller, input: CreateCredentialInput): Promise<CredentialView> {
-      authorize(caller, 'credentials:write', input.integration);
+      await access.authorize(caller, 'credentials:write', input.integration);
       return store(caller.tenantId, caller.actor, input);
     },
 
     async list(caller: Caller, opts: { limit: number; cursor?: string }) {
-      authorize(caller, 'credentials:read');
+      await access.authorize(caller, 'credentials:read');
+      // Integration grants narrow what a principal sees: only credentials of readable integrations.
+      const integrations = await access.readableIntegrations(caller);
       const afterId = opts.cursor ? decodeCursor(opts.cursor, 'crd') : undefined;
       const rows = await withTenant(pool, caller.tenantId, (tx) =>
-        listCredentials(tx, caller.tenantId, { afterId, limit: opts.limit + 1 }),
+        listCredentials(tx, caller.tenantId, { afterId, limit: opts.limit + 1, integrations }),
       );
       return page(rows, opts.limit, credentialView);
     },
 
     async get(caller: Caller, id: string): Promise<CredentialView> {
-      authorize(caller, 'credentials:read');
+      await access.authorize(caller, 'credentials:read');
       const row = await withTenant(pool, caller.tenantId, (tx) => getCredential(tx, caller.tenantId, id));
-      if (!row) throw new AppError('NOT_FOUND', 'Credential not found');
+      // Not readable by grant = not there, exactly as in the list.
+      if (!row || !(await access.readableIntegrations(caller)).includes(row.integration))
+        throw new AppError('NOT_FOUND', 'Credential not found');
       return credentialView(row);
     },
 
     /** A new version with a new secret; the previous version's sealed secret is destroyed in the same transaction. */
     async rotate(caller: Caller, id: string, input: { secret: string }): Promise<CredentialView> {
-      authorize(caller, 'credentials:write');
+      await access.authorize(caller, 'credentials:write');
       return withTenant(pool, caller.tenantId, async (tx) => {
         const row = await getCredential(tx, caller.tenantId, id, { forUpdate: true });
         if (!row) throw new AppError('NOT_FOUND', 'Credential not found');
-        authorize(caller, 'credentials:write', row.integration);
+        await access.authorize(caller, 'credentials:write', row.integration);
         if (row.status === 'revoked') throw new AppError('CONFLICT', 'A revoked credential cannot be rotated');
         const previous = row.currentVersion;
         const version = previous + 1;
@@ -330,11 +363,11 @@ export function createCredentialService(deps: {
      * local revoke. `providerRevocation` is null for other kinds.
      */
     async revoke(caller: Caller, id: string): Promise<{ providerRevocation: 'revoked' | 'failed' | null }> {
-      authorize(caller, 'credentials:write');
+      await access.authorize(caller, 'credentials:write');
       const tokens = await withTenant(pool, caller.tenantId, async (tx) => {
         const row = await getCredential(tx, caller.tenantId, id, { forUpdate: true });
         if (!row) throw new AppError('NOT_FOUND', 'Credential not found');
-        authorize(caller, 'credentials:write', row.integration);
+        await access.authorize(caller, 'credentials:write', row.integration);
         if (row.status === 'revoked') throw new AppError('CONFLICT', 'This credential is already revoked');
         let held: OAuthTokenSet | null | undefined;
         if (row.kind === 'oauth2' && deps.oauth) {
@@ -387,6 +420,7 @@ export function createCredentialService(deps: {
         executionId: input.executionId,
         stepId: input.stepId,
         purpose: input.purpose,
+        actingFor: { type: input.actingFor.type, id: input.actingFor.id },
       };
       type Outcome =
         | { ok: true; version: number; integration: Integration; secret: string }
@@ -400,9 +434,19 @@ export function createCredentialService(deps: {
           found = await getSealedSecret(tx, input.tenantId, id);
         }
         let result: Outcome;
+        let decision: Decision | undefined;
+        if (found && found.credential.status === 'active')
+          decision = await access.decideOnIntegration(
+            input.tenantId,
+            authzPrincipal(input.actingFor),
+            'integrations:use',
+            found.credential.integration,
+            tx,
+          );
         if (!found) result = { ok: false, reason: 'not_found' };
         else if (found.credential.status === 'revoked' || !found.ciphertext || !found.dataKeyId)
           result = { ok: false, reason: 'revoked' };
+        else if (decision && !decision.allow) result = { ok: false, reason: 'not_permitted' };
         else if (!scopeAllows(found.credential.integration, found.credential.scopes, input.scope))
           result = { ok: false, reason: 'scope_not_granted' };
         else {
@@ -424,6 +468,8 @@ export function createCredentialService(deps: {
                 'credential data key could not be unwrapped',
               );
               result = { ok: false, reason: 'key_unavailable', cause: e };
+            } else if (e instanceof RefreshFailedError) {
+              result = { ok: false, reason: 'refresh_failed', cause: e.cause };
             } else if (e instanceof DecryptError) {
               // Moved, altered or foreign ciphertext: the header names another key, or the tag fails.
               deps.logger.error(
@@ -455,13 +501,17 @@ export function createCredentialService(deps: {
               version: found?.credential.currentVersion ?? null,
               integration: found?.credential.integration ?? null,
               reason: result.reason,
+              ...(result.reason === 'not_permitted' && decision ? { detail: decisionDetail(decision) } : {}),
               ...context,
             },
           });
         }
         return result;
       });
-      if (!outcome.ok) throw refusalError(outcome.reason, outcome.cause);
+      if (!outcome.ok) {
+        if (outcome.reason === 'refresh_failed' && deps.oauth) throw deps.oauth.toAppError(outcome.cause);
+        throw refusalError(outcome.reason, outcome.cause);
+      }
       return { credentialId: id, version: outcome.version, integration: outcome.integration, secret: outcome.secret };
     },
   };

@@ -23,7 +23,7 @@ import {
   type DataKeyRow,
 } from '../../keyring/keyring.repo';
 import { emit, VAULT_ACTOR } from '../../lib/events';
-import { authorize, type Caller } from '../../principal';
+import type { Access, Caller } from '../../principal';
 
 export interface DataKeyView {
   id: string;
@@ -57,6 +57,7 @@ export function createKeyService(deps: {
   outbox: Pick<Outbox, 'add'>;
   keyring: Keyring;
   logger: Logger;
+  access: Access;
   batchSize: number;
 }) {
   const { pool, outbox, keyring, logger } = deps;
@@ -189,7 +190,7 @@ export function createKeyService(deps: {
     reencryptPending,
 
     async listForTenant(caller: Caller) {
-      authorize(caller, 'keys:rotate');
+      await deps.access.authorize(caller, 'keys:rotate');
       return tenantKeys(caller.tenantId);
     },
 
@@ -198,7 +199,7 @@ export function createKeyService(deps: {
      * re-encrypting, answers with its progress instead of starting another.
      */
     async rotateTenantKey(caller: Caller): Promise<{ started: boolean; activeKeyId: string; activeVersion: number }> {
-      authorize(caller, 'keys:rotate');
+      await deps.access.authorize(caller, 'keys:rotate');
       return withTenant(pool, caller.tenantId, async (tx) => {
         await lockTenantKeys(tx, caller.tenantId);
         const current = await activeDataKey(tx, caller.tenantId);

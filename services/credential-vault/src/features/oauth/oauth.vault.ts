@@ -11,7 +11,7 @@ import type { Logger } from '@flow8/telemetry';
 import type { VaultConfig } from '../../config';
 import type { Keyring } from '../../keyring/keyring';
 import { dataKeyById } from '../../keyring/keyring.repo';
-import { authorize, type Caller } from '../../principal';
+import type { Access, Caller } from '../../principal';
 import type { CredentialView } from '../credentials/credentials.service';
 import { unknownScopes } from '../credentials/scopes';
 import {
@@ -197,6 +197,7 @@ export function createOAuthService(deps: {
   pool: Pool;
   keyring: Pick<Keyring, 'activeKey' | 'unwrap'>;
   logger: Logger;
+  access: Access;
   settings: OAuthSettings;
   store: (
     tenantId: string,
@@ -235,7 +236,7 @@ export function createOAuthService(deps: {
       if (!isIntegrationName(integration) || !Object.hasOwn(settings.clients, integration)) {
         throw new AppError('BAD_REQUEST', 'This integration is not configured for OAuth2');
       }
-      authorize(caller, 'credentials:write', integration);
+      await deps.access.authorize(caller, 'credentials:write', integration);
       const unknown = unknownScopes(integration, input.scopes);
       if (unknown.length > 0) {
         throw new AppError('BAD_REQUEST', `Unknown scope(s) for ${integration}: ${unknown.join(', ')}`);
@@ -259,7 +260,7 @@ export function createOAuthService(deps: {
       caller: Caller,
       q: { state?: string; code?: string; iss?: string; error?: string },
     ): Promise<CredentialView> {
-      authorize(caller, 'credentials:write');
+      await deps.access.authorize(caller, 'credentials:write');
       let extras: PendingExtras | undefined;
       const flow = flowWith(
         pgPendingStore({
@@ -280,7 +281,7 @@ export function createOAuthService(deps: {
           error: q.error ?? null,
         });
         if (!extras) throw new Error('pending authorization without its credential settings');
-        authorize(caller, 'credentials:write', r.integration);
+        await deps.access.authorize(caller, 'credentials:write', r.integration);
         return await deps.store(caller.tenantId, caller.actor, {
           integration: r.integration,
           name: extras.name,

@@ -1,0 +1,209 @@
+// A service's local copy of auth's entity grants, kept current from the identity topic.
+//
+// Why a copy: DESIGN § Security model — decisions are made in-process from replicated grants, so
+// a service never calls auth on a request path and keeps deciding while auth is down.
+//
+// Exactly what is applied: identity.grant.given inserts the grant unless the copy already knows
+// it; identity.grant.removed marks it removed (inserting a tombstone if the "given" was never
+// seen). Both are idempotent and commute, so a batch redelivered after a rebalance, or replayed
+// in any order, leaves the same rows. The partition's next offset is stored in the same
+// transaction, which is what readiness compares with the topic's end at start-up.
+//
+// Freshness: until the copy has read everything that was on the topic when the service started,
+// grantsOf() refuses (GrantReplicaNotReady → 503) instead of deciding from a partial copy — a
+// partial copy can miss a narrowing grant and so allow too much. After that a change reaches the
+// copy within the consumer's lag (milliseconds on a healthy bus; `lagMs` in state()).
+import type { Grant } from '@flow8/authz';
+import { createEventConsumer, topicEndOffsets, type ConsumedEvent, type Kafka, type Publisher } from '@flow8/bus';
+import { eventsTopic, type GrantGivenPayload, type GrantRemovedPayload } from '@flow8/contracts';
+import { setTenant, withTenant, withTransaction, type Pool, type Queryable } from '@flow8/db';
+import type { Logger } from '@flow8/telemetry';
+
+export class GrantReplicaNotReady extends Error {
+  constructor() {
+    super('the local copy of the entity grants is still catching up with the identity topic');
+    this.name = 'GrantReplicaNotReady';
+  }
+}
+
+export interface GrantPrincipalRef {
+  type: 'user' | 'api_key';
+  id: string;
+}
+
+export interface GrantReplicaOptions {
+  kafka: Kafka;
+  pool: Pool;
+  /** The service's consumer group for the copy, e.g. `credential-vault.grants`. */
+  groupId: string;
+  topicPrefix: string;
+  deadLetters: Publisher;
+  logger: Logger;
+}
+
+export interface GrantReplicaState {
+  caughtUp: boolean;
+  /** Events applied since start (given + removed; other identity events are skipped). */
+  applied: number;
+  /** How old the newest applied change was when it was applied, in ms (null before the first). */
+  lagMs: number | null;
+}
+
+type GrantEvent =
+  | { type: 'identity.grant.given'; payload: GrantGivenPayload }
+  | {
+      type: 'identity.grant.removed';
+      payload: GrantRemovedPayload;
+    };
+
+function grantEventOf(e: ConsumedEvent): (GrantEvent & { tenantId: string; occurredAt: string }) | null {
+  const ev = e.event as unknown as { type: string; tenantId: string; occurredAt: string; payload: unknown };
+  if (ev.type !== 'identity.grant.given' && ev.type !== 'identity.grant.removed') return null;
+  return ev as GrantEvent & { tenantId: string; occurredAt: string };
+}
+
+/** Applies one grant event inside the caller's transaction (tenant set per event for RLS). */
+export async function applyGrantEvent(
+  tx: Queryable,
+  ev: GrantEvent & { tenantId: string; occurredAt: string },
+): Promise<void> {
+  await setTenant(tx, ev.tenantId);
+  const p = ev.payload;
+  const values = [
+    ev.tenantId,
+    p.grantId,
+    p.principal.type,
+    p.principal.id,
+    p.resource.type,
+    p.resource.id,
+    p.actions,
+    ev.occurredAt,
+  ];
+  if (ev.type === 'identity.grant.given') {
+    await tx.query(
+      `INSERT INTO grant_replica
+         (tenant_id, grant_id, principal_type, principal_id, resource_type, resource_id, actions, given_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (tenant_id, grant_id) DO UPDATE SET given_at = EXCLUDED.given_at
+         WHERE grant_replica.given_at IS NULL`,
+      values,
+    );
+  } else {
+    await tx.query(
+      `INSERT INTO grant_replica
+         (tenant_id, grant_id, principal_type, principal_id, resource_type, resource_id, actions, removed, removed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8)
+       ON CONFLICT (tenant_id, grant_id) DO UPDATE SET removed = true, removed_at = EXCLUDED.removed_at`,
+      values,
+    );
+  }
+}
+
+/** The live grants of these principals in one company (RLS-scoped by the caller's transaction). */
+export async function grantsOfPrincipals(
+  q: Queryable,
+  tenantId: string,
+  principals: readonly GrantPrincipalRef[],
+): Promise<Grant[]> {
+  if (principals.length === 0) return [];
+  const { rows } = await q.query<{
+    grant_id: string;
+    principal_type: 'user' | 'api_key';
+    principal_id: string;
+    resource_type: Grant['resource']['type'];
+    resource_id: string;
+    actions: string[];
+  }>(
+    `SELECT grant_id, principal_type, principal_id, resource_type, resource_id, actions
+       FROM grant_replica
+      WHERE tenant_id = $1 AND NOT removed AND principal_id = ANY($2::text[])
+      ORDER BY grant_id`,
+    [tenantId, principals.map((p) => p.id)],
+  );
+  const wanted = new Set(principals.map((p) => `${p.type}:${p.id}`));
+  return rows
+    .filter((r) => wanted.has(`${r.principal_type}:${r.principal_id}`))
+    .map((r) => ({
+      id: r.grant_id,
+      principal: { type: r.principal_type, id: r.principal_id },
+      resource: { type: r.resource_type, id: r.resource_id },
+      actions: r.actions,
+    }));
+}
+
+export function createGrantReplica(opts: GrantReplicaOptions) {
+  const topic = eventsTopic('identity', opts.topicPrefix);
+  const state: GrantReplicaState = { caughtUp: false, applied: 0, lagMs: null };
+  /** End offsets of the topic at start-up: the copy is complete once it has read up to them. */
+  let target: Map<number, bigint> | null = null;
+
+  async function checkCaughtUp(): Promise<boolean> {
+    if (state.caughtUp) return true;
+    if (!target) return false;
+    const { rows } = await opts.pool.query<{ partition: number; next_offset: string }>(
+      'SELECT partition, next_offset FROM grant_replica_progress WHERE topic = $1',
+      [topic],
+    );
+    const done = new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]));
+    const complete = [...target].every(([partition, end]) => end === 0n || (done.get(partition) ?? 0n) >= end);
+    if (complete) {
+      state.caughtUp = true;
+      opts.logger.info({ topic, applied: state.applied }, 'grant replica caught up with the identity topic');
+    }
+    return complete;
+  }
+
+  const consumer = createEventConsumer({
+    kafka: opts.kafka,
+    groupId: opts.groupId,
+    topics: [topic],
+    deadLetters: opts.deadLetters,
+    logger: opts.logger,
+    fromBeginning: true,
+    handleBatch: async (batch) => {
+      const grants = batch.events.map((e) => grantEventOf(e)).filter((e) => e !== null);
+      await withTransaction(opts.pool, async (tx) => {
+        for (const ev of grants) await applyGrantEvent(tx, ev);
+        await tx.query(
+          `INSERT INTO grant_replica_progress (topic, partition, next_offset) VALUES ($1, $2, $3)
+           ON CONFLICT (topic, partition) DO UPDATE
+             SET next_offset = GREATEST(grant_replica_progress.next_offset, EXCLUDED.next_offset), updated_at = now()`,
+          [batch.topic, batch.partition, (BigInt(batch.lastOffset) + 1n).toString()],
+        );
+      });
+      state.applied += grants.length;
+      const last = grants.at(-1);
+      if (last) state.lagMs = Math.max(0, Date.now() - Date.parse(last.occurredAt));
+      if (!state.caughtUp) await checkCaughtUp();
+    },
+  });
+
+  return {
+    topic,
+    /** Reads the topic's end offsets (the catch-up target), then starts consuming. */
+    async start(): Promise<void> {
+      target = await topicEndOffsets(opts.kafka, topic);
+      await checkCaughtUp();
+      await consumer.start();
+    },
+    async stop(): Promise<void> {
+      await consumer.stop();
+    },
+    state: (): GrantReplicaState => ({ ...state }),
+    /** For the readiness probe: throws until the copy has caught up. */
+    async readiness(): Promise<void> {
+      if (!(await checkCaughtUp())) throw new GrantReplicaNotReady();
+    },
+    /**
+     * The live grants of these principals (for an API key: the key and its owner). Refuses while
+     * the copy is still catching up, rather than decide from part of it.
+     */
+    async grantsOf(tenantId: string, principals: readonly GrantPrincipalRef[], tx?: Queryable): Promise<Grant[]> {
+      if (!state.caughtUp && !(await checkCaughtUp())) throw new GrantReplicaNotReady();
+      if (tx) return grantsOfPrincipals(tx, tenantId, principals);
+      return withTenant(opts.pool, tenantId, (c) => grantsOfPrincipals(c, tenantId, principals));
+    },
+  };
+}
+
+export type GrantReplica = ReturnType<typeof createGrantReplica>;
