@@ -95,7 +95,7 @@ export async function createVault(config: VaultConfig, logger: Logger) {
     });
   }
   const keys = createKeyService({ pool, outbox, keyring, logger, access, batchSize: config.VAULT_REENCRYPT_BATCH });
-  const fields = createFieldService({ pool, keyring, caller: SERVICE_NAME });
+  const fields = createFieldService({ pool, outbox, keyring, kickReencryption: () => reencrypt() });
 
   // Background re-encryption after a data-key rotation: on a timer, and at once when kicked.
   let timer: NodeJS.Timeout | undefined;

@@ -551,6 +551,21 @@ id: string
 }
 
 /**
+ * A service declared that none of its sensitive fields is sealed under a retiring data key any more (it re-encrypted them). Once no service holds fields under the key and the vault's own records are re-encrypted, the key is retired.
+ */
+export interface VaultKeyFieldsReleasedPayload {
+dataKeyId: string
+dataKeyVersion: number
+service: string
+/**
+ * Other services that still hold fields under the key.
+ * 
+ * @maxItems 64
+ */
+stillHeldBy: string[]
+}
+
+/**
  * A company's previous data key was retired after every record sealed with it had been re-encrypted; its wrapped material was destroyed.
  */
 export interface VaultKeyRetiredPayload {
@@ -575,7 +590,7 @@ export const DOMAINS = ["audit","identity","vault"] as const;
 
 export type Domain = (typeof DOMAINS)[number];
 
-export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.key.retired","vault.key.rotated"] as const;
+export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -605,6 +620,7 @@ export interface EventPayloads {
   "vault.credential.rotated": VaultCredentialRotatedPayload;
   "vault.credential.use_refused": VaultCredentialUseRefusedPayload;
   "vault.credential.used": VaultCredentialUsedPayload;
+  "vault.key.fields_released": VaultKeyFieldsReleasedPayload;
   "vault.key.retired": VaultKeyRetiredPayload;
   "vault.key.rotated": VaultKeyRotatedPayload;
 }
@@ -1638,6 +1654,46 @@ export const eventPayloadSchemas = {
             "type": "string",
             "pattern": "^(usr|key)_[0-9a-z]{26}$"
           }
+        }
+      }
+    }
+  },
+  "vault.key.fields_released": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:vault.key.fields_released:v1",
+    "title": "VaultKeyFieldsReleasedPayload",
+    "description": "A service declared that none of its sensitive fields is sealed under a retiring data key any more (it re-encrypted them). Once no service holds fields under the key and the vault's own records are re-encrypted, the key is retired.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "dataKeyId",
+      "dataKeyVersion",
+      "service",
+      "stillHeldBy"
+    ],
+    "properties": {
+      "dataKeyId": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{32}$"
+      },
+      "dataKeyVersion": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "service": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 128
+      },
+      "stillHeldBy": {
+        "description": "Other services that still hold fields under the key.",
+        "type": "array",
+        "maxItems": 64,
+        "items": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 128
         }
       }
     }

@@ -1,4 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+// Field encryption for other services (mTLS CN in VAULT_FIELD_CALLERS): seal, open, re-seal
+// under the active key after a rotation, and release an old key once the caller's fields are off it.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError, serviceIdentity } from '@flow8/http';
 import type { Guards } from '../../guards';
 import type { FieldRef, FieldService } from './fields.service';
 
@@ -69,14 +72,115 @@ const decryptSchema = {
   },
 } as const;
 
+const sealedItems = {
+  type: 'array',
+  minItems: 1,
+  maxItems: 100,
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['recordId', 'field', 'sealed'],
+    properties: { ...ref, sealed: { type: 'string', minLength: 1, maxLength: 90000 } },
+  },
+} as const;
+
+const reencryptSchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['tenantId', 'items'],
+    properties: { tenantId, items: sealedItems },
+  },
+  response: {
+    200: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['sealed', 'reencrypted', 'keyId'],
+      properties: {
+        sealed: { type: 'array', items: { type: 'string' } },
+        reencrypted: { type: 'integer' },
+        keyId: { type: 'string' },
+      },
+    },
+  },
+} as const;
+
+const keysSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['tenantId'],
+    properties: { tenantId },
+  },
+  response: {
+    200: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['items'],
+      properties: {
+        items: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['id', 'version', 'status', 'heldByYou'],
+            properties: {
+              id: { type: 'string' },
+              version: { type: 'integer' },
+              status: { type: 'string' },
+              heldByYou: { type: 'boolean' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+const releaseSchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['tenantId', 'keyId'],
+    properties: { tenantId, keyId: { type: 'string', pattern: '^[0-9a-f]{32}$' } },
+  },
+  response: {
+    200: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['stillHeldBy'],
+      properties: { stillHeldBy: { type: 'array', items: { type: 'string' } } },
+    },
+  },
+} as const;
+
+/** The calling service (its certificate's CN); the guard has already admitted it. */
+function callerOf(req: FastifyRequest): string {
+  const cn = serviceIdentity(req);
+  if (!cn) throw new AppError('UNAUTHENTICATED', 'A client certificate is required');
+  return cn;
+}
+
 export function fieldRoutes(app: FastifyInstance, deps: { fields: FieldService; guards: Guards }): void {
   const onRequest = deps.guards.fields;
   app.post('/internal/v1/fields/encrypt', { schema: encryptSchema, onRequest }, async (req) => {
     const body = req.body as { tenantId: string; items: Array<FieldRef & { plaintext: string }> };
-    return { sealed: await deps.fields.encrypt(body.tenantId, body.items) };
+    return { sealed: await deps.fields.encrypt(body.tenantId, callerOf(req), body.items) };
   });
   app.post('/internal/v1/fields/decrypt', { schema: decryptSchema, onRequest }, async (req) => {
     const body = req.body as { tenantId: string; items: Array<FieldRef & { sealed: string }> };
     return { plaintext: await deps.fields.decrypt(body.tenantId, body.items) };
+  });
+  app.post('/internal/v1/fields/reencrypt', { schema: reencryptSchema, onRequest }, async (req) => {
+    const body = req.body as { tenantId: string; items: Array<FieldRef & { sealed: string }> };
+    return deps.fields.reencrypt(body.tenantId, callerOf(req), body.items);
+  });
+  app.get('/internal/v1/fields/keys', { schema: keysSchema, onRequest }, async (req) => {
+    const q = req.query as { tenantId: string };
+    return { items: await deps.fields.keys(q.tenantId, callerOf(req)) };
+  });
+  app.post('/internal/v1/fields/keys/release', { schema: releaseSchema, onRequest }, async (req) => {
+    const body = req.body as { tenantId: string; keyId: string };
+    return deps.fields.release(body.tenantId, callerOf(req), body.keyId);
   });
 }

@@ -3,10 +3,12 @@
 // rotation, retirement and crypto-shredding stay here, and every caller gets the same format
 // (AEAD v1, associated data = tenant ‖ record ‖ version ‖ field).
 import { associatedData, DecryptError, fromBase64, open, seal, sealedKeyId, toBase64 } from '@flow8/crypto';
-import { withTenant, type Pool } from '@flow8/db';
+import type { Outbox } from '@flow8/bus';
+import { withTenant, type Pool, type Queryable } from '@flow8/db';
 import { AppError } from '@flow8/http';
 import type { Keyring } from '../../keyring/keyring';
 import { dataKeyById } from '../../keyring/keyring.repo';
+import { emit } from '../../lib/events';
 
 export interface FieldRef {
   recordId: string;
@@ -15,10 +17,21 @@ export interface FieldRef {
   version: number;
 }
 
+/** A data key of the company, as a field-holding service needs to see it. */
+export interface FieldKeyView {
+  id: string;
+  version: number;
+  status: 'active' | 'retiring' | 'retired';
+  /** This caller still holds fields sealed under it (it encrypted with it and has not released it). */
+  heldByYou: boolean;
+}
+
 export function createFieldService(deps: {
   pool: Pool;
+  outbox: Pick<Outbox, 'add'>;
   keyring: Pick<Keyring, 'activeKey' | 'unwrap'>;
-  caller: string;
+  /** Wakes the background re-encryption (which retires keys nothing needs any more). */
+  kickReencryption?: () => void;
 }) {
   const { pool, keyring } = deps;
   const enc = new TextEncoder();
@@ -26,58 +39,148 @@ export function createFieldService(deps: {
   const adOf = (tenantId: string, f: FieldRef) =>
     associatedData({ tenantId, recordId: f.recordId, version: f.version, field: f.field });
 
+  /** The active key, recorded as holding fields of `caller` (their ciphertexts live outside this database). */
+  async function sealingKey(tx: Queryable, tenantId: string, caller: string) {
+    const dk = await keyring.activeKey(tx, tenantId, caller);
+    await tx.query(
+      `INSERT INTO data_key_field_users (tenant_id, data_key_id, caller) VALUES ($1, $2, $3)
+       ON CONFLICT (data_key_id, caller) DO NOTHING`,
+      [tenantId, dk.id, caller],
+    );
+    await tx.query(
+      'UPDATE data_keys SET used_for_fields = true WHERE tenant_id = $1 AND id = $2 AND NOT used_for_fields',
+      [tenantId, dk.id],
+    );
+    return dk;
+  }
+
+  function sealWith(dk: { id: string; key: Uint8Array }, tenantId: string, f: FieldRef, plaintext: Uint8Array): string {
+    return toBase64(seal({ key: dk.key, keyId: Buffer.from(dk.id, 'hex'), plaintext, ad: adOf(tenantId, f) }));
+  }
+
+  /** Opens one sealed field of the company (409 if it fails its integrity check or names no key of the company). */
+  async function openField(tx: Queryable, tenantId: string, f: FieldRef & { sealed: string }) {
+    let sealed: Uint8Array;
+    try {
+      sealed = fromBase64(f.sealed);
+    } catch (e) {
+      throw new AppError('BAD_REQUEST', 'sealed must be standard base64', { cause: e });
+    }
+    try {
+      const keyId = sealedKeyId(sealed);
+      // Only this company's keys are visible (row-level security): another company's
+      // ciphertext names a key that is not found here.
+      const row = await dataKeyById(tx, tenantId, keyId);
+      const key = row?.wrapped ? keyring.unwrap(row) : undefined;
+      return {
+        keyId,
+        plaintext: open({ keys: (id) => (id === keyId ? key : undefined), sealed, ad: adOf(tenantId, f) }),
+      };
+    } catch (e) {
+      if (e instanceof DecryptError)
+        throw new AppError('CONFLICT', 'A sealed field failed its integrity check and cannot be opened', {
+          details: { reason: e.reason },
+          cause: e,
+        });
+      throw e;
+    }
+  }
+
   return {
-    async encrypt(tenantId: string, items: Array<FieldRef & { plaintext: string }>): Promise<string[]> {
+    async encrypt(tenantId: string, caller: string, items: Array<FieldRef & { plaintext: string }>): Promise<string[]> {
       return withTenant(pool, tenantId, async (tx) => {
-        const dk = await keyring.activeKey(tx, tenantId, deps.caller);
-        // Its ciphertexts will live outside this database: the key must not be retired automatically.
-        await tx.query(
-          'UPDATE data_keys SET used_for_fields = true WHERE tenant_id = $1 AND id = $2 AND NOT used_for_fields',
-          [tenantId, dk.id],
-        );
-        return items.map((i) =>
-          toBase64(
-            seal({
-              key: dk.key,
-              keyId: Buffer.from(dk.id, 'hex'),
-              plaintext: enc.encode(i.plaintext),
-              ad: adOf(tenantId, i),
-            }),
-          ),
-        );
+        const dk = await sealingKey(tx, tenantId, caller);
+        return items.map((i) => sealWith(dk, tenantId, i, enc.encode(i.plaintext)));
       });
     },
 
     async decrypt(tenantId: string, items: Array<FieldRef & { sealed: string }>): Promise<string[]> {
       return withTenant(pool, tenantId, async (tx) => {
         const out: string[] = [];
-        for (const i of items) {
-          let sealed: Uint8Array;
-          try {
-            sealed = fromBase64(i.sealed);
-          } catch (e) {
-            throw new AppError('BAD_REQUEST', 'sealed must be standard base64', { cause: e });
-          }
-          try {
-            const keyId = sealedKeyId(sealed);
-            // Only this company's keys are visible (row-level security): another company's
-            // ciphertext names a key that is not found here.
-            const row = await dataKeyById(tx, tenantId, keyId);
-            const key = row?.wrapped ? keyring.unwrap(row) : undefined;
-            out.push(
-              dec.decode(open({ keys: (id) => (id === keyId ? key : undefined), sealed, ad: adOf(tenantId, i) })),
-            );
-          } catch (e) {
-            if (e instanceof DecryptError)
-              throw new AppError('CONFLICT', 'A sealed field failed its integrity check and cannot be opened', {
-                details: { reason: e.reason },
-                cause: e,
-              });
-            throw e;
-          }
-        }
+        for (const i of items) out.push(dec.decode((await openField(tx, tenantId, i)).plaintext));
         return out;
       });
+    },
+
+    /**
+     * After a data-key rotation: each field sealed under an older key comes back sealed under the
+     * active key (same record, field and version); fields already under it come back unchanged.
+     * The plaintext never leaves the vault. The caller stores the new ciphertexts, then releases
+     * the old key.
+     */
+    async reencrypt(
+      tenantId: string,
+      caller: string,
+      items: Array<FieldRef & { sealed: string }>,
+    ): Promise<{ sealed: string[]; reencrypted: number; keyId: string }> {
+      return withTenant(pool, tenantId, async (tx) => {
+        const dk = await sealingKey(tx, tenantId, caller);
+        let reencrypted = 0;
+        const sealed: string[] = [];
+        for (const i of items) {
+          const opened = await openField(tx, tenantId, i);
+          if (opened.keyId === dk.id) {
+            sealed.push(i.sealed);
+          } else {
+            sealed.push(sealWith(dk, tenantId, i, opened.plaintext));
+            reencrypted += 1;
+          }
+          opened.plaintext.fill(0);
+        }
+        return { sealed, reencrypted, keyId: dk.id };
+      });
+    },
+
+    /** The company's data keys and which of them this caller still holds fields under. */
+    async keys(tenantId: string, caller: string): Promise<FieldKeyView[]> {
+      return withTenant(pool, tenantId, async (tx) => {
+        const { rows } = await tx.query<{ id: string; version: number; status: FieldKeyView['status']; held: boolean }>(
+          `SELECT k.id, k.version, k.status,
+                  EXISTS (SELECT 1 FROM data_key_field_users u WHERE u.data_key_id = k.id AND u.caller = $2) AS held
+             FROM data_keys k WHERE k.tenant_id = $1 ORDER BY k.version`,
+          [tenantId, caller],
+        );
+        return rows.map((r) => ({ id: r.id, version: r.version, status: r.status, heldByYou: r.held }));
+      });
+    },
+
+    /**
+     * The caller declares it holds no field sealed under this (retiring) key any more. When no
+     * service does and the vault's own records are re-encrypted, the background pass retires it.
+     * Refused for the active key (409): rotate first.
+     */
+    async release(tenantId: string, caller: string, keyId: string): Promise<{ stillHeldBy: string[] }> {
+      const out = await withTenant(pool, tenantId, async (tx) => {
+        const key = await dataKeyById(tx, tenantId, keyId);
+        if (!key) throw new AppError('NOT_FOUND', 'Data key not found');
+        if (key.status === 'active')
+          throw new AppError('CONFLICT', 'This is the active data key: rotate the company key before releasing it');
+        const gone = await tx.query('DELETE FROM data_key_field_users WHERE data_key_id = $1 AND caller = $2', [
+          keyId,
+          caller,
+        ]);
+        const { rows } = await tx.query<{ caller: string }>(
+          'SELECT caller FROM data_key_field_users WHERE data_key_id = $1 ORDER BY caller',
+          [keyId],
+        );
+        const stillHeldBy = rows.map((r) => r.caller);
+        if (stillHeldBy.length === 0 && key.usedForFields)
+          await tx.query('UPDATE data_keys SET used_for_fields = false WHERE tenant_id = $1 AND id = $2', [
+            tenantId,
+            keyId,
+          ]);
+        if ((gone.rowCount ?? 0) > 0)
+          await emit(tx, deps.outbox, {
+            type: 'vault.key.fields_released',
+            tenantId,
+            actor: { type: 'service', id: caller, ip: null },
+            resource: { type: 'data_key', id: keyId },
+            payload: { dataKeyId: keyId, dataKeyVersion: key.version, service: caller, stillHeldBy },
+          });
+        return { stillHeldBy };
+      });
+      if (out.stillHeldBy.length === 0) deps.kickReencryption?.();
+      return out;
     },
   };
 }
