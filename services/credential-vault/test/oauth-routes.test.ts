@@ -262,6 +262,40 @@ describe('OAuth2 credentials through the vault routes', () => {
     for (const s of [...secrets, ...states]) expect(text).not.toContain(s);
   }, 30_000);
 
+  it('a refresh the provider refuses is refused to the flow engine and audited as refresh_failed', async () => {
+    const started = await start(ada, 'revoked at the provider');
+    const made = await call('GET', callbackPath(await authorizeAtProvider(started)), ada);
+    expect(made.status).toBe(201);
+    const id = made.json<{ id: string }>().id;
+    const ok = await v.resolve(id, resolveBody(tenantId, 'records:read'));
+    expect(ok.status).toBe(200);
+    const token = ok.json<{ secret: string }>().secret;
+    remember(token);
+    // Someone revokes the app's access at the provider (an admin there, a password reset...).
+    const at = await idp.provider.AccessToken.find(token);
+    const grant = await idp.provider.Grant.find(at!.grantId!);
+    await grant!.destroy();
+    await new Promise((r) => setTimeout(r, (ACCESS_TOKEN_TTL_SECONDS + 1) * 1000));
+
+    const refused = await v.resolve(id, resolveBody(tenantId, 'records:read'));
+    expect(refused.status).toBe(409);
+    expect(refused.json<{ error: { details?: { reason?: string } } }>().error.details?.reason).toBe(
+      'reauthorization_required',
+    );
+    const events = await eventually(async () => {
+      const got = (await vaultEvents(v.prefix)).events.filter(
+        (e) => e.resource.id === id && e.type.startsWith('vault.credential.use'),
+      );
+      return got.length >= 2 ? got : undefined;
+    });
+    expect(events.map((e) => `${e.type}:${String(e.payload.reason ?? '')}`)).toEqual([
+      'vault.credential.used:',
+      'vault.credential.use_refused:refresh_failed',
+    ]);
+    // Nothing was stored for the failed refresh: still version 1.
+    expect((await call('GET', `/v1/credentials/${id}`, ada)).json()).toMatchObject({ version: 1, status: 'active' });
+  }, 30_000);
+
   it('no token, code, state or client secret in any API response or the service log', () => {
     expect(secrets.size).toBeGreaterThan(5);
     const bodies = responses.map((r) => r.body).join('\n');
