@@ -2,7 +2,7 @@ import type { Principal } from './decide';
 import { ROLES, type Role } from './matrix';
 import { authorizeRoute, expectedAllowed, matchRoute, ROUTE_PERMISSIONS, type RoutePermission } from './routes';
 
-// shared/API.md § Identity and access, § Credentials (no OAuth routes yet) and § Audit, written out: which role may call what.
+// shared/API.md § Identity and access, § Credentials and § Audit (plus GET /v1/keys), written out: which role may call what.
 // Columns: admin, flow_designer, executor, viewer. "own" rows are allowed for the caller's own keys.
 const Y = true;
 const N = false;
@@ -33,6 +33,8 @@ const EXPECTED: Record<string, readonly [boolean, boolean, boolean, boolean]> = 
   'GET /v1/credentials/:id': [Y, Y, N, N],
   'POST /v1/credentials/:id/rotate': [Y, Y, N, N],
   'DELETE /v1/credentials/:id': [Y, Y, N, N],
+  'POST /v1/credentials/oauth/:integration/start': [Y, Y, N, N],
+  'GET /v1/credentials/oauth/callback': [Y, Y, N, N],
   'POST /v1/keys/rotate': [Y, N, N, N],
   'GET /v1/keys': [Y, N, N, N],
   'GET /v1/audit/events': [Y, N, N, Y],
@@ -51,7 +53,7 @@ const key = (r: RoutePermission): string => `${r.method} ${r.path}`;
 const userOf = (role: Role): Principal => ({ type: 'user', id: `usr_${role}`, role });
 
 describe('ROUTE_PERMISSIONS', () => {
-  it('covers exactly the routes of API.md § Identity and access, § Credentials (no OAuth yet) and § Audit, once each', () => {
+  it('covers exactly the routes of API.md § Identity and access, § Credentials and § Audit, once each', () => {
     const keys = ROUTE_PERMISSIONS.map(key);
     expect(new Set(keys).size).toBe(keys.length);
     expect([...keys].sort()).toEqual(Object.keys(EXPECTED).sort());
@@ -143,6 +145,10 @@ describe('matchRoute', () => {
     ['POST', '/v1/credentials/crd_1/rotate', 'POST /v1/credentials/:id/rotate'],
     ['GET', '/v1/credentials?limit=5', 'GET /v1/credentials'],
     ['POST', '/v1/keys/rotate', 'POST /v1/keys/rotate'],
+    ['POST', '/v1/credentials/oauth/slack/start', 'POST /v1/credentials/oauth/:integration/start'],
+    ['GET', '/v1/credentials/oauth/callback?state=s&code=c&iss=i', 'GET /v1/credentials/oauth/callback'],
+    // Only the full OAuth paths are OAuth routes; a bare `oauth` segment is just an (invalid) id.
+    ['GET', '/v1/credentials/oauth', 'GET /v1/credentials/:id'],
   ])('%s %s → %s', (method, url, expected) => {
     const r = matchRoute(method, url);
     expect(r && key(r)).toBe(expected);
@@ -155,9 +161,9 @@ describe('matchRoute', () => {
     ['GET', '/v1/tenants'],
     ['GET', '/v1/flows'],
     ['GET', '/v1/audit/events/extra'],
-    // Not in the table until the vault wires them.
-    ['POST', '/v1/credentials/oauth/slack/start'],
-    ['GET', '/v1/credentials/oauth/callback'],
+    ['GET', '/v1/credentials/oauth/slack/start'],
+    ['POST', '/v1/credentials/oauth/callback'],
+    ['POST', '/v1/credentials/oauth/slack/start/x'],
   ])('%s %s matches nothing', (method, url) => {
     expect(matchRoute(method, url)).toBeUndefined();
   });

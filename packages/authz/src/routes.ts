@@ -1,7 +1,8 @@
 // What each public route requires, for the gateway's route-level gate and for the role × endpoint
-// security tests. Covers shared/API.md § Identity and access, § Credentials (without the OAuth
-// start/callback routes, not wired yet) and § Audit exactly; per-resource
-// checks (which flow, whose key) stay with the service, through decide().
+// security tests. Covers shared/API.md § Identity and access, § Credentials (OAuth2 start and
+// callback included) and § Audit exactly, plus `GET /v1/keys` (the data keys' re-encryption
+// progress, which API.md does not list); per-resource checks (which flow, whose key, whose OAuth
+// state) stay with the service, through decide().
 import { decide, type Decision, type Principal } from './decide';
 import type { Grant } from './grants';
 import { type Permission, type Role, roleHas } from './matrix';
@@ -82,13 +83,21 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   { section: 'identity', method: 'GET', path: '/v1/settings/ip-allowlist', permission: 'settings:read' },
   { section: 'identity', method: 'PUT', path: '/v1/settings/ip-allowlist', permission: 'settings:write' },
   { section: 'identity', method: 'POST', path: '/v1/tenants', permission: 'operator' },
-  // § Credentials (credential-vault). The OAuth2 start/callback routes are not here yet: they are
-  // being wired in the vault, and join the table (and the gateway) when they exist.
+  // § Credentials (credential-vault).
   { section: 'credentials', method: 'GET', path: '/v1/credentials', permission: 'credentials:read' },
   { section: 'credentials', method: 'POST', path: '/v1/credentials', permission: 'credentials:write' },
   { section: 'credentials', method: 'GET', path: '/v1/credentials/:id', permission: 'credentials:read' },
   { section: 'credentials', method: 'POST', path: '/v1/credentials/:id/rotate', permission: 'credentials:write' },
   { section: 'credentials', method: 'DELETE', path: '/v1/credentials/:id', permission: 'credentials:write' },
+  // OAuth2 authorization code + PKCE. The callback is a GET but creates a credential: it needs the
+  // same permission as a create, and the vault also requires the caller to be the user who started.
+  {
+    section: 'credentials',
+    method: 'POST',
+    path: '/v1/credentials/oauth/:integration/start',
+    permission: 'credentials:write',
+  },
+  { section: 'credentials', method: 'GET', path: '/v1/credentials/oauth/callback', permission: 'credentials:write' },
   { section: 'credentials', method: 'POST', path: '/v1/keys/rotate', permission: 'keys:rotate' },
   { section: 'credentials', method: 'GET', path: '/v1/keys', permission: 'keys:rotate' },
   // § Audit

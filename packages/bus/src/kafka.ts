@@ -73,13 +73,28 @@ export async function ensureTopics(
  * The offset the next message of each partition will get (the high watermark), by partition: a
  * consumer that has stored `next offset >= end` for every partition has read the whole topic.
  */
-export async function topicEndOffsets(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-  } finally {
-    await admin.disconnect();
+export async function topicEndOffsets(
+  kafka: Kafka,
+  topic: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<Map<number, bigint>> {
+  // Just after a topic is created its partition leaders may not be known to every broker yet
+  // ("not the leader for that topic-partition"): retriable, so retry with a fresh admin client
+  // (fresh metadata) until the deadline.
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+    } catch (e) {
+      const err = e as { retriable?: unknown; cause?: { retriable?: unknown } };
+      const retriable = err.retriable === true || err.cause?.retriable === true;
+      if (!retriable || Date.now() + delay > deadline) throw e;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    await new Promise((r) => setTimeout(r, delay));
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createKafka, ensureTopics, type Kafka } from '@flow8/bus';
+import { createKafka, ensureTopics, topicEndOffsets, type Kafka } from '@flow8/bus';
 import { DOMAINS, dlqTopic, eventsTopic } from '@flow8/contracts';
 import { certPair, stackEnv } from './stack';
 
@@ -47,14 +47,7 @@ export async function readTopic(
   const ends = new Map<number, bigint>();
   const reached = new Map<number, bigint>();
   if (opts.expect === undefined) {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      for (const o of await admin.fetchTopicOffsets(topic))
-        if (BigInt(o.high) > BigInt(o.low)) ends.set(o.partition, BigInt(o.high));
-    } finally {
-      await admin.disconnect();
-    }
+    for (const [partition, end] of await topicEndOffsets(kafka, topic)) if (end > 0n) ends.set(partition, end);
   }
   const atEnd = () => [...ends].every(([p, end]) => (reached.get(p) ?? 0n) >= end);
   await consumer.connect();

@@ -6,10 +6,15 @@
 import { ROLE_PERMISSIONS, ROUTE_PERMISSIONS, type RoutePermission } from '@flow8/authz';
 import { eventually } from '@flow8/testkit';
 import {
+  authorizeAtProvider,
   bearer,
   call,
+  callbackPath,
   createCompany,
+  idpOf,
   login,
+  OAUTH_INTEGRATION,
+  OAUTH_SCOPE,
   must,
   randomId,
   startGateway,
@@ -204,7 +209,7 @@ function leaks(body: string, w: World): string[] {
 }
 
 beforeAll(async () => {
-  up = await startUpstreams(keys, { sharedPrefix: true });
+  up = await startUpstreams(keys, { sharedPrefix: true, oauth: true });
   gw = await startGateway(keys, up.urls, {
     GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
     GATEWAY_RATE_LIMIT_USER: '1000000',
@@ -246,9 +251,55 @@ const BODIES: Record<string, unknown> = {
   'POST /v1/credentials/:id/rotate': { secret: 'planted-by-company-a' },
 };
 
-const ID_ROUTES = ROUTE_PERMISSIONS.filter((r) => r.path.includes('/:')).map(
+// Routes naming one object by `:id`. The OAuth2 start's `:integration` names no company's object
+// (it is a fixed list), and the callback's object is its `state`: both are swept below.
+const ID_ROUTES = ROUTE_PERMISSIONS.filter((r) => r.path.includes('/:id')).map(
   (r) => [`${r.method} ${r.path}`, r] as const,
 );
+
+describe('the OAuth2 routes', () => {
+  it('cover every route of the table with a parameter that is not an :id', () => {
+    const others = ROUTE_PERMISSIONS.filter((r) => r.path.includes('/:') && !r.path.includes('/:id'));
+    expect(others.map((r) => `${r.method} ${r.path}`)).toEqual([`POST /v1/credentials/oauth/:integration/start`]);
+  });
+
+  test.each(A_CALLERS.map((k) => [k]))(
+    "A's Admin by %s with B's state: refused like a state nobody started, and B still connects with it",
+    async (kind) => {
+      const idp = idpOf(up);
+      const hB = headersOf(B, B.admin.headers);
+      const name = `Bravo ${OAUTH_INTEGRATION} ${randomId().slice(0, 6)}`;
+      const started = await must<{ authorizationUrl: string; state: string }>(
+        gw.url,
+        `/v1/credentials/oauth/${OAUTH_INTEGRATION}/start`,
+        { method: 'POST', headers: hB, body: { name, scopes: [OAUTH_SCOPE] }, status: 200 },
+      );
+      const answer = await authorizeAtProvider(idp, started.authorizationUrl);
+      const forB = await call(gw.url, callbackPath(answer), { headers: aHeaders(kind) });
+      const forNone = await call(gw.url, callbackPath({ ...answer, state: randomId() + randomId() }), {
+        headers: aHeaders(kind),
+      });
+      const shape = (r: Res) => ({
+        status: r.status,
+        ...errorOf(r),
+        requestId: undefined,
+      });
+      // No oracle: B's live state and a state that never existed get the same refusal.
+      expect(shape(forB)).toEqual(shape(forNone));
+      expect(shape(forB)).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+      expect(leaks(forB.body, B)).toEqual([]);
+      const listA = await call(gw.url, '/v1/credentials?limit=200', { headers: aHeaders('session') });
+      expect(listA.body).not.toContain(name);
+      // A could neither use nor spend it: B's own callback still connects.
+      const connected = await call(gw.url, callbackPath(answer), { headers: hB });
+      expect(connected.status).toBe(201);
+      const view = connected.json<{ id: string; kind: string; createdBy: string }>();
+      expect(view).toMatchObject({ kind: 'oauth2', createdBy: B.company.admin.id });
+      // From now on part of what A must never see (the code stands in for its sealed tokens).
+      B.credentials.push({ id: view.id, name, secret: answer.code! });
+    },
+  );
+});
 
 describe.each(ID_ROUTES)("%s with B's id", (label, route) => {
   test.each(A_CALLERS.map((k) => [k]))(
@@ -376,7 +427,10 @@ describe("A's lists and audit reads", () => {
   // Each GET list route of the table is read here at least once.
   it('cover every list route of the table', () => {
     const read = new Set(LIST_PATHS.map((p) => (typeof p === 'string' ? p : '/v1/x?').split('?')[0]));
-    const lists = ROUTE_PERMISSIONS.filter((r) => r.method === 'GET' && !r.path.includes(':')).map((r) => r.path);
+    // The OAuth2 callback is a GET without an id but no list: it is swept above, with B's state.
+    const lists = ROUTE_PERMISSIONS.filter(
+      (r) => r.method === 'GET' && !r.path.includes(':') && r.path !== '/v1/credentials/oauth/callback',
+    ).map((r) => r.path);
     expect(lists.filter((p) => !read.has(p))).toEqual([]);
   });
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ed25519RawPublicKey } from '@flow8/http';
 import { signEdDsaJwt, type JwtClaims } from '@flow8/jwt';
 import { createLogger } from '@flow8/telemetry';
-import { certPair, stackEnv } from '@flow8/testkit';
+import { certPair, stackEnv, startOidcProvider, type OidcTestProvider } from '@flow8/testkit';
 import { startAudit } from '../../audit-ingest/test/harness';
 import { startAuth } from '../../auth/test/harness';
 import { startVault } from '../../credential-vault/test/harness';
@@ -39,6 +39,32 @@ export interface UpstreamOptions {
   authOverrides?: Record<string, string>;
   auditOverrides?: Record<string, string>;
   vaultOverrides?: Record<string, string>;
+  /**
+   * Start a real OpenID Connect provider (oidc-provider over HTTPS, stack CA) and configure the
+   * vault's OAuth2 with it: `salesforce` is connected through it, with OAUTH_REDIRECT_URI as the
+   * registered redirect URI (the product frontend's page; nothing listens there, tests play it).
+   */
+  oauth?: boolean;
+}
+
+/** The frontend page the provider sends the browser back to (VAULT_OAUTH_REDIRECT_URI). */
+export const OAUTH_REDIRECT_URI = 'https://app.flow8.test/oauth/callback';
+/** The integration the test provider stands in for, and a scope of its catalogue. */
+export const OAUTH_INTEGRATION = 'salesforce';
+export const OAUTH_SCOPE = 'records:read';
+
+/** The vault's OAuth2 settings for one integration connected through the test provider. */
+function vaultOAuthEnv(idp: OidcTestProvider): Record<string, string> {
+  const u = OAUTH_INTEGRATION.toUpperCase();
+  return {
+    VAULT_OAUTH_REDIRECT_URI: OAUTH_REDIRECT_URI,
+    VAULT_OAUTH_CA_FILE: stackEnv().caFile,
+    [`VAULT_OAUTH_${u}_CLIENT_ID`]: idp.clientId,
+    [`VAULT_OAUTH_${u}_CLIENT_SECRET`]: idp.clientSecret,
+    [`VAULT_OAUTH_${u}_ISSUER`]: idp.issuer,
+    // The provider listens on loopback: allowed for this one host name only.
+    [`VAULT_OAUTH_${u}_ALLOW_PRIVATE_HOSTS`]: 'localhost',
+  };
 }
 
 export async function startUpstreams(keys: SuiteKeys, opts: UpstreamOptions = {}) {
@@ -56,24 +82,115 @@ export async function startUpstreams(keys: SuiteKeys, opts: UpstreamOptions = {}
     ...(opts.sharedPrefix ? { prefix: auth.prefix } : {}),
     overrides: { INTERNAL_IDENTITY_PUBLIC_KEYS: keys.identityPublicKey, ...opts.auditOverrides },
   });
+  const idp = opts.oauth ? await startOidcProvider({ redirectUris: [OAUTH_REDIRECT_URI] }) : null;
   // The vault trusts the gateway's identity key (its harness derives the public key from the seed);
   // its log lines are kept (vault.logText()) for the secret canary.
   const vault = await startVault({
     seed: keys.identitySeed,
     ...(opts.sharedPrefix ? { prefix: auth.prefix } : {}),
-    overrides: { ...opts.vaultOverrides },
+    overrides: { ...(idp ? vaultOAuthEnv(idp) : {}), ...opts.vaultOverrides },
   });
   return {
     auth,
     audit,
     vault,
+    /** The OpenID Connect provider behind the vault's OAuth2 (with `oauth: true`), else null. */
+    idp,
     /** The upstream URLs for startGateway. */
     urls: { authUrl: auth.url, auditUrl: audit.url, vaultUrl: vault.url },
     async stop() {
       await Promise.allSettled([auth.stop(), audit.stop(), vault.stop()]);
+      await idp?.stop();
     },
   };
 }
+
+/** The provider of upstreams started with `oauth: true`. */
+export function idpOf(up: { idp: OidcTestProvider | null }): OidcTestProvider {
+  if (!up.idp) throw new Error('upstreams were started without oauth: true');
+  return up.idp;
+}
+
+/** What the frontend's redirect page receives from the provider: the callback query to pass on. */
+export interface ProviderAnswer {
+  state: string;
+  code?: string;
+  iss: string;
+  error?: string;
+}
+
+/** The user signs in and consents at the provider: the query it sends the browser back with. */
+export async function authorizeAtProvider(idp: OidcTestProvider, authorizationUrl: string): Promise<ProviderAnswer> {
+  const back = await idp.authorize(authorizationUrl);
+  if (back.error !== null || !back.code || !back.state) throw new Error(`the provider answered ${back.error}`);
+  if (back.redirectedTo.origin + back.redirectedTo.pathname !== OAUTH_REDIRECT_URI)
+    throw new Error(`the provider redirected to ${back.redirectedTo.href}`);
+  return { code: back.code, state: back.state, iss: back.redirectedTo.searchParams.get('iss') ?? '' };
+}
+
+/**
+ * The user refuses at the provider: plays the browser up to the provider's login page and
+ * presses "cancel" there (the interaction's abort), then stops at the redirect back to the
+ * frontend — `error=access_denied` with the state and the issuer, as the provider itself sends it.
+ */
+export async function denyAtProvider(idp: OidcTestProvider, authorizationUrl: string): Promise<ProviderAnswer> {
+  const jar = new Map<string, string>();
+  let url = new URL(authorizationUrl);
+  let method = 'GET';
+  for (let hop = 0; hop < 20; hop += 1) {
+    if (url.origin !== idp.issuer) {
+      const q = url.searchParams;
+      return { state: q.get('state') ?? '', iss: q.get('iss') ?? '', error: q.get('error') ?? '' };
+    }
+    const res = await rawHttps(url, method, idp.ca, [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
+    for (const c of res.setCookie) {
+      const pair = c.split(';')[0] ?? '';
+      const eq = pair.indexOf('=');
+      if (eq > 0) jar.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    method = 'GET';
+    if (res.status >= 300 && res.status < 400 && res.location) {
+      url = new URL(res.location, url);
+      continue;
+    }
+    const uid = /action="\/interaction\/([A-Za-z0-9_-]+)\/login"/.exec(res.body)?.[1];
+    if (res.status !== 200 || !uid) throw new Error(`denying stopped at ${url.pathname} with HTTP ${res.status}`);
+    url = new URL(`/interaction/${uid}/abort`, idp.issuer);
+    method = 'POST';
+  }
+  throw new Error('denying: too many redirects');
+}
+
+function rawHttps(
+  url: URL,
+  method: string,
+  ca: string,
+  cookie: string,
+): Promise<{ status: number; location: string | undefined; setCookie: string[]; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequestRaw(url, { method, ca, agent: false, headers: { cookie } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          location: res.headers.location,
+          setCookie: res.headers['set-cookie'] ?? [],
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The gateway path of the callback the frontend page makes with the provider's answer. */
+export const callbackPath = (a: Partial<ProviderAnswer>): string =>
+  `/v1/credentials/oauth/callback?${new URLSearchParams(
+    Object.entries(a).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  ).toString()}`;
 
 export async function startGateway(
   keys: SuiteKeys,

@@ -18,8 +18,11 @@ import {
   bearer,
   call,
   createCompany,
+  idpOf,
   login,
   must,
+  OAUTH_INTEGRATION,
+  OAUTH_SCOPE,
   randomId,
   randomIpv4,
   startGateway,
@@ -94,7 +97,8 @@ const from = { 'x-forwarded-for': ip };
 const as = (h: Record<string, string>) => ({ ...h, ...from });
 
 beforeAll(async () => {
-  up = await startUpstreams(keys);
+  // With a real OpenID Connect provider behind the vault, so an OAuth2 start really starts.
+  up = await startUpstreams(keys, { oauth: true });
   gw = await startGateway(keys, up.urls, {
     GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
     GATEWAY_RATE_LIMIT_USER: '1000000',
@@ -168,6 +172,12 @@ interface Prepared {
   headers?: Record<string, string>;
   /** The exact success status of this route. */
   status: number;
+  /**
+   * When the allowed request is one the service itself must refuse (there is nothing it could
+   * succeed on), the refusal it gives: proof that the gateway let it through, with an identity
+   * the service accepted, to the service's own check.
+   */
+  serviceRefusal?: { code: string; reason: string };
   /** Checked after the call: the change happened exactly when the call was allowed. */
   check?: (wasAllowed: boolean) => Promise<void>;
 }
@@ -212,6 +222,15 @@ async function victimCredential(): Promise<string> {
       },
     })
   ).id;
+}
+
+/** Pending OAuth2 authorizations of the company in the vault (started, not yet called back). */
+async function pendingAuthorizations(): Promise<number> {
+  const r = await up.vault.db.admin.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM oauth_pending WHERE tenant_id = $1',
+    [company.tenantId],
+  );
+  return r.rows[0]?.n ?? 0;
 }
 
 async function credential(id: string): Promise<{ status: string; version: number }> {
@@ -404,6 +423,28 @@ const BUILDERS: Record<string, Builder> = {
       check: async (wasAllowed) => expect((await credential(id)).status).toBe(wasAllowed ? 'revoked' : 'active'),
     };
   },
+  'POST /v1/credentials/oauth/:integration/start': async () => {
+    const before = await pendingAuthorizations();
+    return {
+      path: `/v1/credentials/oauth/${OAUTH_INTEGRATION}/start`,
+      body: { name: `o-${randomId().slice(0, 12)}`, scopes: [OAUTH_SCOPE] },
+      status: 200,
+      check: async (wasAllowed) => expect(await pendingAuthorizations()).toBe(before + (wasAllowed ? 1 : 0)),
+    };
+  },
+  // A state nobody started: the vault must refuse it (STATE_INVALID), so an allowed caller gets
+  // exactly the vault's 400 and a refused one the gateway's 401/403 — and no credential either way.
+  'GET /v1/credentials/oauth/callback': async () => {
+    const before = (await adminGet('/v1/credentials?limit=200')).json<{ items: unknown[] }>().items.length;
+    const q = new URLSearchParams({ state: randomId() + randomId(), code: randomId(), iss: idpOf(up).issuer });
+    return {
+      path: `/v1/credentials/oauth/callback?${q.toString()}`,
+      status: 400,
+      serviceRefusal: { code: 'BAD_REQUEST', reason: 'STATE_INVALID' },
+      check: async () =>
+        expect((await adminGet('/v1/credentials?limit=200')).json<{ items: unknown[] }>().items).toHaveLength(before),
+    };
+  },
   'POST /v1/keys/rotate': async () => {
     const before = newestKeyVersion(await settledKeys());
     return {
@@ -453,6 +494,14 @@ describe.each(ROUTE_PERMISSIONS.map((r) => [`${r.method} ${r.path}`, r] as const
         expect(outcome.status).not.toBe(401);
         expect(outcome.status).not.toBe(403);
         expect(outcome.status).toBeLessThan(500);
+      } else if (req.serviceRefusal) {
+        const reason = r.json<{ error?: { details?: { reason?: string } } }>().error?.details?.reason;
+        expect({ ...outcome, reason }).toEqual({
+          ...outcome,
+          status: req.status,
+          code: req.serviceRefusal.code,
+          reason: req.serviceRefusal.reason,
+        });
       } else {
         expect(outcome).toEqual({ ...outcome, status: req.status, code: undefined });
       }

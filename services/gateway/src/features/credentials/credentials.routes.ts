@@ -1,7 +1,8 @@
 // § Credentials, forwarded to credential-vault (mTLS, internal identity with audience
 // `credential-vault`). The vault decides per credential; the gateway gates the route by role and
 // scope (packages/authz ROUTE_PERMISSIONS) and validates both directions with these schemas.
-// The OAuth2 start/callback routes are not exposed yet (being wired in the vault).
+// OAuth2: the callback is called by the product frontend's redirect page with the user's session
+// (docs/identity-and-access.md § OAuth2 callback); the vault checks that user against the state.
 import type { FastifyInstance } from 'fastify';
 import type { Upstreams } from '../../upstream/client';
 import { forwardTo } from '../forward';
@@ -15,6 +16,9 @@ export function credentialRoutes(app: FastifyInstance, deps: { upstreams: Upstre
   app.get('/v1/credentials/:id', { schema: s.getCredentialSchema }, toVault);
   app.post('/v1/credentials/:id/rotate', { schema: s.rotateCredentialSchema }, toVault);
   app.delete('/v1/credentials/:id', { schema: s.revokeCredentialSchema }, toVault);
+
+  app.post('/v1/credentials/oauth/:integration/start', { schema: s.startOAuthSchema }, toVault);
+  app.get('/v1/credentials/oauth/callback', { schema: s.oauthCallbackSchema }, toVault);
 
   app.post('/v1/keys/rotate', { schema: s.rotateKeysSchema }, toVault);
   app.get('/v1/keys', { schema: s.listKeysSchema }, toVault);

@@ -107,11 +107,99 @@ export const rotateCredentialSchema = {
 
 export const revokeCredentialSchema = {
   summary: 'Revoke a credential: refused for every use from this moment',
-  description: `${writers} Already revoked: 409.`,
+  description:
+    `${writers} Already revoked: 409. An \`oauth2\` credential connected through the OAuth2 routes ` +
+    'answers 200 and says whether its grant was also revoked at the provider; a provider failure never ' +
+    'undoes the local revocation.',
   tags,
   security: userSecurity,
   params: credentialId,
-  response: { 204: { type: 'null', description: 'Revoked' }, ...errors(404, 409) },
+  response: {
+    200: {
+      description: 'Revoked here; `providerRevocation` is the outcome at the OAuth2 provider',
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'status', 'providerRevocation'],
+      properties: {
+        id: { type: 'string' },
+        status: { type: 'string', enum: ['revoked'] },
+        providerRevocation: { type: 'string', enum: ['revoked', 'failed'] },
+      },
+    },
+    204: { type: 'null', description: 'Revoked' },
+    ...errors(404, 409),
+  },
+} as const;
+
+// OAuth2 (authorization code + PKCE), mirroring the vault's src/features/oauth/oauth.routes.ts.
+// The provider redirects the browser to the frontend page registered as the vault's
+// VAULT_OAUTH_REDIRECT_URI; that page (same site as this API, so the SameSite=Strict session cookie
+// is sent) passes `state`, `code` and `iss` on to the callback. The vault accepts the callback only
+// from the user who started, in the same company, once.
+
+export const startOAuthSchema = {
+  summary: 'Start connecting an integration with OAuth2: the URL to send the user to',
+  description:
+    `${writers} \`scopes\` are flow8 scopes from the integration’s catalogue; 400 if the integration ` +
+    'is not configured for OAuth2. The `state` is single use, bound to this user and company, and expires ' +
+    'at `expiresAt`.',
+  tags,
+  security: userSecurity,
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['integration'],
+    properties: { integration: { type: 'string', enum: INTEGRATIONS } },
+  },
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'scopes'],
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S' },
+      scopes: { type: 'array', minItems: 1, maxItems: 32, items: scope },
+    },
+  },
+  response: {
+    200: {
+      description: 'Send the browser to `authorizationUrl`',
+      type: 'object',
+      additionalProperties: false,
+      required: ['authorizationUrl', 'state', 'expiresAt'],
+      properties: {
+        authorizationUrl: { type: 'string' },
+        state: { type: 'string' },
+        expiresAt: { type: 'string' },
+      },
+    },
+    ...errors(),
+  },
+} as const;
+
+const callbackParam = { type: 'string', minLength: 1, maxLength: 2048 } as const;
+
+export const oauthCallbackSchema = {
+  summary: 'Finish connecting an integration: the provider’s answer becomes an oauth2 credential',
+  description:
+    `${writers} Called by the frontend page the provider redirected to, with the query it received ` +
+    '(`state`, `code`, `iss`, or `error`), by the user who started. The state is spent whatever the ' +
+    'outcome. Unknown, used, expired or another user’s state, another issuer, or a refusal at the ' +
+    'provider: 400 with `details.reason`; provider unreachable: 503. The tokens are sealed by the vault ' +
+    'and never returned.',
+  tags,
+  security: userSecurity,
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      state: callbackParam,
+      code: callbackParam,
+      iss: callbackParam,
+      error: callbackParam,
+      error_description: callbackParam,
+    },
+  },
+  response: { 201: { description: 'Connected: the new credential’s metadata', ...credentialView }, ...errors() },
 } as const;
 
 const dataKey = {

@@ -1,7 +1,9 @@
 // The gateway's own guarantee, independent of the vault: whatever the vault (or a bug in it) puts
 // in a credential response, only the metadata fields of the public schema reach the client — a
-// secret, a ciphertext or a key never does. And the secret sent on create does reach the vault.
-import Fastify from 'fastify';
+// secret, a ciphertext or a key never does (nor a token or verifier of an OAuth2 connection). And
+// the secret sent on create does reach the vault.
+import { buildServiceApp } from '@flow8/http';
+import { createLogger } from '@flow8/telemetry';
 import type { Target, UpstreamRequest, Upstreams } from '../../upstream/client';
 import { credentialRoutes } from './credentials.routes';
 import * as schemas from './credentials.schemas';
@@ -35,7 +37,12 @@ function stubUpstreams(answer: (req: UpstreamRequest) => { status: number; body:
 }
 
 async function appWith(upstreams: Upstreams) {
-  const app = Fastify({ forceCloseConnections: true });
+  // The service kit the gateway is built with: its validator (bodies strict, no extra fields
+  // removed) and its error model, so a refusal here is the refusal a client gets.
+  const app = buildServiceApp({
+    service: 'gateway',
+    logger: createLogger({ service: 'gateway', level: 'silent', destination: { write: () => undefined } }),
+  });
   app.decorateRequest('clientIp', '');
   app.decorateRequest('auth', null);
   app.addHook('onRequest', async (request) => {
@@ -104,6 +111,94 @@ describe('credential routes at the gateway', () => {
     expect(r.statusCode).toBe(200);
     expect(r.body).not.toContain(CANARY);
     expect(r.body).toContain(view.id);
+    await app.close();
+  });
+
+  it('forwards an OAuth2 start and answers only the URL, state and expiry', async () => {
+    const started = {
+      authorizationUrl: 'https://login.example.test/authorize?state=st',
+      state: 'st',
+      expiresAt: '2026-01-01T00:10:00.000Z',
+    };
+    const { upstreams, sent } = stubUpstreams(() => ({
+      status: 200,
+      body: { ...started, codeVerifier: CANARY, clientSecret: CANARY },
+    }));
+    const app = await appWith(upstreams);
+    const r = await app.request('POST', '/v1/credentials/oauth/salesforce/start', {
+      name: 'Salesforce',
+      scopes: ['records:read'],
+    });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toEqual(started);
+    expect(sent[0]!.req).toMatchObject({
+      method: 'POST',
+      path: '/v1/credentials/oauth/salesforce/start',
+      body: { name: 'Salesforce', scopes: ['records:read'] },
+    });
+    await app.close();
+  });
+
+  it.each([
+    ['an integration the vault does not know', '/v1/credentials/oauth/github/start', { name: 'x', scopes: ['a'] }],
+    ['a blank name', '/v1/credentials/oauth/slack/start', { name: '   ', scopes: ['chat:write'] }],
+    ['no scopes', '/v1/credentials/oauth/slack/start', { name: 'x', scopes: [] }],
+    ['an extra field', '/v1/credentials/oauth/slack/start', { name: 'x', scopes: ['chat:write'], redirectUri: 'x' }],
+  ])('refuses a start with %s before the vault sees it', async (_what, url, body) => {
+    const { upstreams, sent } = stubUpstreams(() => ({ status: 200, body: {} }));
+    const app = await appWith(upstreams);
+    const r = await app.request('POST', url, body);
+    expect(r.statusCode).toBe(400);
+    expect(sent).toHaveLength(0);
+    await app.close();
+  });
+
+  it('forwards the callback query as given and answers the credential metadata only', async () => {
+    const { upstreams, sent } = stubUpstreams(() => ({ status: 201, body: { ...leaky, kind: 'oauth2' } }));
+    const app = await appWith(upstreams);
+    const r = await app.request('GET', '/v1/credentials/oauth/callback?state=st&code=cd&iss=https%3A%2F%2Fidp.test');
+    expect(r.statusCode).toBe(201);
+    expect(r.body).not.toContain(CANARY);
+    expect(r.json()).toEqual({ ...view, kind: 'oauth2' });
+    expect(sent[0]!.req).toMatchObject({
+      method: 'GET',
+      path: '/v1/credentials/oauth/callback',
+      query: { state: 'st', code: 'cd', iss: 'https://idp.test' },
+    });
+    await app.close();
+  });
+
+  it('refuses a callback with a parameter the vault does not take, before the vault sees it', async () => {
+    const { upstreams, sent } = stubUpstreams(() => ({ status: 201, body: view }));
+    const app = await appWith(upstreams);
+    const r = await app.request('GET', '/v1/credentials/oauth/callback?state=st&code=cd&redirect_uri=https://evil');
+    expect(r.statusCode).toBe(400);
+    expect(sent).toHaveLength(0);
+    await app.close();
+  });
+
+  it.each([
+    ['revoked', { id: view.id, status: 'revoked', providerRevocation: 'revoked' }],
+    ['failed', { id: view.id, status: 'revoked', providerRevocation: 'failed' }],
+  ] as const)(
+    'answers the 200 of an oauth2 revoke (provider %s) with its three fields only',
+    async (_outcome, answer) => {
+      const { upstreams } = stubUpstreams(() => ({ status: 200, body: { ...answer, refreshToken: CANARY } }));
+      const app = await appWith(upstreams);
+      const r = await app.request('DELETE', `/v1/credentials/${view.id}`);
+      expect(r.statusCode).toBe(200);
+      expect(r.body).not.toContain(CANARY);
+      expect(r.json()).toEqual(answer);
+      await app.close();
+    },
+  );
+
+  it('answers the 204 of an ordinary revoke with no body', async () => {
+    const { upstreams } = stubUpstreams(() => ({ status: 204, body: undefined }));
+    const app = await appWith(upstreams);
+    const r = await app.request('DELETE', `/v1/credentials/${view.id}`);
+    expect(r.statusCode).toBe(204);
+    expect(r.body).toBe('');
     await app.close();
   });
 
