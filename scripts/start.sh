@@ -13,6 +13,8 @@
 # Services keep running afterwards; stop everything with scripts/stop.sh.
 #
 # Env: FLOW8_GATEWAY_PORT (8443), FLOW8_AUTH_PORT (8101), FLOW8_VAULT_PORT (8102), FLOW8_AUDIT_PORT (8104),
+#      FLOW8_GATEWAY_METRICS_PORT (9443), FLOW8_AUTH_METRICS_PORT (9101), FLOW8_VAULT_METRICS_PORT (9102),
+#      FLOW8_AUDIT_METRICS_PORT (9104) — plain-HTTP GET /metrics on 127.0.0.1,
 #      LOG_LEVEL (info),
 #      OTEL_EXPORTER_OTLP_ENDPOINT (unset: spans are not exported).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -31,6 +33,11 @@ AUTH_PORT="${FLOW8_AUTH_PORT:-8101}"
 GATEWAY_PORT="${FLOW8_GATEWAY_PORT:-8443}"
 VAULT_PORT="${FLOW8_VAULT_PORT:-8102}"
 AUDIT_PORT="${FLOW8_AUDIT_PORT:-8104}"
+# Prometheus scrape ports (loopback, plain HTTP), one per service.
+AUTH_METRICS_PORT="${FLOW8_AUTH_METRICS_PORT:-9101}"
+VAULT_METRICS_PORT="${FLOW8_VAULT_METRICS_PORT:-9102}"
+AUDIT_METRICS_PORT="${FLOW8_AUDIT_METRICS_PORT:-9104}"
+GATEWAY_METRICS_PORT="${FLOW8_GATEWAY_METRICS_PORT:-9443}"
 
 # Development secrets: generated once, kept in the state dir (mode 600), never committed.
 signing_key="$STATE/secrets/audit-signing.key"
@@ -76,15 +83,15 @@ start_service() {
   ok "$name: ready"
 }
 
-start_service audit-ingest "$AUDIT_PORT" AUDIT_DATABASE_URL="$AUDIT_DATABASE_URL" AUDIT_SIGNING_KEY_FILE="$signing_key" \
+start_service audit-ingest "$AUDIT_PORT" METRICS_PORT="$AUDIT_METRICS_PORT" AUDIT_DATABASE_URL="$AUDIT_DATABASE_URL" AUDIT_SIGNING_KEY_FILE="$signing_key" \
   AUDIT_ALLOWED_CALLERS=gateway INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key" \
   AUDIT_CHECKPOINT_INTERVAL="${AUDIT_CHECKPOINT_INTERVAL:-10s}"
-start_service auth "$AUTH_PORT" AUTH_DATABASE_URL="$AUTH_DATABASE_URL" AUTH_ALLOWED_CALLERS=gateway \
+start_service auth "$AUTH_PORT" METRICS_PORT="$AUTH_METRICS_PORT" AUTH_DATABASE_URL="$AUTH_DATABASE_URL" AUTH_ALLOWED_CALLERS=gateway \
   INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key" REDIS_URL="$REDIS_URL" \
   AUTH_API_KEY_SIGNING_KEYS_FILE="$apikey_signing_key"
-start_service credential-vault "$VAULT_PORT" VAULT_DATABASE_URL="$VAULT_DATABASE_URL" ENCRYPTION_KEY_FILE="$encryption_key" \
+start_service credential-vault "$VAULT_PORT" METRICS_PORT="$VAULT_METRICS_PORT" VAULT_DATABASE_URL="$VAULT_DATABASE_URL" ENCRYPTION_KEY_FILE="$encryption_key" \
   INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key"
-start_service gateway "$GATEWAY_PORT" GATEWAY_IDENTITY_SIGNING_KEY_FILE="$identity_key" \
+start_service gateway "$GATEWAY_PORT" METRICS_PORT="$GATEWAY_METRICS_PORT" GATEWAY_IDENTITY_SIGNING_KEY_FILE="$identity_key" \
   GATEWAY_OPERATOR_TOKEN_FILE="$operator_token" REDIS_URL="$REDIS_URL" \
   GATEWAY_AUTH_URL="https://localhost:$AUTH_PORT" GATEWAY_AUDIT_URL="https://localhost:$AUDIT_PORT" \
   GATEWAY_VAULT_URL="https://localhost:$VAULT_PORT"
@@ -149,6 +156,8 @@ flow8 is up:
   auth           https://localhost:$AUTH_PORT   (mTLS + internal identity; logs $STATE/logs/auth.log)
   audit-ingest   https://localhost:$AUDIT_PORT   (mTLS + internal identity; logs $STATE/logs/audit-ingest.log)
   vault          https://localhost:$VAULT_PORT   (mTLS + internal identity; logs $STATE/logs/credential-vault.log)
+  metrics        http://127.0.0.1:$GATEWAY_METRICS_PORT/metrics (gateway)   http://127.0.0.1:$AUTH_METRICS_PORT/metrics (auth)
+                 http://127.0.0.1:$VAULT_METRICS_PORT/metrics (vault)     http://127.0.0.1:$AUDIT_METRICS_PORT/metrics (audit-ingest)
   Kafka SSL      $KAFKA_BROKERS    PostgreSQL TLS localhost:$PGPORT    Redis TLS $(echo "$REDIS_URL" | sed 's/.*@//')
   demo company   $tenant_id ($slug): sign in as $admin_email or $officer_email,
                  password in $operator_password_file

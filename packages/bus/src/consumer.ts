@@ -6,7 +6,23 @@
 // offset is advanced only after the handler succeeded, so it is never ahead of the handler.
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { dlqTopic, parseEvent, type AnyEvent, type DeadLetter } from '@flow8/contracts';
-import { extractTraceContext, SpanKind, withSpan, type Logger } from '@flow8/telemetry';
+import {
+  extractTraceContext,
+  observableGauge,
+  SpanKind,
+  withSpan,
+  type GaugeRegistration,
+  type Logger,
+} from '@flow8/telemetry';
+import { createLagMonitor } from './lag';
+import {
+  consumerBatchDuration,
+  consumerDeadLetters,
+  consumerHandlerFailures,
+  consumerMessages,
+  LAG_LABELS,
+  LAG_METRIC,
+} from './metrics';
 import type { Publisher } from './publisher';
 
 export interface ConsumedEvent {
@@ -90,10 +106,15 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
   const stats = { consumed: 0, deadLettered: 0, handlerFailures: 0 };
   let consumer: Consumer | null = null;
   let stopping = false;
+  const fromBeginning = opts.fromBeginning ?? true;
+  const lag = createLagMonitor({ kafka: opts.kafka, groupId: opts.groupId, fromBeginning, logger: opts.logger });
+  let lagGauge: GaugeRegistration | null = null;
+  const labelsOf = (topic: string) => ({ topic, consumer_group: opts.groupId });
 
   async function onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, resolveOffset, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     if (batch.messages.length === 0) return;
+    const startedAt = performance.now();
     const events: ConsumedEvent[] = [];
     const dead: DeadLetter[] = [];
     const publishDead = (letters: DeadLetter[]) =>
@@ -132,6 +153,7 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
       await publishDead(dead);
       stats.deadLettered += dead.length;
       for (const d of dead) {
+        consumerDeadLetters.add(1, { ...labelsOf(batch.topic), reason: d.reason });
         opts.logger.warn(
           {
             topic: batch.topic,
@@ -184,6 +206,7 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
                 });
                 await publishDead([letter]);
                 stats.deadLettered += 1;
+                consumerDeadLetters.add(1, { ...labelsOf(batch.topic), reason });
                 opts.logger.warn(
                   { topic: batch.topic, partition: batch.partition, offset, reason, errors },
                   'message dead-lettered',
@@ -194,6 +217,7 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
         break;
       } catch (e) {
         stats.handlerFailures += 1;
+        consumerHandlerFailures.add(1, labelsOf(batch.topic));
         opts.logger.warn(
           { err: e, topic: batch.topic, partition: batch.partition, retryInMs: backoff },
           'batch handler failed; retrying',
@@ -205,7 +229,11 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
       }
     }
     stats.consumed += batch.messages.length;
-    resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+    consumerMessages.add(batch.messages.length, labelsOf(batch.topic));
+    consumerBatchDuration.record((performance.now() - startedAt) / 1000, labelsOf(batch.topic));
+    const lastOffset = batch.messages[batch.messages.length - 1]!.offset;
+    lag.processed(batch.topic, batch.partition, BigInt(lastOffset) + 1n);
+    resolveOffset(lastOffset);
     await commitOffsetsIfNecessary();
     await heartbeat();
   }
@@ -222,8 +250,24 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
         // A short broker wait keeps shutdown and a quiet topic's latency low.
         maxWaitTimeInMs: 1000,
       });
+      // Lag is reported for the partitions this member owns, from the moment it owns them.
+      consumer.on(consumer.events.GROUP_JOIN, (e) => lag.assign(e.payload.memberAssignment));
+      consumer.on(consumer.events.REBALANCING, () => lag.assign({}));
+      lagGauge ??= observableGauge(
+        LAG_METRIC,
+        {
+          description:
+            'Messages in the log not yet consumed by the group (high watermark − next offset), per owned partition',
+          unit: '{message}',
+          labels: LAG_LABELS,
+        },
+        async () =>
+          (await lag.samples()).map(
+            (s) => [s.lag, { topic: s.topic, partition: s.partition, consumer_group: opts.groupId }] as const,
+          ),
+      );
       await consumer.connect();
-      await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
+      await consumer.subscribe({ topics: opts.topics, fromBeginning });
       await consumer.run({
         eachBatchAutoResolve: false,
         autoCommit: true,
@@ -233,8 +277,11 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
     },
     async stop() {
       stopping = true;
+      lagGauge?.remove();
+      lagGauge = null;
       await consumer?.disconnect();
       consumer = null;
+      await lag.close();
     },
     stats: () => ({ ...stats }),
   };

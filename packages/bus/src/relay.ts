@@ -5,7 +5,8 @@
 // batch. Kafka down: the batch is retried with backoff and the rows wait. A crash between
 // publish and mark re-publishes the batch on restart: consumers fence duplicates by event id.
 import type pg from 'pg';
-import type { Logger } from '@flow8/telemetry';
+import { observableGauge, type GaugeRegistration, type Logger } from '@flow8/telemetry';
+import { outboxPublished, outboxPublishFailures } from './metrics';
 import type { OutgoingMessage, Publisher } from './publisher';
 
 export interface RelayOptions {
@@ -60,6 +61,10 @@ export function createOutboxRelay(opts: RelayOptions): OutboxRelay {
   let wake: (() => void) | null = null;
   let leaderClient: pg.PoolClient | null = null;
   let lastCleanup = 0;
+  /** When the oldest unsent row was written (null: none), as of the last backlog count. */
+  let oldestUnsentAt: number | null = null;
+  let lastSuccessAt: number | null = null;
+  let gauges: GaugeRegistration[] = [];
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -85,6 +90,9 @@ export function createOutboxRelay(opts: RelayOptions): OutboxRelay {
     await opts.publisher.publish(messages);
     await opts.pool.query(`UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
     stats.published += rows.length;
+    const perTopic = new Map<string, number>();
+    for (const r of rows) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
+    for (const [topic, n] of perTopic) outboxPublished.add(n, { topic });
     return rows.length;
   }
 
@@ -117,6 +125,51 @@ export function createOutboxRelay(opts: RelayOptions): OutboxRelay {
     return true;
   }
 
+  /** Counts what is waiting; also after a failed attempt, so the backlog shows an outage growing. */
+  async function countBacklog(): Promise<void> {
+    const { rows } = await opts.pool.query<{ n: string; oldest: Date | null }>(
+      'SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE sent_at IS NULL',
+    );
+    stats.backlog = Number(rows[0]?.n ?? 0);
+    oldestUnsentAt = rows[0]?.oldest ? rows[0].oldest.getTime() : null;
+  }
+
+  function registerGauges(): GaugeRegistration[] {
+    // Backlog and age come from the leader only: every replica reading the same table would
+    // report the same rows once per replica.
+    const leaderOnly = (value: () => number) => () => (stats.leader ? [[value()] as const] : []);
+    return [
+      observableGauge(
+        'flow8_outbox_backlog',
+        { description: 'Outbox rows not yet published to Kafka (reported by the relay leader)', unit: '{event}' },
+        leaderOnly(() => stats.backlog),
+      ),
+      observableGauge(
+        'flow8_outbox_oldest_unsent_age_seconds',
+        {
+          description: 'Age of the oldest outbox row not yet published, 0 when none (reported by the relay leader)',
+          unit: 's',
+        },
+        leaderOnly(() => (oldestUnsentAt === null ? 0 : Math.max(0, (Date.now() - oldestUnsentAt) / 1000))),
+      ),
+      observableGauge(
+        'flow8_outbox_relay_leader',
+        { description: '1 if this replica holds the relay lock and publishes, else 0' },
+        () => [[stats.leader ? 1 : 0]],
+      ),
+      observableGauge(
+        'flow8_outbox_relay_error',
+        { description: "1 while the relay's last attempt failed (the reason is in the log), else 0" },
+        () => [[stats.lastError === null ? 0 : 1]],
+      ),
+      observableGauge(
+        'flow8_outbox_relay_last_success_timestamp_seconds',
+        { description: 'Unix time of the last successful relay pass', unit: 's' },
+        () => (lastSuccessAt === null ? [] : [[lastSuccessAt / 1000]]),
+      ),
+    ];
+  }
+
   async function cleanup(): Promise<void> {
     if (Date.now() - lastCleanup < 60_000) return;
     lastCleanup = Date.now();
@@ -132,16 +185,18 @@ export function createOutboxRelay(opts: RelayOptions): OutboxRelay {
           continue;
         }
         const n = await drain();
-        const { rows } = await opts.pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL');
-        stats.backlog = Number(rows[0]?.n ?? 0);
+        await countBacklog();
         if (n > 0) opts.logger.debug({ published: n, backlog: stats.backlog }, 'outbox relay published');
         await cleanup();
         backoff = 200;
         stats.lastError = null;
+        lastSuccessAt = Date.now();
         if (stats.backlog === 0) await sleep(pollMs);
       } catch (e) {
         stats.failures += 1;
         stats.lastError = (e as Error).message;
+        outboxPublishFailures.add(1);
+        if (stats.leader) await countBacklog().catch(() => undefined);
         opts.logger.warn({ err: e, retryInMs: backoff }, 'outbox relay could not publish; events stay in the outbox');
         await sleep(backoff);
         backoff = Math.min(backoff * 2, maxBackoff);
@@ -153,6 +208,7 @@ export function createOutboxRelay(opts: RelayOptions): OutboxRelay {
     start() {
       if (running) return;
       running = true;
+      gauges = registerGauges();
       loop = run();
     },
     async stop() {
@@ -160,6 +216,8 @@ export function createOutboxRelay(opts: RelayOptions): OutboxRelay {
       wake?.();
       await loop;
       loop = null;
+      for (const g of gauges) g.remove();
+      gauges = [];
       if (leaderClient) {
         await leaderClient.query('SELECT pg_advisory_unlock($1)', [lockKey]).catch(() => undefined);
         leaderClient.release();

@@ -14,6 +14,8 @@ import {
   int,
   kafkaFields,
   loadConfig,
+  metricsFields,
+  metricsPort,
   parseConfigOrExit,
   port,
   secret,
@@ -250,6 +252,22 @@ describe('field builders', () => {
     for (const bad of ['0', '65536', '0x50', '1e3', ' 80', '80.5']) {
       expect(problemsOf(() => one(port(), bad))).toEqual(['F: must be a whole number between 1 and 65535']);
     }
+  });
+
+  it('metrics listener: loopback by default, 0 turns it off, a service default, nothing out of range', () => {
+    const schema = z.object({ ...metricsFields, METRICS_PORT: metricsPort(9104) });
+    expect(loadConfig(schema, { env: {} })).toEqual({ METRICS_HOST: '127.0.0.1', METRICS_PORT: 9104 });
+    expect(loadConfig(schema, { env: { METRICS_PORT: '0', METRICS_HOST: '0.0.0.0' } })).toEqual({
+      METRICS_HOST: '0.0.0.0',
+      METRICS_PORT: 0,
+    });
+    for (const bad of ['-1', '65536', 'off', '']) {
+      expect(problemsOf(() => one(metricsPort(9104), bad))).toEqual(['F: must be a whole number between 0 and 65535']);
+    }
+    // The bare fragment has no default: a service that forgets to choose one fails at boot.
+    expect(problemsOf(() => loadConfig(z.object({ ...metricsFields }), { env: {} }))).toEqual([
+      'METRICS_PORT: required',
+    ]);
   });
 
   it('int honours bounds', () => {

@@ -26,6 +26,24 @@ export const telemetryFields = {
   OTEL_SERVICE_NAME: str().optional(),
 };
 
+/**
+ * The metrics listener's port (plain HTTP, `GET /metrics`); 0 turns the listener off. Each service
+ * sets its own default beside its PORT (`METRICS_PORT: metricsPort(9104)`).
+ */
+export function metricsPort(defaultValue?: number) {
+  return int({ min: 0, max: 65535, ...(defaultValue === undefined ? {} : { default: defaultValue }) });
+}
+
+/**
+ * Where Prometheus scrapes the service. Loopback by default, like HOST: the listener has no TLS
+ * and no authentication (it serves aggregate numbers only), so exposing it is a deliberate choice
+ * (`0.0.0.0` in a pod, with a NetworkPolicy admitting only the scraper).
+ */
+export const metricsFields = {
+  METRICS_HOST: str().default('127.0.0.1'),
+  METRICS_PORT: metricsPort(),
+};
+
 /** Listen address. Loopback by default so a forgotten HOST never exposes a service. */
 export const httpFields = {
   HOST: str().default('127.0.0.1'),

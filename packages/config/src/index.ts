@@ -19,6 +19,8 @@ export {
   internalIdentityFields,
   kafkaFields,
   LOG_LEVELS,
+  metricsFields,
+  metricsPort,
   telemetryFields,
   tlsFields,
 } from './fragments';

@@ -11,6 +11,7 @@ import Fastify, {
 import { AppError } from './errors';
 import { sendError } from './error-handler';
 import { installHealthRoutes, type ReadinessCheck } from './health';
+import { installHttpMetrics } from './metrics';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id';
 import { installTracing } from './tracing';
 
@@ -152,6 +153,7 @@ export function buildServiceApp(opts: ServiceAppOptions): FastifyInstance {
     : Fastify(common);
 
   installTracing(app);
+  installHttpMetrics(app);
 
   // onSend runs for every payload Fastify sends — handlers, errors, the 404 handler. One
   // precomputed header object per response keeps this off the hot path's profile.

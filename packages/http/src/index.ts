@@ -20,6 +20,7 @@ export {
   type ShutdownSignalOptions,
 } from './serve';
 export { recordServerError, requestSpan } from './tracing';
+export { httpServerDuration, httpServerRequests, requestLabels, UNMATCHED_ROUTE } from './metrics';
 export {
   createIdentitySigner,
   createIdentityVerifier,

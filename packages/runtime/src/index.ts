@@ -7,7 +7,15 @@ import { parseConfigOrExit } from '@flow8/config';
 import { dlqTopic, eventsTopic, eventsTopicConfig } from '@flow8/contracts';
 import { createPool, type Pool } from '@flow8/db';
 import { serve } from '@flow8/http';
-import { createLogger, startTelemetry, type Logger } from '@flow8/telemetry';
+import {
+  createLogger,
+  serveMetrics,
+  startMetrics,
+  startTelemetry,
+  type Logger,
+  type MetricsHandle,
+  type MetricsServer,
+} from '@flow8/telemetry';
 
 export interface TlsMaterial {
   ca: string;
@@ -93,17 +101,66 @@ export interface RunnableService {
   stop(): Promise<void>;
 }
 
-type BaseConfig = {
-  HOST: string;
-  PORT: number;
-  LOG_LEVEL: string;
+type TelemetryConfig = {
   OTEL_SERVICE_NAME?: string | undefined;
   OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
 };
 
+/** `metricsFields` of @flow8/config. */
+export type MetricsConfig = TelemetryConfig & {
+  METRICS_HOST: string;
+  /** 0: no listener (metrics are still pushed over OTLP when an endpoint is set). */
+  METRICS_PORT: number;
+};
+
+type BaseConfig = MetricsConfig & {
+  HOST: string;
+  PORT: number;
+  LOG_LEVEL: string;
+};
+
+export interface ServiceMetrics {
+  metrics: MetricsHandle;
+  /** The listener, or null when METRICS_PORT is 0. */
+  server: MetricsServer | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * The service's metrics: the MeterProvider (OTLP push when OTEL_EXPORTER_OTLP_ENDPOINT is set) and
+ * the plain-HTTP listener serving GET /metrics on METRICS_HOST:METRICS_PORT. A port that is taken
+ * fails the start: a service silently without metrics is found out only when it is needed.
+ */
+export async function startServiceMetrics(name: string, config: MetricsConfig): Promise<ServiceMetrics> {
+  const metrics = startMetrics({
+    serviceName: config.OTEL_SERVICE_NAME ?? name,
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+  });
+  let server: MetricsServer | null = null;
+  try {
+    if (config.METRICS_PORT > 0) {
+      server = await serveMetrics({ metrics, host: config.METRICS_HOST, port: config.METRICS_PORT });
+    }
+  } catch (e) {
+    await metrics.shutdown();
+    throw new Error(`metrics listener could not start on ${config.METRICS_HOST}:${config.METRICS_PORT}`, {
+      cause: e,
+    });
+  }
+  return {
+    metrics,
+    server,
+    async stop() {
+      await server?.close();
+      await metrics.shutdown();
+    },
+  };
+}
+
 /**
  * main() of a service: telemetry first, configuration (every problem reported, exit 78), the
- * logger scrubbing the service's secrets, then create → start → listen, with graceful shutdown.
+ * logger scrubbing the service's secrets, then create → start → listen → metrics listener, with
+ * graceful shutdown.
  */
 export async function runService<S extends z.ZodType<BaseConfig, z.ZodTypeDef, unknown>>(opts: {
   name: string;
@@ -122,12 +179,18 @@ export async function runService<S extends z.ZodType<BaseConfig, z.ZodTypeDef, u
   try {
     const svc = await opts.create(config, logger);
     await svc.start();
+    // After create(): a service refusing to start (wrong key, bad config) binds no port at all.
+    // Before serve(): the service's first requests are already counted.
+    const metrics = await startServiceMetrics(opts.name, config);
     const running = await serve(svc.app, {
       host: config.HOST,
       port: config.PORT,
-      onShutdown: [() => svc.stop(), () => telemetry.shutdown()],
+      // Metrics last but one: the scrape during shutdown still answers.
+      onShutdown: [() => svc.stop(), () => metrics.stop(), () => telemetry.shutdown()],
     });
     logger.info({ url: running.url }, `${opts.name} listening`);
+    if (metrics.server) logger.info({ url: metrics.server.url }, `${opts.name} metrics listening`);
+    else logger.info(`${opts.name} metrics listener off (METRICS_PORT=0)`);
   } catch (e) {
     logger.fatal({ err: e }, `${opts.name} failed to start`);
     process.exit(1);

@@ -10,6 +10,28 @@ export {
   withSpan,
 } from './tracing';
 export type { HeaderValue, TelemetryHandle, TelemetryOptions, WithSpanOptions } from './tracing';
+export {
+  counter,
+  DURATION_BUCKETS_SECONDS,
+  histogram,
+  ID_REDACTED,
+  metricsUrl,
+  observableGauge,
+  PROMETHEUS_CONTENT_TYPE,
+  safeLabelValue,
+  startMetrics,
+} from './metrics';
+export type {
+  Counter,
+  GaugeRegistration,
+  Histogram,
+  InstrumentOptions,
+  Labels,
+  MetricsHandle,
+  MetricsOptions,
+  Observation,
+} from './metrics';
+export { serveMetrics, type MetricsServer } from './metrics-server';
 // Re-exported so bus/http/services create spans without depending on @opentelemetry/api themselves.
 export { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 export type { Attributes, Context, Span } from '@opentelemetry/api';

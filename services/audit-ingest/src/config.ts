@@ -10,6 +10,8 @@ import {
   kafkaFields,
   secret,
   str,
+  metricsFields,
+  metricsPort,
   telemetryFields,
   tlsFields,
 } from '@flow8/config';
@@ -19,9 +21,12 @@ export const auditConfigSchema = z.object({
   ...kafkaFields,
   ...tlsFields,
   ...telemetryFields,
+  ...metricsFields,
   ...busFields,
   ...internalIdentityFields,
   PORT: port(8104),
+  /** Plain-HTTP `GET /metrics` for Prometheus; 0 turns it off. */
+  METRICS_PORT: metricsPort(9104),
   /** Runtime role (INSERT/SELECT on the ledger only). */
   AUDIT_DATABASE_URL: secret(),
   /** Ed25519 seed (32 bytes, base64) that signs checkpoints. Never logged. */

@@ -10,6 +10,7 @@ import { createLedgerConsumer } from './consumers/events.consumer';
 import { createAuditService } from './features/audit/audit.service';
 import { createCheckpointService } from './features/checkpoints/checkpoint.service';
 import { createIngestService } from './features/ledger/ingest.service';
+import { createAuditMetrics } from './metrics';
 
 export async function createAuditIngest(config: AuditConfig, logger: Logger) {
   await ready();
@@ -18,9 +19,10 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
   const bus = createServiceBus({ name: 'audit-ingest', config, tls, pool, logger });
   const { kafka, publisher, outbox, relay } = bus;
   const keyPair = signingKeyPairFromSeed(config.AUDIT_SIGNING_KEY);
-  const checkpoints = createCheckpointService({ pool, keyPair, logger });
+  const metrics = createAuditMetrics();
+  const checkpoints = createCheckpointService({ pool, keyPair, logger, metrics });
   const trustedPublicKeys = [keyPair.publicKey, ...(config.AUDIT_TRUSTED_PUBLIC_KEYS ?? []).map((k) => fromBase64(k))];
-  const ingest = createIngestService({ pool, groupId: config.AUDIT_CONSUMER_GROUP, logger });
+  const ingest = createIngestService({ pool, groupId: config.AUDIT_CONSUMER_GROUP, logger, metrics });
   const consumer = createLedgerConsumer({
     kafka,
     groupId: config.AUDIT_CONSUMER_GROUP,
@@ -29,7 +31,7 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
     ingest,
     logger,
   });
-  const audit = createAuditService({ pool, outbox, checkpoints, trustedPublicKeys });
+  const audit = createAuditService({ pool, outbox, checkpoints, trustedPublicKeys, metrics });
   const app = buildApp({
     logger,
     tls: { ...tls, requestClientCert: true },
@@ -61,6 +63,7 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
       partitionTimer = setInterval(() => void ensurePartitions(), 24 * 3600_000);
       partitionTimer.unref();
       await checkpoints.registerKey();
+      metrics.start();
       relay.start();
       await consumer.start();
       checkpoints.start(config.AUDIT_CHECKPOINT_INTERVAL);
@@ -68,6 +71,7 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
     async stop() {
       if (partitionTimer) clearInterval(partitionTimer);
       checkpoints.stop();
+      metrics.stop();
       await consumer.stop();
       await bus.stop();
       await pool.end();

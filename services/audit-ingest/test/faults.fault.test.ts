@@ -147,6 +147,8 @@ describe('audit-ingest killed mid-batch', () => {
       AUDIT_ALLOWED_CALLERS: 'testkit',
       INTERNAL_IDENTITY_PUBLIC_KEYS: identity.publicKeyBase64,
       LOG_LEVEL: 'error',
+      // The default metrics port may belong to an audit-ingest that scripts/start.sh left running.
+      METRICS_PORT: '0',
     };
     const tenants = Array.from({ length: 6 }, () => newId('ten'));
     const N = 12_000;

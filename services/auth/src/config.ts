@@ -9,6 +9,8 @@ import {
   kafkaFields,
   port,
   secret,
+  metricsFields,
+  metricsPort,
   telemetryFields,
   tlsFields,
 } from '@flow8/config';
@@ -19,12 +21,15 @@ export const authConfigSchema = z.object({
   ...kafkaFields,
   ...tlsFields,
   ...telemetryFields,
+  ...metricsFields,
   ...busFields,
   /** Base64 raw Ed25519 public keys verifying the gateway's internal identity tokens (two during a key change). */
   ...internalIdentityFields,
   /** AUTH_API_KEY_SIGNING_KEYS: Ed25519 seeds signing API keys (first signs, the rest verify). */
   ...apiKeyConfigFields,
   PORT: port(8101),
+  /** Plain-HTTP `GET /metrics` for Prometheus; 0 turns it off. */
+  METRICS_PORT: metricsPort(9101),
   /** Runtime role (non-owner, bound by row-level security). */
   AUTH_DATABASE_URL: secret(),
   /** Redis (rediss:// only) that the gateways read allowlists from. Holds a password: a secret. */

@@ -12,6 +12,8 @@ import {
   port,
   secret,
   str,
+  metricsFields,
+  metricsPort,
   telemetryFields,
   tlsFields,
   url,
@@ -53,10 +55,13 @@ export const vaultConfigSchema = z.object({
   ...kafkaFields,
   ...tlsFields,
   ...telemetryFields,
+  ...metricsFields,
   ...busFields,
   /** Base64 raw Ed25519 public keys verifying the gateway's internal identity tokens (two during a key change). */
   ...internalIdentityFields,
   PORT: port(8102),
+  /** Plain-HTTP `GET /metrics` for Prometheus; 0 turns it off. */
+  METRICS_PORT: metricsPort(9102),
   /** Runtime role (non-owner, bound by row-level security). */
   VAULT_DATABASE_URL: secret(),
   /**

@@ -7,6 +7,8 @@ import {
   int,
   port,
   secret,
+  metricsFields,
+  metricsPort,
   telemetryFields,
   tlsFields,
   url,
@@ -18,8 +20,11 @@ export const gatewayConfigSchema = z.object({
   ...httpFields,
   ...tlsFields,
   ...telemetryFields,
+  ...metricsFields,
   /** HTTPS only; there is no plain-HTTP listener at all. */
   PORT: port(8443),
+  /** Plain-HTTP `GET /metrics` for Prometheus; 0 turns it off. */
+  METRICS_PORT: metricsPort(9443),
   /** Where auth, audit-ingest and credential-vault listen (mTLS with this service's certificate, CN `gateway`). */
   GATEWAY_AUTH_URL: url({ protocols: ['https'] }).default('https://localhost:8101'),
   GATEWAY_AUDIT_URL: url({ protocols: ['https'] }).default('https://localhost:8104'),

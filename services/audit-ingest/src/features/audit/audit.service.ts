@@ -19,6 +19,7 @@ import {
   type VerifyResult,
 } from '@flow8/ledger';
 import { currentTraceparent } from '@flow8/telemetry';
+import type { AuditMetrics } from '../../metrics';
 import type { CheckpointService } from '../checkpoints/checkpoint.service';
 import { entryRange, head, queryEntries, seqRangeForTime, type EntryFilter } from './audit.repo';
 
@@ -61,6 +62,7 @@ export function createAuditService(deps: {
   outbox: Outbox;
   checkpoints: CheckpointService;
   trustedPublicKeys: Uint8Array[];
+  metrics: Pick<AuditMetrics, 'verified'>;
 }) {
   const { pool, outbox } = deps;
 
@@ -108,6 +110,26 @@ export function createAuditService(deps: {
       };
     }
     return result;
+  }
+
+  function verifyAndRecord(caller: Caller): Promise<VerifyResult> {
+    // One snapshot for the head and the entries: under READ COMMITTED each statement sees the
+    // latest commits, so an entry appended between reading the head and reading the chain made
+    // a healthy ledger report "chain ends at seq n+1 but the ledger head is seq n".
+    return withTenant(
+      pool,
+      caller.tenantId,
+      async (client) => {
+        const result = await verifyIn(client, caller.tenantId);
+        await audit(client, caller, 'audit.chain.verified', {
+          ok: result.ok,
+          checked: result.checked,
+          firstBadSeq: result.firstBadSeq,
+        });
+        return result;
+      },
+      { isolation: 'repeatable read' },
+    );
   }
 
   return {
@@ -204,23 +226,10 @@ export function createAuditService(deps: {
     },
 
     async verify(caller: Caller): Promise<VerifyResult> {
-      // One snapshot for the head and the entries: under READ COMMITTED each statement sees the
-      // latest commits, so an entry appended between reading the head and reading the chain made
-      // a healthy ledger report "chain ends at seq n+1 but the ledger head is seq n".
-      return withTenant(
-        pool,
-        caller.tenantId,
-        async (client) => {
-          const result = await verifyIn(client, caller.tenantId);
-          await audit(client, caller, 'audit.chain.verified', {
-            ok: result.ok,
-            checked: result.checked,
-            firstBadSeq: result.firstBadSeq,
-          });
-          return result;
-        },
-        { isolation: 'repeatable read' },
-      );
+      const result = await verifyAndRecord(caller);
+      // After the commit, so a verification whose audit event was rolled back is not counted.
+      deps.metrics.verified(result.ok);
+      return result;
     },
 
     async listCheckpoints(caller: Caller) {

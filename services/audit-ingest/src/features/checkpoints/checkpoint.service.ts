@@ -5,6 +5,7 @@ import { publicKeyId, toHex, type SigningKeyPair } from '@flow8/crypto';
 import { setTenant, withTenant, withTransaction, type Pool, type PoolClient } from '@flow8/db';
 import { signCheckpoint, type SignedCheckpoint } from '@flow8/ledger';
 import type { Logger } from '@flow8/telemetry';
+import type { AuditMetrics } from '../../metrics';
 
 export interface StoredCheckpoint {
   tenantId: string;
@@ -37,6 +38,7 @@ export function createCheckpointService(deps: {
   pool: Pool;
   keyPair: SigningKeyPair;
   logger: Logger;
+  metrics: Pick<AuditMetrics, 'checkpointsSigned' | 'checkpointRoundFailed'>;
   now?: () => Date;
 }): CheckpointService {
   const now = deps.now ?? (() => new Date());
@@ -84,8 +86,10 @@ export function createCheckpointService(deps: {
         [keyId, Buffer.from(deps.keyPair.publicKey)],
       );
     },
-    checkpointTenant(tenantId) {
-      return withTenant(deps.pool, tenantId, (client) => checkpointIn(client, tenantId));
+    async checkpointTenant(tenantId) {
+      const cp = await withTenant(deps.pool, tenantId, (client) => checkpointIn(client, tenantId));
+      if (cp) deps.metrics.checkpointsSigned('on_demand', 1);
+      return cp;
     },
     async checkpointAll() {
       const { rows } = await deps.pool.query<{ tenant_id: string }>(
@@ -94,7 +98,10 @@ export function createCheckpointService(deps: {
       let made = 0;
       for (const { tenant_id } of rows) {
         const cp = await withTransaction(deps.pool, (client) => checkpointIn(client, tenant_id));
-        if (cp) made += 1;
+        if (cp) {
+          made += 1;
+          deps.metrics.checkpointsSigned('scheduled', 1);
+        }
       }
       return made;
     },
@@ -136,7 +143,10 @@ export function createCheckpointService(deps: {
         running = service
           .checkpointAll()
           .then((n) => n > 0 && deps.logger.info({ checkpoints: n }, 'signed checkpoints written'))
-          .catch((e: unknown) => deps.logger.error({ err: e }, 'scheduled checkpoint round failed'))
+          .catch((e: unknown) => {
+            deps.metrics.checkpointRoundFailed();
+            deps.logger.error({ err: e }, 'scheduled checkpoint round failed');
+          })
           .finally(() => {
             running = null;
           });

@@ -6,6 +6,7 @@ import type { PartitionBatch } from '@flow8/bus';
 import type { AnyEvent } from '@flow8/contracts';
 import { withTransaction, type Pool } from '@flow8/db';
 import type { Logger } from '@flow8/telemetry';
+import type { AuditMetrics } from '../../metrics';
 import { appendEvents, lockOffset, storeOffset, type AppendedEntry } from './ledger.repo';
 
 export interface IngestService {
@@ -19,12 +20,16 @@ export function createIngestService(deps: {
   pool: Pool;
   groupId: string;
   logger: Logger;
+  metrics: Pick<AuditMetrics, 'appended'>;
   now?: () => Date;
 }): IngestService {
   const now = deps.now ?? (() => new Date());
   const stats = { appended: 0, duplicates: 0, batches: 0, conflicts: 0 };
   return {
     async ingestBatch(batch) {
+      const startedAt = performance.now();
+      let skipped = 0;
+      let conflicted = 0;
       const result = await withTransaction(deps.pool, async (client) => {
         const next = await lockOffset(client, deps.groupId, batch.topic, batch.partition);
         const pending = batch.events.filter((e) => BigInt(e.offset) >= next);
@@ -45,10 +50,14 @@ export function createIngestService(deps: {
         }
         const last = BigInt(batch.lastOffset);
         if (last + 1n > next) await storeOffset(client, deps.groupId, batch.topic, batch.partition, last + 1n);
-        stats.duplicates += pending.length - appended.length - conflicts.length;
-        stats.conflicts += conflicts.length;
+        skipped = pending.length - appended.length - conflicts.length;
+        conflicted = conflicts.length;
         return appended;
       });
+      // Counted once committed: a rolled-back attempt is retried and would count twice.
+      stats.duplicates += skipped;
+      stats.conflicts += conflicted;
+      deps.metrics.appended(result.length, skipped, conflicted, (performance.now() - startedAt) / 1000);
       stats.appended += result.length;
       stats.batches += 1;
       if (result.length > 0) {
