@@ -5,7 +5,8 @@
 //      in-process like the integration tests); then N resolves are sent over mTLS as the flow
 //      engine (keep-alive connections, K in flight). Each resolve is the whole product path:
 //      mTLS, schema, RLS transaction, scope/revocation checks, data-key unwrap (cached), AEAD
-//      open, the credential.used event into the outbox, commit.
+//      open, the credential.used event into the outbox, commit. Also reported: latency p50/p99
+//      and this process's CPU per resolve (the vault and the bench's client share it).
 //   2. open    — the very ciphertexts those resolves opened (read from the database), opened N
 //      times with @flow8/crypto's open() and the unwrapped data keys: the crypto floor.
 //   ratio = resolves/s ÷ opens/s.
@@ -91,8 +92,10 @@ async function main(): Promise<void> {
     const fe = certPair('flow-engine');
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY, ca: fe.ca, cert: fe.cert, key: fe.key });
     const url = new URL(v.url);
+    const latencies: number[] = [];
     const resolveOnce = (c: { id: string; tenantId: string }) =>
       new Promise<number>((resolve, reject) => {
+        const started = performance.now();
         const body = JSON.stringify({
           tenantId: c.tenantId,
           flowId: 'flw_bench',
@@ -113,7 +116,10 @@ async function main(): Promise<void> {
           },
           (res) => {
             res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
+            res.on('end', () => {
+              latencies.push(performance.now() - started);
+              resolve(res.statusCode ?? 0);
+            });
             res.on('error', reject);
           },
         );
@@ -122,8 +128,10 @@ async function main(): Promise<void> {
       });
     // warm-up: connections, data-key cache, JIT
     await Promise.all(creds.slice(0, Math.min(CONCURRENCY, creds.length)).map(resolveOnce));
+    latencies.length = 0;
     let next = 0;
     let failed = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
@@ -133,10 +141,19 @@ async function main(): Promise<void> {
       }),
     );
     const resolveMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     agent.destroy();
     if (failed > 0) throw new Error(`${failed} resolves failed`);
     const resolveRate = rate(RESOLVES, resolveMs);
+    latencies.sort((a, b) => a - b);
+    const pct = (q: number) =>
+      Number(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))]!.toFixed(1));
+    // CPU of this process (the vault AND the bench's HTTPS client: both sides of the mTLS) per resolve.
+    const cpuMsPerResolve = Number(((cpu.user + cpu.system) / 1000 / RESOLVES).toFixed(3));
     say(`  resolve: ${RESOLVES} in ${(resolveMs / 1000).toFixed(2)} s = ${resolveRate} resolves/s (mTLS, keep-alive)`);
+    say(
+      `           latency p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms; ${cpuMsPerResolve} ms CPU per resolve in this process (vault + client)`,
+    );
 
     // ---- 2. raw libsodium open of the same ciphertexts
     const { rows } = await v.db.admin.query<{
@@ -223,6 +240,9 @@ async function main(): Promise<void> {
         baselineValue: openRate,
         resolves: RESOLVES,
         concurrency: CONCURRENCY,
+        p50Ms: pct(0.5),
+        p99Ms: pct(0.99),
+        cpuMsPerResolve,
         rewrapPerSecond,
         dataKeys: DATA_KEYS,
       }),

@@ -10,6 +10,13 @@ export interface Outbox {
   add<T extends EventType>(tx: Queryable, event: EventEnvelope<T>): Promise<void>;
 }
 
+// Named: prepared once per connection, not parsed and planned on every state change (the text
+// never varies, so every Outbox on a connection shares it).
+const INSERT_OUTBOX = {
+  name: 'flow8.outbox.insert',
+  text: `INSERT INTO outbox (event_id, tenant_id, event_type, topic, value, headers) VALUES ($1, $2, $3, $4, $5, $6)`,
+};
+
 export function createOutbox(opts: { topicPrefix?: string } = {}): Outbox {
   const prefix = opts.topicPrefix ?? '';
   return {
@@ -21,18 +28,14 @@ export function createOutbox(opts: { topicPrefix?: string } = {}): Outbox {
         'flow8-event-id': event.id,
       };
       if (event.traceparent) headers.traceparent = event.traceparent;
-      await tx.query(
-        `INSERT INTO outbox (event_id, tenant_id, event_type, topic, value, headers)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
-        [
-          event.id,
-          event.tenantId,
-          event.type,
-          topicForEvent(event.type, prefix),
-          Buffer.from(JSON.stringify(event)),
-          headers,
-        ],
-      );
+      await tx.query(INSERT_OUTBOX, [
+        event.id,
+        event.tenantId,
+        event.type,
+        topicForEvent(event.type, prefix),
+        Buffer.from(JSON.stringify(event)),
+        headers,
+      ]);
     },
   };
 }

@@ -3,11 +3,14 @@ import { fileURLToPath } from 'node:url';
 export {
   applyGrantEvent,
   createGrantReplica,
+  grantsFromRows,
   grantsOfPrincipals,
   GrantReplicaNotReady,
+  liveGrantsJsonSql,
   type GrantPrincipalRef,
   type GrantReplica,
   type GrantReplicaOptions,
+  type GrantReplicaRow,
   type GrantReplicaState,
 } from './replica';
 

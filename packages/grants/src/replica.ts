@@ -99,27 +99,18 @@ export async function applyGrantEvent(
   }
 }
 
-/** The live grants of these principals in one company (RLS-scoped by the caller's transaction). */
-export async function grantsOfPrincipals(
-  q: Queryable,
-  tenantId: string,
-  principals: readonly GrantPrincipalRef[],
-): Promise<Grant[]> {
-  if (principals.length === 0) return [];
-  const { rows } = await q.query<{
-    grant_id: string;
-    principal_type: 'user' | 'api_key';
-    principal_id: string;
-    resource_type: Grant['resource']['type'];
-    resource_id: string;
-    actions: string[];
-  }>(
-    `SELECT grant_id, principal_type, principal_id, resource_type, resource_id, actions
-       FROM grant_replica
-      WHERE tenant_id = $1 AND NOT removed AND principal_id = ANY($2::text[])
-      ORDER BY grant_id`,
-    [tenantId, principals.map((p) => p.id)],
-  );
+/** One live grant as grant_replica holds it (grantsOfPrincipals and liveGrantsJsonSql read these columns). */
+export interface GrantReplicaRow {
+  grant_id: string;
+  principal_type: 'user' | 'api_key';
+  principal_id: string;
+  resource_type: Grant['resource']['type'];
+  resource_id: string;
+  actions: string[];
+}
+
+/** The rows of these principals as grants (the SQL matched principal ids only; this matches types). */
+export function grantsFromRows(rows: readonly GrantReplicaRow[], principals: readonly GrantPrincipalRef[]): Grant[] {
   const wanted = new Set(principals.map((p) => `${p.type}:${p.id}`));
   return rows
     .filter((r) => wanted.has(`${r.principal_type}:${r.principal_id}`))
@@ -129,6 +120,38 @@ export async function grantsOfPrincipals(
       resource: { type: r.resource_type, id: r.resource_id },
       actions: r.actions,
     }));
+}
+
+/**
+ * A SQL expression whose value is the live grants of principal ids `idsParam` (a text[] bind
+ * parameter, e.g. `$3`) in the company `tenantExpr` (a column or parameter of the caller's
+ * statement), as a json array of GrantReplicaRow — for a caller that reads grants in the same
+ * statement as its other rows (one round trip, the same snapshot). Same rows as grantsOfPrincipals;
+ * turn them into grants with grantsFromRows. Both arguments are SQL written by the caller, never data.
+ */
+export function liveGrantsJsonSql(tenantExpr: string, idsParam: string): string {
+  return `(SELECT coalesce(json_agg(json_build_object('grant_id', g.grant_id, 'principal_type', g.principal_type,
+            'principal_id', g.principal_id, 'resource_type', g.resource_type, 'resource_id', g.resource_id,
+            'actions', g.actions) ORDER BY g.grant_id), '[]'::json)
+     FROM grant_replica g
+    WHERE g.tenant_id = ${tenantExpr} AND NOT g.removed AND g.principal_id = ANY(${idsParam}::text[]))`;
+}
+
+/** The live grants of these principals in one company (RLS-scoped by the caller's transaction). */
+export async function grantsOfPrincipals(
+  q: Queryable,
+  tenantId: string,
+  principals: readonly GrantPrincipalRef[],
+): Promise<Grant[]> {
+  if (principals.length === 0) return [];
+  const { rows } = await q.query<GrantReplicaRow>(
+    `SELECT grant_id, principal_type, principal_id, resource_type, resource_id, actions
+       FROM grant_replica
+      WHERE tenant_id = $1 AND NOT removed AND principal_id = ANY($2::text[])
+      ORDER BY grant_id`,
+    [tenantId, principals.map((p) => p.id)],
+  );
+  return grantsFromRows(rows, principals);
 }
 
 export function createGrantReplica(opts: GrantReplicaOptions) {

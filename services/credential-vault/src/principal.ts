@@ -52,7 +52,7 @@ export function authzPrincipal(
 }
 
 /** Whose grants apply: a user's own; for an API key, the key's and its owner's. */
-function grantHolders(p: AuthzPrincipal): GrantPrincipalRef[] {
+export function grantHolders(p: AuthzPrincipal): GrantPrincipalRef[] {
   if (p.type === 'user') return [{ type: 'user', id: p.id }];
   if (p.type === 'api_key')
     return [{ type: 'api_key', id: p.id }, ...(p.ownerId ? [{ type: 'user' as const, id: p.ownerId }] : [])];
@@ -61,7 +61,12 @@ function grantHolders(p: AuthzPrincipal): GrantPrincipalRef[] {
 
 export interface GrantSource {
   grantsOf(tenantId: string, principals: readonly GrantPrincipalRef[], tx?: Queryable): Promise<Grant[]>;
+  /** Throws GrantReplicaNotReady until the copy has caught up (once it has, it stays so). */
+  readiness(): Promise<void>;
 }
+
+/** Whether the grant copy was complete before a caller read grants itself (see Access.grantsComplete). */
+export type GrantCopyState = 'complete' | 'incomplete';
 
 /**
  * An API key's scopes were checked where the action entered (the route's `credentials:*` scope, or
@@ -81,27 +86,28 @@ const forbidden = (message: string, d: Decision) =>
  * use in a flow (use)" — from the replicated grants.
  */
 export function createAccess(deps: { grants: GrantSource }) {
+  const notReady = (cause: unknown) =>
+    new AppError('UNAVAILABLE', 'Access rules are still loading; retry shortly', { cause });
+
   async function grantsOf(tenantId: string, principal: AuthzPrincipal, tx?: Queryable): Promise<Grant[]> {
     const holders = grantHolders(principal);
     if (holders.length === 0) return [];
     try {
       return await deps.grants.grantsOf(tenantId, holders, tx);
     } catch (e) {
-      if (e instanceof GrantReplicaNotReady)
-        throw new AppError('UNAVAILABLE', 'Access rules are still loading; retry shortly', { cause: e });
+      if (e instanceof GrantReplicaNotReady) throw notReady(e);
       throw e;
     }
   }
 
-  /** Decides one integration-scoped permission (no throw): used by resolve, which audits refusals. */
-  async function decideOnIntegration(
-    tenantId: string,
+  type IntegrationPermission = 'integrations:read' | 'integrations:write' | 'integrations:use';
+
+  function decideWithGrants(
+    grants: Grant[],
     principal: AuthzPrincipal,
-    permission: 'integrations:read' | 'integrations:write' | 'integrations:use',
+    permission: IntegrationPermission,
     integration: Integration,
-    tx?: Queryable,
-  ): Promise<Decision> {
-    const grants = await grantsOf(tenantId, principal, tx);
+  ): Decision {
     return decide({
       principal: onIntegrationScope(principal, permission),
       permission,
@@ -110,8 +116,50 @@ export function createAccess(deps: { grants: GrantSource }) {
     });
   }
 
+  /** Decides one integration-scoped permission (no throw), reading the principal's grants. */
+  async function decideOnIntegration(
+    tenantId: string,
+    principal: AuthzPrincipal,
+    permission: IntegrationPermission,
+    integration: Integration,
+    tx?: Queryable,
+  ): Promise<Decision> {
+    return decideWithGrants(await grantsOf(tenantId, principal, tx), principal, permission, integration);
+  }
+
   return {
     decideOnIntegration,
+
+    /**
+     * For a caller that reads the grants itself, in the same statement as its other rows (resolve:
+     * one round trip): ask this BEFORE the read. Completeness never goes back, so a read begun
+     * after 'complete' sees every grant; a read begun before it may have missed a narrowing grant.
+     */
+    async grantsComplete(): Promise<GrantCopyState> {
+      try {
+        await deps.grants.readiness();
+        return 'complete';
+      } catch (e) {
+        if (e instanceof GrantReplicaNotReady) return 'incomplete';
+        throw e;
+      }
+    },
+
+    /**
+     * decideOnIntegration with grants the caller read itself (grantHolders(principal)'s live grants,
+     * read after grantsComplete() said `copy`). Refuses exactly as grantsOf does while the copy was
+     * incomplete: never a decision from part of it.
+     */
+    decideOnIntegrationWith(
+      copy: GrantCopyState,
+      grants: Grant[],
+      principal: AuthzPrincipal,
+      permission: IntegrationPermission,
+      integration: Integration,
+    ): Decision {
+      if (copy !== 'complete') throw notReady(new GrantReplicaNotReady());
+      return decideWithGrants(grants, principal, permission, integration);
+    },
 
     /**
      * Throws FORBIDDEN (with the decision's reason) unless the caller may. With an integration,

@@ -1,4 +1,6 @@
-import type { Queryable } from '@flow8/db';
+import type { Grant } from '@flow8/authz';
+import type { Pool, PoolClient, Queryable } from '@flow8/db';
+import { grantsFromRows, liveGrantsJsonSql, type GrantPrincipalRef, type GrantReplicaRow } from '@flow8/grants';
 import type { CredentialKind, Integration } from './scopes';
 
 export interface CredentialRow {
@@ -137,6 +139,18 @@ export interface SealedSecretRow {
   wrapped: Buffer | null;
 }
 
+type RawSealed = Raw & { ciphertext: Buffer | null; data_key_id: string | null; wrapped: Buffer | null };
+const SEALED_FROM = `FROM credentials c
+       LEFT JOIN credential_versions v ON v.credential_id = c.id AND v.version = c.current_version AND v.status = 'current'
+       LEFT JOIN data_keys d ON d.id = v.data_key_id AND d.tenant_id = c.tenant_id
+      WHERE c.tenant_id = $1 AND c.id = $2`;
+const toSealed = (r: RawSealed): SealedSecretRow => ({
+  credential: toRow(r),
+  ciphertext: r.ciphertext,
+  dataKeyId: r.data_key_id,
+  wrapped: r.wrapped,
+});
+
 /**
  * The credential with its current version's sealed secret and the wrapped data key that sealed
  * it, in one snapshot (a concurrent re-encryption or re-wrap is seen entirely or not at all).
@@ -146,17 +160,109 @@ export async function getSealedSecret(
   tenantId: string,
   id: string,
 ): Promise<SealedSecretRow | undefined> {
-  const { rows } = await tx.query<
-    Raw & { ciphertext: Buffer | null; data_key_id: string | null; wrapped: Buffer | null }
-  >(
-    `SELECT ${COLUMNS}, v.ciphertext, v.data_key_id, d.wrapped
-       FROM credentials c
-       LEFT JOIN credential_versions v ON v.credential_id = c.id AND v.version = c.current_version AND v.status = 'current'
-       LEFT JOIN data_keys d ON d.id = v.data_key_id AND d.tenant_id = c.tenant_id
-      WHERE c.tenant_id = $1 AND c.id = $2`,
+  const { rows } = await tx.query<RawSealed>(
+    `SELECT ${COLUMNS}, v.ciphertext, v.data_key_id, d.wrapped ${SEALED_FROM}`,
     [tenantId, id],
   );
+  return rows[0] ? toSealed(rows[0]) : undefined;
+}
+
+// ---- resolve: the hot path, in as few round trips as the guarantees allow (docs/benchmarks.md)
+
+const TENANT_ID = /^ten_[0-9a-z]{26}$/;
+
+/**
+ * A transaction scoped to one tenant — what withTenant (packages/db) does, one round trip sooner:
+ * BEGIN and the RLS tenant setting travel as one simple-protocol message. Such a message carries
+ * no bind parameters, so the tenant id is written as a literal: refused unless it has the id
+ * format (nothing else ever reaches SQL), and escaped besides. Commits only if the server answers
+ * COMMIT — a transaction an error aborted answers ROLLBACK, which fails here too — so the caller's
+ * result (a secret) is never returned for writes (its audit event) that did not commit.
+ */
+export async function withTenantTransaction<T>(
+  pool: Pool,
+  tenantId: string,
+  fn: (tx: PoolClient) => Promise<T>,
+): Promise<T> {
+  if (!TENANT_ID.test(tenantId)) throw new Error('not a tenant id');
+  const client = await pool.connect();
+  try {
+    await client.query(`BEGIN; SELECT set_config('app.tenant_id', ${client.escapeLiteral(tenantId)}, true)`);
+    const result = await fn(client);
+    const { command } = await client.query('COMMIT');
+    if (command !== 'COMMIT') throw new Error(`the transaction ended in ${command}, not COMMIT`);
+    return result;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+/** The credential columns resolve decides on (no name or timestamps: nothing it returns or records). */
+export type ResolveCredential = Pick<
+  CredentialRow,
+  'id' | 'integration' | 'kind' | 'scopes' | 'status' | 'currentVersion'
+>;
+
+export interface ResolveRow extends Omit<SealedSecretRow, 'credential'> {
+  credential: ResolveCredential;
+  /** The live grants of the principal the step runs for (see Access.decideOnIntegrationWith). */
+  grants: Grant[];
+}
+
+type RawResolve = Pick<Raw, 'id' | 'integration' | 'kind' | 'scopes' | 'status' | 'current_version'> & {
+  ciphertext: Buffer | null;
+  data_key_id: string | null;
+  wrapped: Buffer | null;
+  grants: GrantReplicaRow[];
+};
+
+// Named (prepared once per connection): resolve runs these thousands of times a second, and
+// parsing and planning the joins and RLS policies each time costs more than running them.
+const RESOLVE_READ = {
+  name: 'vault.resolve.read',
+  text: `SELECT c.id, c.integration, c.kind, c.scopes, c.status, c.current_version, v.ciphertext, v.data_key_id, d.wrapped,
+      ${liveGrantsJsonSql('c.tenant_id', '$3')} AS grants
+    ${SEALED_FROM}`,
+};
+const RESOLVE_LOCK = {
+  name: 'vault.resolve.lock',
+  text: 'SELECT 1 FROM credentials c WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE',
+};
+
+/**
+ * What resolve decides on, in one statement (one snapshot): the credential, its current sealed
+ * secret and wrapped data key (as getSealedSecret), and the live grants of `holders` — read now,
+ * never cached, so a removed grant stops counting as soon as the copy has it.
+ */
+export async function getForResolve(
+  tx: Queryable,
+  tenantId: string,
+  id: string,
+  holders: readonly GrantPrincipalRef[],
+): Promise<ResolveRow | undefined> {
+  const { rows } = await tx.query<RawResolve>({ ...RESOLVE_READ, values: [tenantId, id, holders.map((h) => h.id)] });
   const r = rows[0];
   if (!r) return undefined;
-  return { credential: toRow(r), ciphertext: r.ciphertext, dataKeyId: r.data_key_id, wrapped: r.wrapped };
+  return {
+    credential: {
+      id: r.id,
+      integration: r.integration,
+      kind: r.kind,
+      scopes: r.scopes,
+      status: r.status,
+      currentVersion: r.current_version,
+    },
+    ciphertext: r.ciphertext,
+    dataKeyId: r.data_key_id,
+    wrapped: r.wrapped,
+    grants: grantsFromRows(r.grants, holders),
+  };
+}
+
+/** Holds the credential row until the transaction ends (an oauth2 refresh may follow). */
+export async function lockCredential(tx: Queryable, tenantId: string, id: string): Promise<void> {
+  await tx.query({ ...RESOLVE_LOCK, values: [tenantId, id] });
 }

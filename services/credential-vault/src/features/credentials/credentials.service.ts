@@ -12,16 +12,19 @@ import type { Keyring } from '../../keyring/keyring';
 import { decodeCursor, page } from '@flow8/http';
 import { emit, VAULT_ACTOR } from '../../lib/events';
 import type { OAuthFlow, OAuthTokenSet } from '../oauth/oauth.flow';
-import { authzPrincipal, type Access, type ActingFor, type Caller } from '../../principal';
+import { authzPrincipal, grantHolders, type Access, type ActingFor, type Caller } from '../../principal';
 import {
   endVersion,
   getCredential,
+  getForResolve,
   getSealedSecret,
   insertCredential,
   insertVersion,
   listCredentials,
+  lockCredential,
   markRevoked,
   setCurrentVersion,
+  withTenantTransaction,
   type CredentialRow,
   type SealedSecretRow,
 } from './credentials.repo';
@@ -165,6 +168,7 @@ export function createCredentialService(deps: {
 }) {
   const { pool, outbox, keyring, access } = deps;
   const enc = new TextEncoder();
+  const dec = new TextDecoder();
 
   function unwrapOrUnavailable(dataKeyId: string, tenantId: string, wrapped: Buffer): Uint8Array {
     try {
@@ -193,7 +197,13 @@ export function createCredentialService(deps: {
   }
 
   /** Opens the current version's sealed secret (throws KeyUnavailableError or DecryptError). */
-  function openSecret(tenantId: string, id: string, found: SealedSecretRow): string {
+  function openSecret(
+    tenantId: string,
+    id: string,
+    found: Pick<SealedSecretRow, 'ciphertext' | 'dataKeyId' | 'wrapped'> & {
+      credential: Pick<CredentialRow, 'currentVersion'>;
+    },
+  ): string {
     const { dataKeyId, wrapped, ciphertext } = found;
     if (!ciphertext || !dataKeyId) throw new Error('no current secret');
     const plaintext = open({
@@ -201,7 +211,7 @@ export function createCredentialService(deps: {
       sealed: new Uint8Array(ciphertext),
       ad: associatedData({ tenantId, recordId: id, version: found.credential.currentVersion, field: SECRET_FIELD }),
     });
-    return new TextDecoder().decode(plaintext);
+    return dec.decode(plaintext);
   }
 
   /**
@@ -213,7 +223,7 @@ export function createCredentialService(deps: {
   async function freshAccessToken(
     tx: Queryable,
     tenantId: string,
-    row: CredentialRow,
+    row: Pick<CredentialRow, 'id' | 'integration' | 'currentVersion'>,
     secret: string,
   ): Promise<{ version: number; accessToken: string }> {
     const oauth = deps.oauth;
@@ -425,23 +435,29 @@ export function createCredentialService(deps: {
       type Outcome =
         | { ok: true; version: number; integration: Integration; secret: string }
         | { ok: false; reason: RefusalReason; cause?: unknown };
-      const outcome = await withTenant(pool, input.tenantId, async (tx): Promise<Outcome> => {
-        let found = await getSealedSecret(tx, input.tenantId, id);
+      const principal = authzPrincipal(input.actingFor);
+      const holders = grantHolders(principal);
+      // Asked before the read (see grantsComplete): a decision is made only from a complete copy.
+      const grantCopy = await access.grantsComplete();
+      // One transaction, four round trips for an allowed api_key resolve: BEGIN with the tenant,
+      // one read (credential, sealed secret, wrapped key, grants), the event, COMMIT.
+      const outcome = await withTenantTransaction(pool, input.tenantId, async (tx): Promise<Outcome> => {
+        let found = await getForResolve(tx, input.tenantId, id, holders);
         if (found?.credential.kind === 'oauth2' && found.credential.status === 'active' && deps.oauth) {
           // Refresh may follow: hold the credential, and read it again under the lock (another
           // replica may just have stored a refreshed token set).
-          await getCredential(tx, input.tenantId, id, { forUpdate: true });
-          found = await getSealedSecret(tx, input.tenantId, id);
+          await lockCredential(tx, input.tenantId, id);
+          found = await getForResolve(tx, input.tenantId, id, holders);
         }
         let result: Outcome;
         let decision: Decision | undefined;
         if (found && found.credential.status === 'active')
-          decision = await access.decideOnIntegration(
-            input.tenantId,
-            authzPrincipal(input.actingFor),
+          decision = access.decideOnIntegrationWith(
+            grantCopy,
+            found.grants,
+            principal,
             'integrations:use',
             found.credential.integration,
-            tx,
           );
         if (!found) result = { ok: false, reason: 'not_found' };
         else if (found.credential.status === 'revoked' || !found.ciphertext || !found.dataKeyId)
