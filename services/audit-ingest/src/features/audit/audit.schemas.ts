@@ -1,6 +1,8 @@
-import { listResponse } from '@flow8/http';
-// Route schemas: validation of everything that comes in, and response schemas so nothing
-// leaves that the contract does not name.
+// Route schemas. The public routes' schemas are the contract from @flow8/api (the gateway
+// validates with the same ones): validation of everything that comes in, and response schemas so
+// nothing leaves that the contract does not name. The on-demand checkpoint route is internal.
+import { audit as api } from '@flow8/api';
+
 const errorResponse = {
   type: 'object',
   required: ['error'],
@@ -13,106 +15,17 @@ const errorResponse = {
   },
 } as const;
 
-const isoTime = { type: 'string', format: 'date-time' } as const;
-
-const eventView = {
-  type: 'object',
-  required: ['seq', 'eventId', 'type', 'occurredAt', 'recordedAt', 'actor', 'resource', 'purpose', 'payload', 'hash'],
-  properties: {
-    seq: { type: 'integer' },
-    eventId: { type: 'string' },
-    type: { type: 'string' },
-    occurredAt: { type: 'string' },
-    recordedAt: { type: 'string' },
-    actor: {
-      type: 'object',
-      properties: { type: { type: 'string' }, id: { type: 'string' }, ip: { type: ['string', 'null'] } },
-    },
-    resource: { type: 'object', properties: { type: { type: 'string' }, id: { type: 'string' } } },
-    purpose: { type: ['string', 'null'] },
-    payload: { type: 'object', additionalProperties: true },
-    hash: { type: 'string' },
-  },
-} as const;
-
 export const listEventsSchema = {
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      type: { type: 'string', maxLength: 128 },
-      actorId: { type: 'string', maxLength: 128 },
-      resourceType: { type: 'string', maxLength: 64 },
-      resourceId: { type: 'string', maxLength: 128 },
-      from: isoTime,
-      to: isoTime,
-      limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-      cursor: { type: 'string', maxLength: 200 },
-    },
-  },
-  response: {
-    200: listResponse(eventView),
-    400: errorResponse,
-  },
+  querystring: api.listEvents.querystring,
+  response: { ...api.listEvents.response, 400: errorResponse },
 } as const;
 
-export const exportSchema = {
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: { format: { enum: ['ndjson', 'csv'], default: 'ndjson' }, from: isoTime, to: isoTime },
-  },
-} as const;
+export const exportSchema = api.exportLedger;
 
-export const verifySchema = {
-  response: {
-    200: {
-      type: 'object',
-      required: ['ok', 'checked', 'firstBadSeq', 'head'],
-      properties: {
-        ok: { type: 'boolean' },
-        checked: { type: 'integer' },
-        firstBadSeq: { type: ['integer', 'null'] },
-        reason: { type: ['string', 'null'] },
-        checkpointsVerified: { type: 'integer' },
-        head: {
-          type: ['object', 'null'],
-          properties: { seq: { type: 'integer' }, hash: { type: 'string' } },
-        },
-      },
-    },
-  },
-} as const;
+export const verifySchema = api.verifyLedger;
 
-const checkpointView = {
-  type: 'object',
-  required: ['seq', 'headHash', 'signedAt', 'keyId', 'signature', 'canonical'],
-  properties: {
-    seq: { type: 'integer' },
-    headHash: { type: 'string' },
-    signedAt: { type: 'string' },
-    keyId: { type: 'string' },
-    signature: { type: 'string' },
-    canonical: { type: 'string' },
-  },
-} as const;
-
-export const listCheckpointsSchema = {
-  response: {
-    200: {
-      type: 'object',
-      required: ['items', 'publicKeys'],
-      properties: {
-        items: { type: 'array', items: checkpointView },
-        publicKeys: {
-          type: 'array',
-          items: { type: 'object', properties: { keyId: { type: 'string' }, publicKey: { type: 'string' } } },
-        },
-      },
-    },
-  },
-} as const;
+export const listCheckpointsSchema = api.listCheckpoints;
 
 export const createCheckpointSchema = {
-  response: { 201: checkpointView, 200: { type: 'object', properties: { created: { type: 'boolean' } } } },
+  response: { 201: api.checkpointView, 200: { type: 'object', properties: { created: { type: 'boolean' } } } },
 } as const;

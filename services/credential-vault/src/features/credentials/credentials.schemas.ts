@@ -1,100 +1,18 @@
-import { listResponse } from '@flow8/http';
-// Route schemas. Response schemas list exactly the metadata fields, so a secret (or anything
-// else) added to a row by mistake is dropped before it reaches a client.
-import { CREDENTIAL_KINDS, INTEGRATIONS } from './scopes';
+// Route schemas. The tenant routes' schemas are the public contract from @flow8/api (the gateway
+// validates with the same ones); response schemas list exactly the metadata fields, so a secret (or
+// anything else) added to a row by mistake is dropped before it reaches a client. The flow
+// engine's resolve route is internal and defined here.
+import { credentials as api } from '@flow8/api';
 
-const crdId = { type: 'string', pattern: '^crd_[0-9a-z]{26}$' } as const;
-const idParams = { type: 'object', additionalProperties: false, required: ['id'], properties: { id: crdId } } as const;
-/** A secret: an API key, password, token or a serialised OAuth2 grant. Up to 16 KiB. */
-const secret = { type: 'string', minLength: 1, maxLength: 16384 } as const;
-const scope = { type: 'string', minLength: 1, maxLength: 160 } as const;
+const idParams = api.credentialIdParams;
 const ref = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' } as const;
 
-export const credentialViewSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: [
-    'id',
-    'integration',
-    'name',
-    'kind',
-    'scopes',
-    'status',
-    'version',
-    'createdAt',
-    'createdBy',
-    'updatedAt',
-    'revokedAt',
-  ],
-  properties: {
-    id: { type: 'string' },
-    integration: { type: 'string' },
-    name: { type: 'string' },
-    kind: { type: 'string' },
-    scopes: { type: 'array', items: { type: 'string' } },
-    status: { type: 'string', enum: ['active', 'revoked'] },
-    version: { type: 'integer' },
-    createdAt: { type: 'string' },
-    createdBy: { type: 'string' },
-    updatedAt: { type: 'string' },
-    revokedAt: { type: ['string', 'null'] },
-  },
-} as const;
-
-export const createCredentialSchema = {
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['integration', 'name', 'kind', 'scopes', 'secret'],
-    properties: {
-      integration: { type: 'string', enum: INTEGRATIONS },
-      name: { type: 'string', minLength: 1, maxLength: 200 },
-      kind: { type: 'string', enum: CREDENTIAL_KINDS },
-      scopes: { type: 'array', minItems: 1, maxItems: 32, uniqueItems: true, items: scope },
-      secret,
-    },
-  },
-  response: { 201: credentialViewSchema },
-} as const;
-
-export const listCredentialsSchema = {
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
-      cursor: { type: 'string', minLength: 1, maxLength: 200 },
-    },
-  },
-  response: {
-    200: listResponse(credentialViewSchema),
-  },
-} as const;
-
-export const getCredentialSchema = { params: idParams, response: { 200: credentialViewSchema } } as const;
-
-export const rotateCredentialSchema = {
-  params: idParams,
-  body: { type: 'object', additionalProperties: false, required: ['secret'], properties: { secret } },
-  response: { 200: credentialViewSchema },
-} as const;
-
-export const revokeCredentialSchema = {
-  params: idParams,
-  response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['id', 'status', 'providerRevocation'],
-      properties: {
-        id: { type: 'string' },
-        status: { type: 'string', enum: ['revoked'] },
-        providerRevocation: { type: 'string', enum: ['revoked', 'failed'] },
-      },
-    },
-    204: { type: 'null' },
-  },
-} as const;
+export const credentialViewSchema = api.credentialView;
+export const createCredentialSchema = api.createCredential;
+export const listCredentialsSchema = api.listCredentials;
+export const getCredentialSchema = api.getCredential;
+export const rotateCredentialSchema = api.rotateCredential;
+export const revokeCredentialSchema = api.revokeCredential;
 
 export const resolveSchema = {
   params: idParams,

@@ -2,11 +2,10 @@
 // create route validates against it and resolve enforces it. A scope a credential holds may
 // imply narrower ones (Google Drive full access covers read-only and any one folder).
 
-export const INTEGRATIONS = ['clio', 'quickbooks', 'salesforce', 'slack', 'google_drive'] as const;
-export type Integration = (typeof INTEGRATIONS)[number];
+// The integrations and credential kinds are part of the public contract (@flow8/api).
+import type { Integration } from '@flow8/api';
 
-export const CREDENTIAL_KINDS = ['api_key', 'password', 'token', 'oauth2'] as const;
-export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
+export { INTEGRATIONS, CREDENTIAL_KINDS, type CredentialKind, type Integration } from '@flow8/api';
 
 interface ScopeDef {
   /** A fixed scope (`records:read`) or a parameterised one ending in `:{…}` (`drive:folder:{folderId}`). */

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { credentials as api } from '@flow8/api';
 import type { Guards } from '../../guards';
 import { callerOf } from '../../principal';
 import type { KeyService } from './keys.service';
@@ -9,7 +10,7 @@ export function keyRoutes(app: FastifyInstance, deps: { keys: KeyService; guards
   const { keys, guards } = deps;
 
   // Admin: rotate the company's data key; re-encryption continues in the background.
-  app.post('/v1/keys/rotate', { onRequest: guards.identity }, async (req, reply) => {
+  app.post('/v1/keys/rotate', { schema: api.rotateKeys, onRequest: guards.identity }, async (req, reply) => {
     const r = await keys.rotateTenantKey(callerOf(req));
     deps.kick();
     const progress = await keys.tenantKeys(callerOf(req).tenantId);
@@ -17,7 +18,9 @@ export function keyRoutes(app: FastifyInstance, deps: { keys: KeyService; guards
   });
 
   // Admin: the company's data keys and the re-encryption progress.
-  app.get('/v1/keys', { onRequest: guards.identity }, async (req) => keys.listForTenant(callerOf(req)));
+  app.get('/v1/keys', { schema: api.listKeys, onRequest: guards.identity }, async (req) =>
+    keys.listForTenant(callerOf(req)),
+  );
 
   // Operator (mTLS): how many records still need each root key and data key.
   app.get('/internal/v1/keys/status', { onRequest: guards.operator }, async () => keys.status());

@@ -4,49 +4,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Guards } from '../../guards';
 import { callerOf } from '../../principal';
-import { credentialViewSchema } from '../credentials/credentials.schemas';
-import { INTEGRATIONS } from './integrations';
+import { credentials as api } from '@flow8/api';
 import type { OAuthService } from './oauth.vault';
 
-const startSchema = {
-  params: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['integration'],
-    properties: { integration: { type: 'string', enum: [...INTEGRATIONS] } },
-  },
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name', 'scopes'],
-    properties: {
-      name: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S' },
-      scopes: { type: 'array', minItems: 1, maxItems: 32, items: { type: 'string', minLength: 1, maxLength: 160 } },
-    },
-  },
-  response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['authorizationUrl', 'state', 'expiresAt'],
-      properties: {
-        authorizationUrl: { type: 'string' },
-        state: { type: 'string' },
-        expiresAt: { type: 'string' },
-      },
-    },
-  },
-} as const;
-
-const param = { type: 'string', minLength: 1, maxLength: 2048 } as const;
-const callbackSchema = {
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: { state: param, code: param, iss: param, error: param, error_description: param },
-  },
-  response: { 201: credentialViewSchema },
-} as const;
+const startSchema = api.startOAuth;
+const callbackSchema = api.oauthCallback;
 
 type CallbackQuery = { state?: string; code?: string; iss?: string; error?: string };
 
