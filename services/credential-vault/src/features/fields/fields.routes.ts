@@ -11,147 +11,58 @@ const ref = {
   version: { type: 'integer', minimum: 0, maximum: 2147483647, default: 0 },
 } as const;
 const tenantId = { type: 'string', pattern: '^ten_[0-9a-z]{26}$' } as const;
+const strings = { type: 'array', items: { type: 'string' } } as const;
+
+/** A closed object: every listed property required, nothing else accepted (or sent). */
+function closed<P extends Record<string, object>>(properties: P, optional: readonly string[] = []) {
+  const required = Object.keys(properties).filter((k) => !optional.includes(k));
+  return { type: 'object', additionalProperties: false, required, properties } as const;
+}
+
+/** `{tenantId, items: [{recordId, field, version?, <value>}]}`, at most 100 items. */
+function itemsBody<V extends string>(value: V, schema: object) {
+  const item = closed({ ...ref, [value]: schema } as Record<string, object>, ['version']);
+  return closed({ tenantId, items: { type: 'array', minItems: 1, maxItems: 100, items: item } });
+}
+
+const plaintext = { type: 'string', maxLength: 65536 } as const;
+const sealed = { type: 'string', minLength: 1, maxLength: 90000 } as const;
 
 const encryptSchema = {
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['tenantId', 'items'],
-    properties: {
-      tenantId,
-      items: {
-        type: 'array',
-        minItems: 1,
-        maxItems: 100,
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['recordId', 'field', 'plaintext'],
-          properties: { ...ref, plaintext: { type: 'string', maxLength: 65536 } },
-        },
-      },
-    },
-  },
-  response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['sealed'],
-      properties: { sealed: { type: 'array', items: { type: 'string' } } },
-    },
-  },
+  body: itemsBody('plaintext', plaintext),
+  response: { 200: closed({ sealed: strings }) },
 } as const;
 
 const decryptSchema = {
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['tenantId', 'items'],
-    properties: {
-      tenantId,
-      items: {
-        type: 'array',
-        minItems: 1,
-        maxItems: 100,
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['recordId', 'field', 'sealed'],
-          properties: { ...ref, sealed: { type: 'string', minLength: 1, maxLength: 90000 } },
-        },
-      },
-    },
-  },
-  response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['plaintext'],
-      properties: { plaintext: { type: 'array', items: { type: 'string' } } },
-    },
-  },
-} as const;
-
-const sealedItems = {
-  type: 'array',
-  minItems: 1,
-  maxItems: 100,
-  items: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['recordId', 'field', 'sealed'],
-    properties: { ...ref, sealed: { type: 'string', minLength: 1, maxLength: 90000 } },
-  },
+  body: itemsBody('sealed', sealed),
+  response: { 200: closed({ plaintext: strings }) },
 } as const;
 
 const reencryptSchema = {
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['tenantId', 'items'],
-    properties: { tenantId, items: sealedItems },
-  },
-  response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['sealed', 'reencrypted', 'keyId'],
-      properties: {
-        sealed: { type: 'array', items: { type: 'string' } },
-        reencrypted: { type: 'integer' },
-        keyId: { type: 'string' },
-      },
-    },
-  },
+  body: itemsBody('sealed', sealed),
+  response: { 200: closed({ sealed: strings, reencrypted: { type: 'integer' }, keyId: { type: 'string' } }) },
 } as const;
 
 const keysSchema = {
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['tenantId'],
-    properties: { tenantId },
-  },
+  querystring: closed({ tenantId }),
   response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['items'],
-      properties: {
-        items: {
-          type: 'array',
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['id', 'version', 'status', 'heldByYou'],
-            properties: {
-              id: { type: 'string' },
-              version: { type: 'integer' },
-              status: { type: 'string' },
-              heldByYou: { type: 'boolean' },
-            },
-          },
-        },
+    200: closed({
+      items: {
+        type: 'array',
+        items: closed({
+          id: { type: 'string' },
+          version: { type: 'integer' },
+          status: { type: 'string' },
+          heldByYou: { type: 'boolean' },
+        }),
       },
-    },
+    }),
   },
 } as const;
 
 const releaseSchema = {
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['tenantId', 'keyId'],
-    properties: { tenantId, keyId: { type: 'string', pattern: '^[0-9a-f]{32}$' } },
-  },
-  response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['stillHeldBy'],
-      properties: { stillHeldBy: { type: 'array', items: { type: 'string' } } },
-    },
-  },
+  body: closed({ tenantId, keyId: { type: 'string', pattern: '^[0-9a-f]{32}$' } }),
+  response: { 200: closed({ stillHeldBy: strings }) },
 } as const;
 
 /** The calling service (its certificate's CN); the guard has already admitted it. */
