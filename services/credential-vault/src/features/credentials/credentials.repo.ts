@@ -1,5 +1,5 @@
 import type { Grant } from '@flow8/authz';
-import type { Pool, PoolClient, Queryable } from '@flow8/db';
+import type { Queryable } from '@flow8/db';
 import { grantsFromRows, liveGrantsJsonSql, type GrantPrincipalRef, type GrantReplicaRow } from '@flow8/grants';
 import type { CredentialKind, Integration } from './scopes';
 
@@ -168,37 +168,6 @@ export async function getSealedSecret(
 }
 
 // ---- resolve: the hot path, in as few round trips as the guarantees allow (docs/benchmarks.md)
-
-const TENANT_ID = /^ten_[0-9a-z]{26}$/;
-
-/**
- * A transaction scoped to one tenant — what withTenant (packages/db) does, one round trip sooner:
- * BEGIN and the RLS tenant setting travel as one simple-protocol message. Such a message carries
- * no bind parameters, so the tenant id is written as a literal: refused unless it has the id
- * format (nothing else ever reaches SQL), and escaped besides. Commits only if the server answers
- * COMMIT — a transaction an error aborted answers ROLLBACK, which fails here too — so the caller's
- * result (a secret) is never returned for writes (its audit event) that did not commit.
- */
-export async function withTenantTransaction<T>(
-  pool: Pool,
-  tenantId: string,
-  fn: (tx: PoolClient) => Promise<T>,
-): Promise<T> {
-  if (!TENANT_ID.test(tenantId)) throw new Error('not a tenant id');
-  const client = await pool.connect();
-  try {
-    await client.query(`BEGIN; SELECT set_config('app.tenant_id', ${client.escapeLiteral(tenantId)}, true)`);
-    const result = await fn(client);
-    const { command } = await client.query('COMMIT');
-    if (command !== 'COMMIT') throw new Error(`the transaction ended in ${command}, not COMMIT`);
-    return result;
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
-}
 
 /** The credential columns resolve decides on (no name or timestamps: nothing it returns or records). */
 export type ResolveCredential = Pick<

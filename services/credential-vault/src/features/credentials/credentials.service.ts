@@ -24,7 +24,6 @@ import {
   lockCredential,
   markRevoked,
   setCurrentVersion,
-  withTenantTransaction,
   type CredentialRow,
   type SealedSecretRow,
 } from './credentials.repo';
@@ -441,7 +440,7 @@ export function createCredentialService(deps: {
       const grantCopy = await access.grantsComplete();
       // One transaction, four round trips for an allowed api_key resolve: BEGIN with the tenant,
       // one read (credential, sealed secret, wrapped key, grants), the event, COMMIT.
-      const outcome = await withTenantTransaction(pool, input.tenantId, async (tx): Promise<Outcome> => {
+      const outcome = await withTenant(pool, input.tenantId, async (tx): Promise<Outcome> => {
         let found = await getForResolve(tx, input.tenantId, id, holders);
         if (found?.credential.kind === 'oauth2' && found.credential.status === 'active' && deps.oauth) {
           // Refresh may follow: hold the credential, and read it again under the lock (another

@@ -1,13 +1,11 @@
-import type { Pool } from '@flow8/db';
-import { escapeLiteral } from 'pg';
-import { withTenantTransaction } from './credentials.repo';
+import type pg from 'pg';
+import { withTenant, withTransaction } from './tx';
 
 /** A pool whose one client records what it is sent; COMMIT answers `commitAnswer`. */
 function fakePool(commitAnswer = 'COMMIT') {
   const sent: string[] = [];
   let released = 0;
   const client = {
-    escapeLiteral,
     query: async (text: string) => {
       sent.push(text);
       return { command: text === 'COMMIT' ? commitAnswer : text.split(' ')[0], rows: [] };
@@ -22,18 +20,26 @@ function fakePool(commitAnswer = 'COMMIT') {
       connects += 1;
       return client;
     },
-  } as unknown as Pool;
+  } as unknown as pg.Pool;
   return { pool, sent, connects: () => connects, released: () => released };
 }
 
 const TENANT = 'ten_01jabcdefghjkmnpqrstvwxyz0';
 
-describe('withTenantTransaction (resolve: BEGIN and the RLS tenant in one message)', () => {
+describe('withTenant: BEGIN and the RLS tenant in one message', () => {
   it('sets the tenant in the BEGIN message, then commits', async () => {
     const f = fakePool();
-    expect(await withTenantTransaction(f.pool, TENANT, async () => 'ok')).toBe('ok');
+    expect(await withTenant(f.pool, TENANT, async () => 'ok')).toBe('ok');
     expect(f.sent).toEqual([`BEGIN; SELECT set_config('app.tenant_id', '${TENANT}', true)`, 'COMMIT']);
     expect(f.released()).toBe(1);
+  });
+
+  it('keeps the isolation level', async () => {
+    const f = fakePool();
+    await withTenant(f.pool, TENANT, async () => 'ok', { isolation: 'repeatable read' });
+    expect(f.sent[0]).toBe(
+      `BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT set_config('app.tenant_id', '${TENANT}', true)`,
+    );
   });
 
   it.each([
@@ -44,21 +50,23 @@ describe('withTenantTransaction (resolve: BEGIN and the RLS tenant in one messag
     [''],
   ])('refuses a tenant id that is not one (%j) before any SQL is sent', async (bad) => {
     const f = fakePool();
-    await expect(withTenantTransaction(f.pool, bad, async () => 'secret')).rejects.toThrow('not a tenant id');
+    await expect(withTenant(f.pool, bad, async () => 'secret')).rejects.toThrow('not a tenant id');
     expect(f.connects()).toBe(0);
     expect(f.sent).toEqual([]);
   });
+});
 
+describe('withTransaction', () => {
   it('returns nothing when the transaction did not commit (the server answered ROLLBACK)', async () => {
     const f = fakePool('ROLLBACK');
-    await expect(withTenantTransaction(f.pool, TENANT, async () => 'secret')).rejects.toThrow(/ROLLBACK/);
+    await expect(withTransaction(f.pool, async () => 'secret')).rejects.toThrow(/ROLLBACK/);
     expect(f.sent.at(-1)).toBe('ROLLBACK');
   });
 
   it('rolls back and rethrows when the work fails', async () => {
     const f = fakePool();
     await expect(
-      withTenantTransaction(f.pool, TENANT, async () => {
+      withTenant(f.pool, TENANT, async () => {
         throw new Error('event not written');
       }),
     ).rejects.toThrow('event not written');
