@@ -1,31 +1,52 @@
-// Benchmark: the gateway's full front door against a bare Fastify hello route.
+// Benchmark: the gateway's front door, and its full proxied route, against a bare Fastify hello.
 //
 //   gateway  — GET /v1/me with an API-key JWT: HTTPS (gateway cert), client IP, JWT verified
-//              against the JWKS (Ed25519), one Redis round trip (rate-limit Lua script for IP, key
-//              and tenant + revocation check + tenant allowlist), route authorization, the
-//              RateLimit-* and security headers, response schema. The real createGateway.
+//              against auth's JWKS (Ed25519, cached per token), one Redis round trip (rate-limit
+//              Lua script for IP, key and tenant + revocation check + tenant allowlist), route
+//              authorization, the RateLimit-* and security headers, response schema. The real
+//              createGateway, answered by the gateway itself.
+//   proxied  — GET /v1/users with the same key: all of the above, then forwarded to the real auth
+//              service over mTLS with a freshly signed internal identity token; auth verifies
+//              caller certificate + identity, lists the company's users from Postgres (row-level
+//              security, tenant context) and the gateway relays the JSON through its response
+//              schema. auth runs in its OWN process (as deployed), with a fresh database, its own
+//              topic prefix, the stack's Redis.
 //   baseline — a bare Fastify app (no kit, no hooks) on HTTPS with the same certificate and key,
 //              answering GET /hello with {"hello":"world"}.
-// Both listen in this process; the load comes from a SECOND process (this file with --worker):
-// undici pools with C keep-alive connections, bounded by time (--seconds) and by a request cap.
-// Rounds alternate baseline/gateway (--rounds), and each target's figure is the median.
-//   ratio = gateway req/s ÷ baseline req/s. Target ≥ 0.5.
+//   kit      — (diagnosis) the same hello on the @flow8/http service kit the gateway is built on.
+// The gateway and the baselines listen in this process; the load comes from a SECOND process
+// (this file with --worker): undici pools with C keep-alive connections, bounded by time
+// (--seconds) and by a request cap. Rounds alternate the targets (--rounds), and each target's
+// figure is the median.
+//   ratio         = gateway req/s ÷ baseline req/s. Target ≥ 0.5.
+//   proxied_ratio = proxied req/s ÷ baseline req/s. Target ≥ 0.3.
 //
 // Usage: tsx scripts/bench/gateway.ts [--seconds 5] [--connections 32] [--rounds 3]
+//                                     [--targets hello,gateway,proxied,kit]
 //        (or `bash scripts/bench/run.sh gateway`, which sources the stack env first)
+// Profiling: run this process with `node --cpu-prof --import tsx scripts/bench/gateway.ts
+// --targets gateway` (the gateway is in this process; the load generator and auth are not).
 // The last line of stdout is one JSON object (see docs/benchmarks.md).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:https';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
-import { ed25519PublicKeyOfSeed, jwksFromPublicKeys, signEdDsaJwt } from '@flow8/jwt';
-import { buildServiceApp } from '@flow8/http';
+import { createKafka } from '@flow8/bus';
+import { dlqTopic, eventsTopic } from '@flow8/contracts';
+import { buildServiceApp, ed25519RawPublicKey } from '@flow8/http';
+import { signEdDsaJwt } from '@flow8/jwt';
 import { createLogger } from '@flow8/telemetry';
 import { certPair, stackEnv } from '@flow8/testkit';
+import { startAuth } from '../../services/auth/test/harness';
 import { gatewayConfigSchema } from '../../services/gateway/src/config';
 import { createGateway } from '../../services/gateway/src/service';
+
+const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+const TARGETS = ['hello', 'gateway', 'proxied', 'kit'] as const;
+type TargetName = (typeof TARGETS)[number];
 
 function intArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,6 +55,16 @@ function intArg(name: string, fallback: number): number {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} needs a positive integer`);
   return v;
 }
+
+function targetsArg(): TargetName[] {
+  const i = process.argv.indexOf('--targets');
+  if (i < 0) return [...TARGETS];
+  const names = (process.argv[i + 1] ?? '').split(',').filter(Boolean);
+  for (const n of names) if (!(TARGETS as readonly string[]).includes(n)) throw new Error(`unknown target ${n}`);
+  return names as TargetName[];
+}
+
+const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 
 // ------------------------------------------------------------------------------------------
 // The load generator (child process)
@@ -47,6 +78,14 @@ interface WorkerJob {
   seconds: number;
   maxRequests: number;
 }
+interface WorkerResult {
+  ok: number;
+  bad: number;
+  ms: number;
+  statuses: Record<string, number>;
+  /** Requests answered during the warm-up. */
+  warm: number;
+}
 
 async function worker(job: WorkerJob): Promise<void> {
   const pool = new Pool(job.origin, { connections: job.connections, connect: { ca: job.ca } });
@@ -55,11 +94,15 @@ async function worker(job: WorkerJob): Promise<void> {
     await res.body.dump();
     return res.statusCode;
   };
-  // Warm-up: TLS handshakes and JIT, not counted.
+  // Warm-up: TLS handshakes and JIT, not counted in the rate (reported, for CPU per request).
   const warmEnd = Date.now() + 1000;
+  let warm = 0;
   await Promise.all(
     Array.from({ length: job.connections }, async () => {
-      while (Date.now() < warmEnd) await hit();
+      while (Date.now() < warmEnd) {
+        await hit();
+        warm += 1;
+      }
     }),
   );
   let ok = 0;
@@ -81,13 +124,12 @@ async function worker(job: WorkerJob): Promise<void> {
   );
   const ms = performance.now() - t0;
   await pool.close();
-  process.stdout.write(JSON.stringify({ ok, bad, ms, statuses }) + '\n');
+  process.stdout.write(JSON.stringify({ ok, bad, ms, statuses, warm }) + '\n');
 }
 
-function runWorker(job: WorkerJob): Promise<{ ok: number; bad: number; ms: number; statuses: Record<string, number> }> {
+function runWorker(job: WorkerJob): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
-    const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
-    const child = spawn(tsx, [fileURLToPath(import.meta.url), '--worker'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(TSX, [SELF, '--worker'], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     const killer = setTimeout(() => child.kill('SIGKILL'), (job.seconds + 30) * 1000);
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -95,181 +137,301 @@ function runWorker(job: WorkerJob): Promise<{ ok: number; bad: number; ms: numbe
     child.on('exit', (code) => {
       clearTimeout(killer);
       if (code !== 0) return reject(new Error(`load worker exited ${code}`));
-      resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Awaited<ReturnType<typeof runWorker>>);
+      resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as WorkerResult);
     });
     child.stdin.end(JSON.stringify(job));
   });
 }
 
 // ------------------------------------------------------------------------------------------
+// The upstream: the real auth service in its own process (child), as it is deployed
+// ------------------------------------------------------------------------------------------
+interface UpstreamJob {
+  identityPublicKey: string;
+  apiKeySeed: string;
+}
+
+/** Child side: starts auth, prints {"url","prefix"}, stops and drops everything when stdin ends. */
+async function upstream(job: UpstreamJob): Promise<void> {
+  const env = stackEnv();
+  const auth = await startAuth({
+    overrides: {
+      INTERNAL_IDENTITY_PUBLIC_KEYS: job.identityPublicKey,
+      AUTH_API_KEY_SIGNING_KEYS: job.apiKeySeed,
+      REDIS_URL: env.redisUrl,
+      // The harness keeps every line in memory: warn keeps that small under load.
+      LOG_LEVEL: 'warn',
+    },
+  });
+  process.stdout.write(JSON.stringify({ url: auth.url, prefix: auth.prefix }) + '\n');
+  await new Promise<void>((resolve) => {
+    process.stdin.on('end', resolve);
+    process.stdin.on('close', resolve);
+    process.stdin.resume();
+  });
+  await auth.stop().catch(() => undefined);
+  await auth.db.drop().catch(() => undefined);
+  const tls = certPair('auth');
+  const kafka = createKafka({ brokers: env.kafkaBrokers, clientId: 'bench-cleanup', tls });
+  const admin = kafka.admin();
+  const topic = eventsTopic('identity', auth.prefix);
+  await admin
+    .connect()
+    .then(() => admin.deleteTopics({ topics: [topic, dlqTopic(topic)] }))
+    .catch(() => undefined)
+    .finally(() => admin.disconnect());
+}
+
+async function startUpstreamProcess(job: UpstreamJob): Promise<{ url: string; stop: () => Promise<void> }> {
+  // BENCH_CPU_PROF_DIR=<dir>: auth's process writes a V8 CPU profile there when it stops.
+  const profDir = process.env.BENCH_CPU_PROF_DIR;
+  const child: ChildProcess = profDir
+    ? spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--import', 'tsx', SELF, '--upstream'], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      })
+    : spawn(TSX, [SELF, '--upstream'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  child.stdin?.write(JSON.stringify(job) + '\n');
+  const lines = createInterface({ input: child.stdout! });
+  const ready = await new Promise<{ url: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('auth did not start within 60 s')), 60_000);
+    // Only the ready line counts: anything else the child prints is not the protocol.
+    lines.on('line', (l) => {
+      if (!l.startsWith('{"url":')) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(l) as { url: string });
+    });
+    void exited.then((code) => reject(new Error(`auth process exited ${code} before it was ready`)));
+  });
+  return {
+    url: ready.url,
+    async stop() {
+      child.stdin?.end();
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------
 // The run
 // ------------------------------------------------------------------------------------------
+async function request(
+  origin: string,
+  ca: string,
+  o: { method: string; path: string; headers?: Record<string, string>; body?: unknown },
+): Promise<{ status: number; body: string }> {
+  const pool = new Pool(origin, { connect: { ca } });
+  try {
+    const res = await pool.request({
+      method: o.method as 'GET',
+      path: o.path,
+      headers: { ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}), ...o.headers },
+      ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+    });
+    return { status: res.statusCode, body: await res.body.text() };
+  } finally {
+    await pool.close();
+  }
+}
+
 async function main(): Promise<void> {
   const SECONDS = intArg('seconds', 5);
   const CONNECTIONS = intArg('connections', 32);
   const ROUNDS = intArg('rounds', 3);
+  const targets = targetsArg();
   const MAX_REQUESTS = 2_000_000;
   const env = stackEnv();
   const tls = certPair('gateway');
-  const auth = certPair('auth');
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
-  // auth's JWKS endpoint (mTLS, like the real one): the gateway fetches it once at start.
+  // The suite's keys: auth signs API keys with apiKeySeed and trusts the gateway's identity key.
+  const identitySeed = randomBytes(32);
   const apiKeySeed = randomBytes(32);
-  const jwks = createServer(
-    { key: auth.key, cert: auth.cert, ca: auth.ca, requestCert: true, rejectUnauthorized: true },
-    (_req, res) => {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(jwksFromPublicKeys([ed25519PublicKeyOfSeed(apiKeySeed)])));
-    },
-  );
-  await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
-  const jwksPort = (jwks.address() as { port: number }).port;
-
-  const config = gatewayConfigSchema.parse({
-    PORT: '8443',
-    FLOW8_CA_FILE: env.caFile,
-    TLS_CERT_FILE: tls.certFile,
-    TLS_KEY_FILE: tls.keyFile,
-    REDIS_URL: env.redisUrl,
-    GATEWAY_JWKS_URL: `https://localhost:${jwksPort}/internal/v1/jwks`,
-    GATEWAY_IDENTITY_SIGNING_KEY: randomBytes(32).toString('base64'),
-    GATEWAY_OPERATOR_TOKEN: randomBytes(32).toString('base64url'),
-    // Limits high enough never to trip, so every request pays the full Redis script.
-    GATEWAY_RATE_LIMIT_USER: '1000000000',
-    GATEWAY_RATE_LIMIT_IP: '1000000000',
-    GATEWAY_RATE_LIMIT_TENANT: '1000000000',
-    GATEWAY_RATE_LIMIT_WINDOW: '60s',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  const operatorToken = randomBytes(32).toString('base64url');
+  const auth = await startUpstreamProcess({
+    identityPublicKey: b64(ed25519RawPublicKey(identitySeed)),
+    apiKeySeed: b64(apiKeySeed),
   });
-  const gw = await createGateway(config, createLogger({ service: 'gateway', level: config.LOG_LEVEL }));
-  await gw.start();
-  const gwUrl = await gw.app.listen({ host: '127.0.0.1', port: 0 });
 
-  const hello = Fastify({ https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' } });
-  hello.get('/hello', async () => ({ hello: 'world' }));
-  const helloUrl = await hello.listen({ host: '127.0.0.1', port: 0 });
-  // Diagnosis only: the same hello on the flow8 service kit (@flow8/http) the gateway is built on,
-  // so the report separates the kit's per-request cost from the gateway's own.
-  const kit = buildServiceApp({
-    service: 'bench-kit',
-    logger: createLogger({ service: 'bench-kit', level: config.LOG_LEVEL }),
-    tls: { key: tls.key, cert: tls.cert },
-  });
-  kit.get('/hello', async () => ({ hello: 'world' }));
-  const kitUrl = await kit.listen({ host: '127.0.0.1', port: 0 });
-
-  const now = Math.floor(Date.now() / 1000);
-  const token = signEdDsaJwt(
-    {},
-    {
-      iss: 'flow8-auth',
-      sub: 'key_01bench0000000000000000000',
-      tid: 'ten_01bench0000000000000000000',
-      uid: 'usr_01bench0000000000000000000',
-      role: 'viewer',
-      scopes: ['audit:read'],
-      cidrs: [],
-      iat: now,
-      nbf: now,
-      exp: now + 3600,
-      jti: randomBytes(16).toString('hex'),
-    },
-    apiKeySeed,
-  );
-
+  const closers: Array<() => Promise<unknown>> = [() => auth.stop()];
   try {
-    const probe = await fetchOnce(gwUrl, token, tls.ca);
-    if (probe !== 200) throw new Error(`gateway answered ${probe} to the bench request`);
+    const config = gatewayConfigSchema.parse({
+      PORT: '8443',
+      FLOW8_CA_FILE: env.caFile,
+      TLS_CERT_FILE: tls.certFile,
+      TLS_KEY_FILE: tls.keyFile,
+      REDIS_URL: env.redisUrl,
+      // API keys are checked against auth's real JWKS (mTLS), fetched once at start.
+      GATEWAY_AUTH_URL: auth.url,
+      GATEWAY_IDENTITY_SIGNING_KEY: b64(identitySeed),
+      GATEWAY_OPERATOR_TOKEN: operatorToken,
+      // Limits high enough never to trip, so every request pays the full Redis script.
+      GATEWAY_RATE_LIMIT_USER: '1000000000',
+      GATEWAY_RATE_LIMIT_IP: '1000000000',
+      GATEWAY_RATE_LIMIT_TENANT: '1000000000',
+      GATEWAY_RATE_LIMIT_WINDOW: '60s',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    });
+    const gw = await createGateway(config, createLogger({ service: 'gateway', level: config.LOG_LEVEL }));
+    closers.unshift(async () => {
+      await gw.app.close();
+      await gw.stop();
+    });
+    await gw.start();
+    const gwUrl = await gw.app.listen({ host: '127.0.0.1', port: 0 });
+
+    const hello = Fastify({ https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' } });
+    hello.get('/hello', async () => ({ hello: 'world' }));
+    closers.unshift(() => hello.close());
+    const helloUrl = await hello.listen({ host: '127.0.0.1', port: 0 });
+    // Diagnosis only: the same hello on the flow8 service kit (@flow8/http) the gateway is built
+    // on, so the report separates the kit's per-request cost from the gateway's own.
+    const kit = buildServiceApp({
+      service: 'bench-kit',
+      logger: createLogger({ service: 'bench-kit', level: config.LOG_LEVEL }),
+      tls: { key: tls.key, cert: tls.cert },
+    });
+    kit.get('/hello', async () => ({ hello: 'world' }));
+    closers.unshift(() => kit.close());
+    const kitUrl = await kit.listen({ host: '127.0.0.1', port: 0 });
+
+    // A real company and its first Admin, created by the platform operator through the gateway;
+    // the key is minted exactly as auth issues it (auth's signing seed), for that Admin.
+    const company = await request(gwUrl, tls.ca, {
+      method: 'POST',
+      path: '/v1/tenants',
+      headers: { authorization: `Bearer ${operatorToken}` },
+      body: {
+        name: 'Bench Co',
+        slug: `bench-${randomBytes(4).toString('hex')}`,
+        admin: { email: 'admin@bench.test', password: `Pw-${randomBytes(15).toString('base64url')}!7` },
+      },
+    });
+    if (company.status !== 201) throw new Error(`creating the company answered ${company.status}`);
+    const created = JSON.parse(company.body) as { tenant: { id: string }; admin: { id: string } };
+    const now = Math.floor(Date.now() / 1000);
+    const token = signEdDsaJwt(
+      {},
+      {
+        iss: 'flow8-auth',
+        sub: 'key_01bench0000000000000000000',
+        tid: created.tenant.id,
+        uid: created.admin.id,
+        role: 'admin',
+        scopes: ['audit:read', 'users:read'],
+        cidrs: [],
+        iat: now,
+        nbf: now,
+        exp: now + 3600,
+        jti: randomBytes(16).toString('hex'),
+      },
+      apiKeySeed,
+    );
+    const authz = { authorization: `Bearer ${token}` };
+    for (const path of ['/v1/me', '/v1/users']) {
+      const probe = await request(gwUrl, tls.ca, { method: 'GET', path, headers: authz });
+      if (probe.status !== 200) throw new Error(`gateway answered ${probe.status} to GET ${path}`);
+    }
+
+    const jobs: Record<TargetName, Pick<WorkerJob, 'origin' | 'path' | 'headers'>> = {
+      hello: { origin: helloUrl, path: '/hello', headers: {} },
+      gateway: { origin: gwUrl, path: '/v1/me', headers: authz },
+      proxied: { origin: gwUrl, path: '/v1/users', headers: authz },
+      kit: { origin: kitUrl, path: '/hello', headers: {} },
+    };
     const base = { ca: tls.ca, connections: CONNECTIONS, seconds: SECONDS, maxRequests: MAX_REQUESTS };
-    const rates = { hello: [] as number[], gateway: [] as number[], kit: [] as number[] };
+    const rates: Record<TargetName, number[]> = { hello: [], gateway: [], proxied: [], kit: [] };
     let errors = 0;
     for (let round = 1; round <= ROUNDS; round += 1) {
-      const h = await runWorker({ ...base, origin: helloUrl, path: '/hello', headers: {} });
-      const g = await runWorker({
-        ...base,
-        origin: gwUrl,
-        path: '/v1/me',
-        headers: { authorization: `Bearer ${token}` },
-      });
-      const k = await runWorker({ ...base, origin: kitUrl, path: '/hello', headers: {} });
-      errors += h.bad + g.bad + k.bad;
-      rates.kit.push(Math.round(k.ok / (k.ms / 1000)));
-      if (g.bad > 0) say(`  round ${round}: gateway non-200 answers ${JSON.stringify(g.statuses)}`);
-      rates.hello.push(Math.round(h.ok / (h.ms / 1000)));
-      rates.gateway.push(Math.round(g.ok / (g.ms / 1000)));
-      say(
-        `  round ${round}: fastify-hello ${rates.hello.at(-1)} req/s, gateway GET /v1/me ${rates.gateway.at(-1)} req/s, kit-hello ${rates.kit.at(-1)} req/s`,
-      );
+      const parts: string[] = [];
+      for (const t of targets) {
+        const r = await runWorker({ ...base, ...jobs[t] });
+        errors += r.bad;
+        if (r.bad > 0) say(`  round ${round}: ${t} non-200 answers ${JSON.stringify(r.statuses)}`);
+        rates[t].push(Math.round(r.ok / (r.ms / 1000)));
+        parts.push(`${t} ${rates[t].at(-1)} req/s`);
+      }
+      say(`  round ${round}: ${parts.join(', ')}`);
     }
     if (errors > 0) throw new Error(`${errors} requests did not answer 200`);
+
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-    const value = median(rates.gateway);
-    const baselineValue = median(rates.hello);
-    const ratio = Math.round((value / baselineValue) * 1000) / 1000;
+    const m = {
+      hello: median(rates.hello),
+      gateway: median(rates.gateway),
+      proxied: median(rates.proxied),
+      kit: median(rates.kit),
+    };
+    const ratioOf = (v: number) => (m.hello > 0 && v > 0 ? Math.round((v / m.hello) * 1000) / 1000 : null);
+    const ratio = ratioOf(m.gateway);
+    const proxiedRatio = ratioOf(m.proxied);
     say(
       `gateway bench: ${CONNECTIONS} keep-alive connections from a second process, ${SECONDS} s per run, ${ROUNDS} rounds (median)`,
     );
-    say(`  gateway GET /v1/me (API-key JWT + Redis rate limit/revocation/allowlist + authz): ${value} req/s`);
-    say(`  fastify-hello (same TLS cert): ${baselineValue} req/s`);
-    const kitValue = median(rates.kit);
-    say(
-      `  diagnosis — hello on the @flow8/http kit: ${kitValue} req/s (ratio ${(kitValue / baselineValue).toFixed(3)}); the gateway's own work on top of the kit: ${(value / kitValue).toFixed(3)}`,
-    );
-    say(`  ratio: ${ratio} (target >= 0.5)`);
+    say(`  fastify-hello (same TLS cert): ${m.hello} req/s`);
+    say(`  gateway GET /v1/me (API-key JWT + Redis rate limit/revocation/allowlist + authz): ${m.gateway} req/s`);
+    say(`  proxied GET /v1/users (all of the above + mTLS to auth + identity token + Postgres): ${m.proxied} req/s`);
+    if (m.kit > 0 && m.hello > 0)
+      say(
+        `  diagnosis — hello on the @flow8/http kit: ${m.kit} req/s (ratio ${(m.kit / m.hello).toFixed(3)}); the gateway's own work on top of the kit: ${(m.gateway / m.kit).toFixed(3)}`,
+      );
+    say(`  ratio: ${ratio} (target >= 0.5); proxied_ratio: ${proxiedRatio} (target >= 0.3)`);
     say(
       JSON.stringify({
         bench: 'gateway',
         ratio,
-        value,
+        value: m.gateway,
         unit: 'req/s',
         baseline: 'fastify-hello',
-        baselineValue,
+        baselineValue: m.hello,
         route: 'GET /v1/me',
-        kitHelloValue: median(rates.kit),
+        proxied_ratio: proxiedRatio,
+        proxiedValue: m.proxied,
+        proxiedRoute: 'GET /v1/users',
+        kitHelloValue: m.kit,
         connections: CONNECTIONS,
         seconds: SECONDS,
         rounds: ROUNDS,
       }),
     );
   } finally {
-    await hello.close();
-    await kit.close();
-    await gw.app.close();
-    await gw.stop();
-    jwks.close();
+    for (const close of closers) await close().catch(() => undefined);
   }
 }
 
-async function fetchOnce(origin: string, token: string, ca: string): Promise<number> {
-  const pool = new Pool(origin, { connect: { ca } });
-  try {
-    const res = await pool.request({ path: '/v1/me', method: 'GET', headers: { authorization: `Bearer ${token}` } });
-    await res.body.dump();
-    return res.statusCode;
-  } finally {
-    await pool.close();
-  }
+function readStdinJson<T>(): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: process.stdin });
+    lines.once('line', (l) => {
+      try {
+        resolve(JSON.parse(l) as T);
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+  });
+}
+
+function exitWith(what: string, p: Promise<void>): void {
+  p.then(
+    () => process.exit(0),
+    (e: unknown) => {
+      process.stderr.write(`${what} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(1);
+    },
+  );
 }
 
 if (process.argv.includes('--worker')) {
   const chunks: Buffer[] = [];
   process.stdin.on('data', (c: Buffer) => chunks.push(c));
-  process.stdin.on('end', () => {
-    worker(JSON.parse(Buffer.concat(chunks).toString('utf8')) as WorkerJob).then(
-      () => process.exit(0),
-      (e: unknown) => {
-        process.stderr.write(`load worker failed: ${e instanceof Error ? e.message : String(e)}\n`);
-        process.exit(1);
-      },
-    );
-  });
-} else {
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      process.stderr.write(`gateway bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exit(1);
-    },
+  process.stdin.on('end', () =>
+    exitWith('load worker', worker(JSON.parse(Buffer.concat(chunks).toString('utf8')) as WorkerJob)),
   );
+} else if (process.argv.includes('--upstream')) {
+  exitWith('auth upstream', readStdinJson<UpstreamJob>().then(upstream));
+} else {
+  exitWith('gateway bench', main());
 }

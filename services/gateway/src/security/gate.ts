@@ -45,7 +45,7 @@ export const allowlistKey = (tenantId: string) => `flow8:tenant:${tenantId}:allo
 // The window length is part of the key: replicas configured with another window (during a
 // rolling change, or a second installation on the same Redis) count separately instead of
 // inheriting each other's expiry.
-const counterKey = (c: Counter, windowMs: number) => `flow8:rl:${windowMs}:${c.kind}:${c.id}`;
+const counterPrefix = (windowMs: number) => `flow8:rl:${windowMs}:`;
 
 // KEYS: counters…, then the revocation key and the allowlist key when asked for.
 // ARGV: window ms, number of counters, 1/0 revocation, 1/0 allowlist.
@@ -55,10 +55,15 @@ local n = tonumber(ARGV[2])
 local out = {}
 for i = 1, n do
   local c = redis.call('INCR', KEYS[i])
-  local ttl = redis.call('PTTL', KEYS[i])
-  if c == 1 or ttl < 0 then
+  local ttl = window
+  if c == 1 then
     redis.call('PEXPIRE', KEYS[i], window)
-    ttl = window
+  else
+    ttl = redis.call('PTTL', KEYS[i])
+    if ttl < 0 then
+      redis.call('PEXPIRE', KEYS[i], window)
+      ttl = window
+    end
   end
   out[#out + 1] = c
   out[#out + 1] = ttl
@@ -87,29 +92,34 @@ export function summarise(
   counters: Counter[],
   counts: Array<{ count: number; ttlMs: number }>,
 ): RateOutcome {
-  let best: RateOutcome | null = null;
-  let retry: number | null = null;
-  let exceeded: Counter['kind'] | null = null;
-  counters.forEach((c, i) => {
-    const limit = limits[c.kind];
-    const { count, ttlMs } = counts[i] ?? { count: 0, ttlMs: limits.windowMs };
-    const remaining = Math.max(0, limit - count);
-    const resetSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
-    if (count > limit) {
-      exceeded ??= c.kind;
-      retry = Math.max(retry ?? 0, resetSeconds);
-    }
-    if (!best || remaining < best.remaining)
-      best = { limit, remaining, resetSeconds, retryAfterSeconds: null, exceeded: null };
-  });
-  const out: RateOutcome = best ?? {
+  // The tightest limit starts as "nothing counted": the IP limit, untouched.
+  const out: RateOutcome = {
     limit: limits.ip,
     remaining: limits.ip,
     resetSeconds: 1,
     retryAfterSeconds: null,
     exceeded: null,
   };
-  return { ...out, retryAfterSeconds: retry, exceeded };
+  let found = false;
+  for (let i = 0; i < counters.length; i += 1) {
+    const kind = (counters[i] as Counter).kind;
+    const limit = limits[kind];
+    const counted = counts[i];
+    const count = counted?.count ?? 0;
+    const remaining = Math.max(0, limit - count);
+    const resetSeconds = Math.max(1, Math.ceil((counted?.ttlMs ?? limits.windowMs) / 1000));
+    if (count > limit) {
+      out.exceeded ??= kind;
+      out.retryAfterSeconds = Math.max(out.retryAfterSeconds ?? 0, resetSeconds);
+    }
+    if (!found || remaining < out.remaining) {
+      found = true;
+      out.limit = limit;
+      out.remaining = remaining;
+      out.resetSeconds = resetSeconds;
+    }
+  }
+  return out;
 }
 
 /** Per-replica fixed windows, used only while Redis is unreachable. Bounded in size. */
@@ -137,29 +147,28 @@ export function createGate(opts: { redis: Redis; limits: Limits; logger: Logger 
   redis.defineCommand('flow8Gate', { lua: SCRIPT });
   const run = (redis as unknown as { flow8Gate: GateCommand }).flow8Gate.bind(redis);
   const memory = createMemoryLimiter();
+  const prefix = counterPrefix(limits.windowMs);
   let degraded = false;
 
   return {
     async check(q: { counters: Counter[]; jti?: string | null; tenantId?: string | null }): Promise<GateOutcome> {
-      const keys = q.counters.map((c) => counterKey(c, limits.windowMs));
-      if (q.jti) keys.push(REVOKED_PREFIX + q.jti);
-      if (q.tenantId) keys.push(allowlistKey(q.tenantId));
+      // The script's arguments in one array: numkeys, KEYS…, then ARGV (see SCRIPT).
+      const n = q.counters.length;
+      const args: Array<string | number> = [n + (q.jti ? 1 : 0) + (q.tenantId ? 1 : 0)];
+      for (const c of q.counters) args.push(`${prefix}${c.kind}:${c.id}`);
+      if (q.jti) args.push(REVOKED_PREFIX + q.jti);
+      if (q.tenantId) args.push(allowlistKey(q.tenantId));
+      args.push(limits.windowMs, n, q.jti ? '1' : '0', q.tenantId ? '1' : '0');
       try {
-        const reply = await run(
-          keys.length,
-          ...keys,
-          limits.windowMs,
-          q.counters.length,
-          q.jti ? '1' : '0',
-          q.tenantId ? '1' : '0',
-        );
+        const reply = await run(...args);
         if (degraded) {
           degraded = false;
           logger.info('redis reachable again: rate limits and security checks back on redis');
         }
-        const counts = q.counters.map((_, i) => ({ count: Number(reply[2 * i]), ttlMs: Number(reply[2 * i + 1]) }));
-        const revoked = Number(reply[2 * q.counters.length]);
-        const list = String(reply[2 * q.counters.length + 1] ?? '');
+        const counts: Array<{ count: number; ttlMs: number }> = [];
+        for (let i = 0; i < n; i += 1) counts.push({ count: Number(reply[2 * i]), ttlMs: Number(reply[2 * i + 1]) });
+        const revoked = Number(reply[2 * n]);
+        const list = String(reply[2 * n + 1] ?? '');
         return {
           rate: summarise(limits, q.counters, counts),
           revoked: q.jti ? revoked === 1 : null,
@@ -174,7 +183,7 @@ export function createGate(opts: { redis: Redis; limits: Limits; logger: Logger 
             'redis unreachable: rate limits fall back to this replica only; API keys and tenant allowlists refused (503)',
           );
         }
-        const counts = q.counters.map((c) => memory.hit(counterKey(c, limits.windowMs), limits.windowMs));
+        const counts = q.counters.map((c) => memory.hit(`${prefix}${c.kind}:${c.id}`, limits.windowMs));
         return {
           rate: summarise(limits, q.counters, counts),
           revoked: q.jti ? 'unavailable' : null,

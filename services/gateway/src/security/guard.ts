@@ -4,10 +4,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { authorizeRoute, isRole, ROUTE_PERMISSIONS, type Principal, type RoutePermission } from '@flow8/authz';
+import {
+  authorizeRoute,
+  isRole,
+  ROUTE_PERMISSIONS,
+  type Principal,
+  type RouteDecision,
+  type RoutePermission,
+} from '@flow8/authz';
 import { AppError, type InternalPrincipal } from '@flow8/http';
 import type { Upstreams } from '../upstream/client';
-import { createVerifiedTokenCache, verifyApiKey, type JwksCache } from './api-keys';
+import { createVerifiedTokenCache, verifyApiKey, type ApiKeyClaims, type JwksCache } from './api-keys';
 import { ipIn, parseCidrs } from '../net/cidr';
 import type { Counter, Gate } from './gate';
 import type { Authenticated } from './principal';
@@ -80,6 +87,40 @@ export function createGuard(deps: GuardDeps) {
   // Parsed tenant allowlists by their raw JSON: one parse per change, not per request.
   const parsedAllowlists = new Map<string, BlockList | 'invalid'>();
   const verifiedTokens = createVerifiedTokenCache();
+  // An API key's route decisions, per verified token. The key's principal is fixed by its signed
+  // claims and the gateway decides without grants, so a route's decision cannot change while the
+  // token stays cached; the WeakMap entry goes when the token cache drops the claims. Revocation,
+  // allowlists and limits are not decisions: they are checked on every request regardless.
+  const keyDecisions = new WeakMap<ApiKeyClaims, Map<RoutePermission, RouteDecision>>();
+  // Parsed key CIDRs, per verified token, for the same reason.
+  const keyCidrs = new WeakMap<ApiKeyClaims, ReturnType<typeof parseCidrs>>();
+
+  function decideRoute(auth: Authenticated, route: RoutePermission): RouteDecision {
+    const key = auth.apiKey;
+    if (!key) return authorizeRoute(toAuthzPrincipal(auth), route);
+    let perRoute = keyDecisions.get(key);
+    if (!perRoute) {
+      perRoute = new Map();
+      keyDecisions.set(key, perRoute);
+    }
+    let decision = perRoute.get(route);
+    if (!decision) {
+      decision = authorizeRoute(toAuthzPrincipal(auth), route);
+      perRoute.set(route, decision);
+    }
+    return decision;
+  }
+
+  function cidrsOf(auth: Authenticated): ReturnType<typeof parseCidrs> {
+    const key = auth.apiKey;
+    if (!key) return parseCidrs(auth.cidrs);
+    let parsed = keyCidrs.get(key);
+    if (!parsed) {
+      parsed = parseCidrs(auth.cidrs);
+      keyCidrs.set(key, parsed);
+    }
+    return parsed;
+  }
 
   function tenantAllowlist(raw: string): BlockList | null | 'invalid' {
     const cached = parsedAllowlists.get(raw);
@@ -150,6 +191,7 @@ export function createGuard(deps: GuardDeps) {
         jti: k.jti,
         ownerId: k.ownerId,
         cidrs: k.cidrs,
+        apiKey: k,
       };
     }
     const sessionToken = sessionTokenOf(request.headers.cookie);
@@ -267,7 +309,7 @@ export function createGuard(deps: GuardDeps) {
       }
     }
     if (auth.cidrs.length > 0) {
-      const r = parseCidrs(auth.cidrs);
+      const r = cidrsOf(auth);
       if (!r.ok || !ipIn(r.list, ip))
         deny(
           request,
@@ -276,7 +318,7 @@ export function createGuard(deps: GuardDeps) {
           'This API key may not be used from your IP address',
         );
     }
-    const decision = authorizeRoute(toAuthzPrincipal(auth), route);
+    const decision = decideRoute(auth, route);
     if (!decision.allow) deny(request, 'FORBIDDEN', decision.reason, 'You are not allowed to do this');
     if (auth.via === 'session' && !SAFE_METHODS.has(request.method) && !auth.csrfValid) {
       deny(request, 'FORBIDDEN', 'missing or invalid CSRF token', 'A valid x-csrf-token header is required');

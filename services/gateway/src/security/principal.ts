@@ -1,4 +1,5 @@
 import type { InternalPrincipal } from '@flow8/http';
+import type { ApiKeyClaims } from './api-keys';
 
 /** Who is calling, as the gateway authenticated them. */
 export interface Authenticated {
@@ -13,4 +14,6 @@ export interface Authenticated {
   ownerId: string | null;
   /** API keys: CIDRs the key may be used from (empty: any). */
   cidrs: string[];
+  /** API keys: the verified claims (the token cache's object: one per token while cached). */
+  apiKey?: ApiKeyClaims;
 }

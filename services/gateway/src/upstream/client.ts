@@ -1,7 +1,8 @@
 // Calls to the services behind the gateway: HTTPS with the gateway's client certificate (mTLS),
-// the internal identity minted per request for the target service, the real client IP, the
-// request id and the trace context. Upstream failures are mapped to the public error model;
-// an unreachable service is 503 UNAVAILABLE and nothing about it reaches the client.
+// the internal identity for the target service (reused for a few seconds for the very same
+// statement: createIdentityTokenCache), the real client IP, the request id and the trace context.
+// Upstream failures are mapped to the public error model; an unreachable service is 503
+// UNAVAILABLE and nothing about it reaches the client.
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { AppError, ERROR_CODES, type ErrorCode, type IdentitySigner, type InternalPrincipal } from '@flow8/http';
@@ -40,12 +41,69 @@ function queryString(query: Record<string, unknown> | undefined): string {
 
 const KNOWN_CODES = new Set<string>(ERROR_CODES);
 
+/** How long one minted identity token is reused for the very same statement (see below). */
+export const IDENTITY_REUSE_MS = 5_000;
+
+/**
+ * Internal identity tokens, reused for the very same statement for up to `reuseMs`, because an
+ * Ed25519 signature per forwarded request is the largest CPU cost of the proxied path.
+ *
+ * Why this is safe: the cache key is every claim the token states except the timing ones —
+ * audience, tenant, principal type and id, role, scopes, client IP, session id, owner — so a
+ * reused token says exactly what a fresh one would for this request. It is only attached after
+ * this request passed every gateway check (revocation, allowlists, limits, authorization), so a
+ * revoked key or ended session is refused before any token is sent. Its lifetime is unchanged
+ * (exp = iat + 60 s): reuse never extends how long a token works, and a reused token reaches the
+ * service with at least 60 s − reuseMs left. What changes: requests of the same principal within
+ * a few seconds share one `jti` — no service uses it as a per-request nonce (replays are already
+ * stopped by mTLS: only an allowed caller's certificate may present a token).
+ */
+export function createIdentityTokenCache(
+  signer: IdentitySigner,
+  opts: { reuseMs?: number; max?: number; now?: () => number } = {},
+): IdentitySigner {
+  const reuseMs = opts.reuseMs ?? IDENTITY_REUSE_MS;
+  const max = opts.max ?? 10_000;
+  const now = opts.now ?? Date.now;
+  const entries = new Map<string, { token: string; mintedAt: number }>();
+  return {
+    kid: signer.kid,
+    sign(p, audience) {
+      if (reuseMs <= 0) return signer.sign(p, audience);
+      const key = JSON.stringify([
+        audience,
+        p.tenantId,
+        p.type,
+        p.id,
+        p.role,
+        p.scopes,
+        p.ip,
+        p.sessionId,
+        p.ownerId ?? null,
+      ]);
+      const t = now();
+      const hit = entries.get(key);
+      // A clock that went backwards is not "fresh": mint.
+      if (hit && t >= hit.mintedAt && t - hit.mintedAt < reuseMs) return hit.token;
+      const token = signer.sign(p, audience);
+      // Re-inserted at the end, so the Map's order is age: the oldest goes first when full.
+      if (hit) entries.delete(key);
+      else if (entries.size >= max) entries.delete(entries.keys().next().value as string);
+      entries.set(key, { token, mintedAt: t });
+      return token;
+    },
+  };
+}
+
 export function createUpstreams(opts: {
   tls: { ca: string; cert: string; key: string };
   signer: IdentitySigner;
   origins: Record<Target, string>;
   timeoutMs: number;
+  /** How long an identity token is reused for the same statement; 0 mints one per request. */
+  identityReuseMs?: number;
 }) {
+  const identity = createIdentityTokenCache(opts.signer, { reuseMs: opts.identityReuseMs ?? IDENTITY_REUSE_MS });
   const agent = new Agent({
     connect: {
       ca: opts.tls.ca,
@@ -68,7 +126,7 @@ export function createUpstreams(opts: {
     const p = req.principal;
     if (p) {
       // The only statement of who is acting: signed, audience-bound, short-lived.
-      h['x-flow8-identity'] = opts.signer.sign(p, target);
+      h['x-flow8-identity'] = identity.sign(p, target);
     }
     return injectTraceHeaders(h);
   }
