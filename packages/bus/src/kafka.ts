@@ -43,7 +43,18 @@ export function createKafka(opts: KafkaOptions): Kafka {
   return new Kafka(config);
 }
 
-/** Creates topics that do not exist yet (idempotent). */
+const isRetriable = (e: unknown): boolean => {
+  const err = e as { retriable?: unknown; cause?: { retriable?: unknown } };
+  return err.retriable === true || err.cause?.retriable === true;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Creates topics that do not exist yet (idempotent, safe when several services race to create
+ * the same topic), then waits until every one of them has partition leaders. kafkajs' own
+ * `waitForLeaders` gives up on the first "does not host this topic-partition" that KRaft answers
+ * while a new topic's metadata propagates; the wait here retries that (topicEndOffsets).
+ */
 export async function ensureTopics(
   kafka: Kafka,
   topics: string[],
@@ -52,21 +63,31 @@ export async function ensureTopics(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length === 0) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({
-        topic,
-        numPartitions: opts.partitions ?? 3,
-        replicationFactor: opts.replicationFactor ?? 1,
-        configEntries: Object.entries(opts.config?.(topic) ?? {}).map(([name, value]) => ({ name, value })),
-      })),
-    });
+    for (let attempt = 1; ; attempt += 1) {
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t));
+      if (missing.length === 0) break;
+      try {
+        await admin.createTopics({
+          waitForLeaders: false,
+          topics: missing.map((topic) => ({
+            topic,
+            numPartitions: opts.partitions ?? 3,
+            replicationFactor: opts.replicationFactor ?? 1,
+            configEntries: Object.entries(opts.config?.(topic) ?? {}).map(([name, value]) => ({ name, value })),
+          })),
+        });
+        break;
+      } catch (e) {
+        if (!isRetriable(e) || attempt >= 5) throw e;
+        await sleep(200 * attempt);
+      }
+    }
   } finally {
     await admin.disconnect();
   }
+  // Also for topics another service just created: their leaders may not be known yet either.
+  await Promise.all(topics.map((topic) => topicEndOffsets(kafka, topic)));
 }
 
 /**
@@ -89,12 +110,10 @@ export async function topicEndOffsets(
       const offsets = await admin.fetchTopicOffsets(topic);
       return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
     } catch (e) {
-      const err = e as { retriable?: unknown; cause?: { retriable?: unknown } };
-      const retriable = err.retriable === true || err.cause?.retriable === true;
-      if (!retriable || Date.now() + delay > deadline) throw e;
+      if (!isRetriable(e) || Date.now() + delay > deadline) throw e;
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
-    await new Promise((r) => setTimeout(r, delay));
+    await sleep(delay);
   }
 }
