@@ -93,6 +93,7 @@ describe('OAuth2 credentials through the vault routes', () => {
   const ada = designer(tenantId);
   let credentialId = '';
   const accessTokens: string[] = [];
+  let lastVersion = 0;
 
   it('start → authorize at the provider → callback creates an oauth2 credential, metadata only', async () => {
     const started = await start(ada);
@@ -184,7 +185,9 @@ describe('OAuth2 credentials through the vault routes', () => {
     const a = first.json<{ version: number; secret: string }>();
     accessTokens.push(a.secret);
     remember(a.secret);
-    expect(a.version).toBe(1);
+    // Version 1 from the callback, or 2 if the token already came within the refresh margin (a
+    // slow machine can take longer than TTL − margin to get here).
+    expect([1, 2]).toContain(a.version);
     expect(a.secret).not.toContain('{'); // the access token, not the serialised token set
     expect(await idp.introspect(a.secret)).toMatchObject({ active: true, client_id: idp.clientId });
 
@@ -196,11 +199,12 @@ describe('OAuth2 credentials through the vault routes', () => {
     const b = second.json<{ version: number; secret: string }>();
     accessTokens.push(b.secret);
     remember(b.secret);
-    expect(b.version).toBe(2);
+    expect(b.version).toBe(a.version + 1);
+    lastVersion = b.version;
     expect(b.secret).not.toBe(a.secret);
     expect(await idp.introspect(b.secret)).toMatchObject({ active: true });
     const meta = await call('GET', `/v1/credentials/${credentialId}`, ada);
-    expect(meta.json()).toMatchObject({ version: 2, status: 'active' });
+    expect(meta.json()).toMatchObject({ version: b.version, status: 'active' });
   }, 30_000);
 
   it('concurrent resolves on two replicas after expiry refresh once (the rotating refresh token is spent once)', async () => {
@@ -213,7 +217,8 @@ describe('OAuth2 credentials through the vault routes', () => {
     for (const r of results) expect(r.status).toBe(200);
     const got = results.map((r) => r.json<{ version: number; secret: string }>());
     for (const g of got) remember(g.secret);
-    expect(new Set(got.map((g) => g.version))).toEqual(new Set([3]));
+    expect(new Set(got.map((g) => g.version))).toEqual(new Set([lastVersion + 1]));
+    lastVersion += 1;
     expect(new Set(got.map((g) => g.secret)).size).toBe(1);
     accessTokens.push(got[0]!.secret);
     // A replayed rotated refresh token would have revoked the grant: the token still works.
@@ -254,7 +259,8 @@ describe('OAuth2 credentials through the vault routes', () => {
     });
     const mine = events.filter((e) => e.resource.id === credentialId).map((e) => e.type);
     expect(mine).toContain('vault.credential.created');
-    expect(mine.filter((t) => t === 'vault.credential.rotated')).toHaveLength(2);
+    // One rotated event per refresh: versions 2 … lastVersion.
+    expect(mine.filter((t) => t === 'vault.credential.rotated')).toHaveLength(lastVersion - 1);
     expect(mine).toContain('vault.credential.revoked');
     const created = events.find((e) => e.type === 'vault.credential.created' && e.resource.id === credentialId);
     expect(created?.payload).toMatchObject({ kind: 'oauth2', integration: 'salesforce', scopes: ['records:read'] });
