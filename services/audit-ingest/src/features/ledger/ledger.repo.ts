@@ -4,7 +4,26 @@
 // round trips does not grow with the number of tenants in a batch.
 import type { AnyEvent } from '@flow8/contracts';
 import type { PoolClient } from '@flow8/db';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { chainHash, entryCanonical, GENESIS_HASH } from '@flow8/ledger';
+import { BinaryCopyWriter, copyFrom } from './copy';
+
+// The batch's staging table: TEMPORARY (private to this session), ON COMMIT DELETE ROWS (its
+// rows never outlive the transaction, committed or rolled back), created once per connection —
+// a table created and dropped per batch would churn the system catalogs. See migration 0004.
+const STAGE_COLUMNS =
+  'tenant_id, seq, event_id, event_type, actor_type, actor_id, resource_type, resource_id, occurred_at, canonical, prev_hash, hash';
+const STAGE_FIELDS = 12;
+const YIELD_EVERY = 1000;
+const ENSURE_STAGE = `DO $$ BEGIN
+  IF to_regclass('pg_temp.ledger_stage') IS NULL THEN
+    CREATE TEMPORARY TABLE ledger_stage (
+      tenant_id text NOT NULL, seq bigint NOT NULL, event_id uuid NOT NULL, event_type text NOT NULL,
+      actor_type text NOT NULL, actor_id text NOT NULL, resource_type text NOT NULL, resource_id text NOT NULL,
+      occurred_at text NOT NULL, canonical bytea NOT NULL, prev_hash bytea NOT NULL, hash bytea NOT NULL
+    ) ON COMMIT DELETE ROWS;
+  END IF;
+END $$`;
 
 export interface AppendedEntry {
   tenantId: string;
@@ -39,9 +58,11 @@ export async function appendEvents(
   // Ids already recorded: for these tenants it is a redelivery (after a rebalance, or a relay
   // that published twice) and is skipped; for another tenant it is a conflict the caller
   // dead-letters — appending it would violate UNIQUE(event_id) and stall the partition.
+  // The ids travel as one text parameter split by the server (node-pg would quote and escape
+  // every element of a uuid[]); they are contract-checked UUIDs, anything else fails the cast.
   const recorded = await client.query<{ event_id: string; in_context: boolean }>(
-    'SELECT event_id, in_context FROM ledger_recorded_event_ids($1::uuid[])',
-    [allIds],
+    `SELECT event_id, in_context FROM ledger_recorded_event_ids(string_to_array($1, ',')::uuid[])`,
+    [allIds.join(',')],
   );
   const known = new Set(recorded.rows.map((r) => r.event_id));
   const foreign = new Set(recorded.rows.filter((r) => !r.in_context).map((r) => r.event_id));
@@ -57,22 +78,10 @@ export async function appendEvents(
   );
   const headOf = new Map(heads.rows.map((h) => [h.tenant_id, h]));
 
-  const cols = {
-    tenant: [] as string[],
-    seq: [] as number[],
-    eventId: [] as string[],
-    type: [] as string[],
-    actorType: [] as string[],
-    actorId: [] as string[],
-    resourceType: [] as string[],
-    resourceId: [] as string[],
-    occurredAt: [] as string[],
-    // Binary columns travel base64-encoded: node-pg would send bytea[] elements as quoted hex,
-    // twice the size, and that encoding was the largest cost of the append (see benchmarks.md).
-    canonical: [] as string[],
-    prevHash: [] as string[],
-    hash: [] as string[],
-  };
+  // Rows travel in binary COPY form (see copy.ts); columns in STAGE_COLUMNS order.
+  let pendingCount = 0;
+  for (const events of byTenant.values()) pendingCount += events.length;
+  const stage = new BinaryCopyWriter(pendingCount * 1024);
   const newHeads = { tenant: [] as string[], seq: [] as number[], hash: [] as Buffer[] };
   const appended: AppendedEntry[] = [];
   const conflicts: AnyEvent[] = [];
@@ -103,20 +112,25 @@ export async function appendEvents(
         payload: e.payload as unknown as Record<string, unknown>,
       });
       const hash = chainHash(prev, canonical);
-      cols.tenant.push(tenantId);
-      cols.seq.push(seq);
-      cols.eventId.push(e.id);
-      cols.type.push(e.type);
-      cols.actorType.push(e.actor.type);
-      cols.actorId.push(e.actor.id);
-      cols.resourceType.push(e.resource.type);
-      cols.resourceId.push(e.resource.id);
-      cols.occurredAt.push(e.occurredAt);
-      cols.canonical.push(Buffer.from(canonical.buffer, canonical.byteOffset, canonical.byteLength).toString('base64'));
-      cols.prevHash.push(Buffer.from(prev.buffer, prev.byteOffset, prev.byteLength).toString('base64'));
-      cols.hash.push(Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('base64'));
+      stage
+        .row(STAGE_FIELDS)
+        .text(tenantId)
+        .int8(seq)
+        .uuid(e.id)
+        .text(e.type)
+        .text(e.actor.type)
+        .text(e.actor.id)
+        .text(e.resource.type)
+        .text(e.resource.id)
+        .text(e.occurredAt)
+        .bytes(canonical)
+        .bytes(prev)
+        .bytes(hash);
       appended.push({ tenantId, seq, eventId: e.id, hash });
       prev = hash;
+      // Hashing a large batch takes a while: let the other partitions' batches (each in its own
+      // transaction) send their statements meanwhile, so Postgres is not left waiting on us.
+      if (appended.length % YIELD_EVERY === 0) await yieldToEventLoop();
     }
     if (seq !== Number(head.seq)) {
       newHeads.tenant.push(tenantId);
@@ -124,35 +138,36 @@ export async function appendEvents(
       newHeads.hash.push(Buffer.from(prev));
     }
   }
-  if (appended.length === 0) return { appended, conflicts };
+  if (appended.length === 0) {
+    stage.release();
+    return { appended, conflicts };
+  }
 
-  // One statement per table for the whole batch: arrays in, unnest out.
+  // Stage the batch (session-private, emptied at commit or rollback), then append it under the
+  // ledger's row-level security and triggers: the same two INSERTs as before, fed by a table
+  // instead of parameter arrays.
+  await client.query(ENSURE_STAGE);
+  const copied = await copyFrom(
+    client,
+    `COPY pg_temp.ledger_stage (${STAGE_COLUMNS}) FROM STDIN (FORMAT binary)`,
+    stage.finish(),
+  );
+  // Only now: until the server answered, the socket could still be reading the buffer. (After a
+  // failed COPY it is simply dropped.)
+  stage.release();
+  if (copied !== appended.length) throw new Error(`staged ${copied} ledger rows, expected ${appended.length}`);
   await client.query(
     `INSERT INTO ledger_sequence (tenant_id, seq, event_id, recorded_at)
-     SELECT t, s, id, $4::timestamptz FROM unnest($1::text[], $2::bigint[], $3::uuid[]) AS u(t, s, id)`,
-    [cols.tenant, cols.seq, cols.eventId, recordedAt],
+     SELECT tenant_id, seq, event_id, $1::timestamptz FROM pg_temp.ledger_stage`,
+    [recordedAt],
   );
   await client.query(
     `INSERT INTO ledger_entries (tenant_id, seq, event_id, event_type, actor_type, actor_id, resource_type, resource_id,
                                  occurred_at, recorded_at, canonical, prev_hash, hash)
-     SELECT t, s, id, ty, at, ai, rt, ri, oa, $13::timestamptz, decode(c, 'base64'), decode(p, 'base64'), decode(h, 'base64')
-     FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                 $9::timestamptz[], $10::text[], $11::text[], $12::text[]) AS u(t, s, id, ty, at, ai, rt, ri, oa, c, p, h)`,
-    [
-      cols.tenant,
-      cols.seq,
-      cols.eventId,
-      cols.type,
-      cols.actorType,
-      cols.actorId,
-      cols.resourceType,
-      cols.resourceId,
-      cols.occurredAt,
-      cols.canonical,
-      cols.prevHash,
-      cols.hash,
-      recordedAt,
-    ],
+     SELECT tenant_id, seq, event_id, event_type, actor_type, actor_id, resource_type, resource_id,
+            occurred_at::timestamptz, $1::timestamptz, canonical, prev_hash, hash
+     FROM pg_temp.ledger_stage`,
+    [recordedAt],
   );
   await client.query(
     `UPDATE ledger_heads h SET seq = u.s, hash = u.hh, updated_at = now()
