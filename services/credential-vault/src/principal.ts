@@ -65,9 +65,6 @@ export interface GrantSource {
   readiness(): Promise<void>;
 }
 
-/** Whether the grant copy was complete before a caller read grants itself (see Access.grantsComplete). */
-export type GrantCopyState = 'complete' | 'incomplete';
-
 /**
  * An API key's scopes were checked where the action entered (the route's `credentials:*` scope, or
  * the trigger's `flows:execute`); the integration check asks only whether the key's owner's role
@@ -89,11 +86,11 @@ export function createAccess(deps: { grants: GrantSource }) {
   const notReady = (cause: unknown) =>
     new AppError('UNAVAILABLE', 'Access rules are still loading; retry shortly', { cause });
 
-  async function grantsOf(tenantId: string, principal: AuthzPrincipal, tx?: Queryable): Promise<Grant[]> {
+  async function grantsOf(tenantId: string, principal: AuthzPrincipal): Promise<Grant[]> {
     const holders = grantHolders(principal);
     if (holders.length === 0) return [];
     try {
-      return await deps.grants.grantsOf(tenantId, holders, tx);
+      return await deps.grants.grantsOf(tenantId, holders);
     } catch (e) {
       if (e instanceof GrantReplicaNotReady) throw notReady(e);
       throw e;
@@ -116,50 +113,24 @@ export function createAccess(deps: { grants: GrantSource }) {
     });
   }
 
-  /** Decides one integration-scoped permission (no throw), reading the principal's grants. */
-  async function decideOnIntegration(
-    tenantId: string,
-    principal: AuthzPrincipal,
-    permission: IntegrationPermission,
-    integration: Integration,
-    tx?: Queryable,
-  ): Promise<Decision> {
-    return decideWithGrants(await grantsOf(tenantId, principal, tx), principal, permission, integration);
-  }
-
   return {
-    decideOnIntegration,
-
     /**
      * For a caller that reads the grants itself, in the same statement as its other rows (resolve:
-     * one round trip): ask this BEFORE the read. Completeness never goes back, so a read begun
-     * after 'complete' sees every grant; a read begun before it may have missed a narrowing grant.
+     * one round trip): call this BEFORE the read. Completeness never goes back, so a read begun
+     * after it passed sees every grant; a read begun before could have missed a narrowing grant.
+     * Throws UNAVAILABLE while the copy is still catching up — never a decision from part of it.
      */
-    async grantsComplete(): Promise<GrantCopyState> {
+    async requireCompleteGrants(): Promise<void> {
       try {
         await deps.grants.readiness();
-        return 'complete';
       } catch (e) {
-        if (e instanceof GrantReplicaNotReady) return 'incomplete';
+        if (e instanceof GrantReplicaNotReady) throw notReady(e);
         throw e;
       }
     },
 
-    /**
-     * decideOnIntegration with grants the caller read itself (grantHolders(principal)'s live grants,
-     * read after grantsComplete() said `copy`). Refuses exactly as grantsOf does while the copy was
-     * incomplete: never a decision from part of it.
-     */
-    decideOnIntegrationWith(
-      copy: GrantCopyState,
-      grants: Grant[],
-      principal: AuthzPrincipal,
-      permission: IntegrationPermission,
-      integration: Integration,
-    ): Decision {
-      if (copy !== 'complete') throw notReady(new GrantReplicaNotReady());
-      return decideWithGrants(grants, principal, permission, integration);
-    },
+    /** One integration-scoped decision from grants the caller read itself (grantHolders' live grants). */
+    decideWithGrants,
 
     /**
      * Throws FORBIDDEN (with the decision's reason) unless the caller may. With an integration,
@@ -170,7 +141,8 @@ export function createAccess(deps: { grants: GrantSource }) {
       const d = decide({ principal, permission, grants: [] });
       if (!d.allow) throw forbidden('Your role does not allow this action', d);
       if (integration === undefined) return;
-      const onIntegration = await decideOnIntegration(caller.tenantId, principal, 'integrations:write', integration);
+      const grants = await grantsOf(caller.tenantId, principal);
+      const onIntegration = decideWithGrants(grants, principal, 'integrations:write', integration);
       if (!onIntegration.allow) throw forbidden('You may not manage credentials of this integration', onIntegration);
     },
 
@@ -178,16 +150,7 @@ export function createAccess(deps: { grants: GrantSource }) {
     async readableIntegrations(caller: Caller): Promise<Integration[]> {
       const principal = authzPrincipal(caller.principal);
       const grants = await grantsOf(caller.tenantId, principal);
-      const asReader = onIntegrationScope(principal, 'integrations:read');
-      return INTEGRATIONS.filter(
-        (id) =>
-          decide({
-            principal: asReader,
-            permission: 'integrations:read',
-            resource: { type: 'integration', id },
-            grants,
-          }).allow,
-      );
+      return INTEGRATIONS.filter((id) => decideWithGrants(grants, principal, 'integrations:read', id).allow);
     },
   };
 }

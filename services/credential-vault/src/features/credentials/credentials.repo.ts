@@ -177,7 +177,7 @@ export type ResolveCredential = Pick<
 
 export interface ResolveRow extends Omit<SealedSecretRow, 'credential'> {
   credential: ResolveCredential;
-  /** The live grants of the principal the step runs for (see Access.decideOnIntegrationWith). */
+  /** The live grants of the principal the step runs for (see Access.decideWithGrants). */
   grants: Grant[];
 }
 

@@ -436,8 +436,8 @@ export function createCredentialService(deps: {
         | { ok: false; reason: RefusalReason; cause?: unknown };
       const principal = authzPrincipal(input.actingFor);
       const holders = grantHolders(principal);
-      // Asked before the read (see grantsComplete): a decision is made only from a complete copy.
-      const grantCopy = await access.grantsComplete();
+      // Before the read (see requireCompleteGrants): a decision is made only from a complete copy.
+      await access.requireCompleteGrants();
       // One transaction, four round trips for an allowed api_key resolve: BEGIN with the tenant,
       // one read (credential, sealed secret, wrapped key, grants), the event, COMMIT.
       const outcome = await withTenant(pool, input.tenantId, async (tx): Promise<Outcome> => {
@@ -451,13 +451,7 @@ export function createCredentialService(deps: {
         let result: Outcome;
         let decision: Decision | undefined;
         if (found && found.credential.status === 'active')
-          decision = access.decideOnIntegrationWith(
-            grantCopy,
-            found.grants,
-            principal,
-            'integrations:use',
-            found.credential.integration,
-          );
+          decision = access.decideWithGrants(found.grants, principal, 'integrations:use', found.credential.integration);
         if (!found) result = { ok: false, reason: 'not_found' };
         else if (found.credential.status === 'revoked' || !found.ciphertext || !found.dataKeyId)
           result = { ok: false, reason: 'revoked' };
