@@ -1,4 +1,5 @@
-// A consumer that validates every message against its contract before anything else sees it.
+// A consumer that validates every message against its contract before anything else sees it
+// (I-JSON, schemas, and an events topic carries only its own domain's event types).
 // Invalid messages go to `<topic>.dlq` with the reason; nothing is dropped silently.
 //
 // Offsets: the handler gets whole per-partition batches and may store offsets itself (the
@@ -127,7 +128,8 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
         })),
       );
     for (const message of batch.messages) {
-      const r = parseEvent(message.value);
+      // With the topic: an event of another domain's type on this topic is refused as a forgery.
+      const r = parseEvent(message.value, { topic: batch.topic });
       if (r.ok) {
         events.push({
           offset: message.offset,

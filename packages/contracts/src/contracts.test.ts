@@ -1,7 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { generateContracts } from './codegen';
-import { buildEvent, eventsTopicPattern, isId, newId, parseEvent, topicForEvent, uuidv7, validateEvent } from './index';
+import { canonicalize } from '@flow8/crypto';
+import {
+  assertValidEvent,
+  buildEvent,
+  ContractViolation,
+  eventsTopic,
+  eventsTopicPattern,
+  isId,
+  newId,
+  parseEvent,
+  topicForEvent,
+  uuidv7,
+  validateEvent,
+} from './index';
 
 function tenantCreated() {
   const tenantId = newId('ten');
@@ -61,6 +74,64 @@ describe('event validation', () => {
   test('occurredAt must be millisecond UTC (hash only bytes stored verbatim)', () => {
     const r = validateEvent({ ...tenantCreated(), occurredAt: '2026-11-30T07:50:00+01:00' });
     expect(r.ok).toBe(false);
+  });
+});
+
+describe('events are I-JSON, as the ledger that hashes them requires', () => {
+  function credentialUsed(purpose: string) {
+    const tenantId = newId('ten');
+    return buildEvent({
+      type: 'vault.credential.used',
+      tenantId,
+      actor: { type: 'service', id: 'flow-engine' },
+      resource: { type: 'credential', id: newId('crd') },
+      purpose,
+      payload: {
+        credentialId: newId('crd'),
+        version: 1,
+        integration: 'salesforce',
+        scope: 'read',
+        flowId: 'flw_1',
+        executionId: 'exe_1',
+        stepId: 'step_1',
+        purpose,
+      },
+    });
+  }
+
+  test('a lone surrogate in purpose is refused on produce with a clear error', () => {
+    const e = credentialUsed('monthly sync \ud800');
+    expect(() => assertValidEvent(e)).toThrow(ContractViolation);
+    expect(() => assertValidEvent(e)).toThrow(/\$\.payload\.purpose: string contains a lone UTF-16 surrogate .*I-JSON/);
+  });
+
+  test('and on consume, where JSON.parse would otherwise hand it on', () => {
+    const e = credentialUsed('x');
+    const raw = JSON.stringify(e).replaceAll('"purpose":"x"', '"purpose":"\\udc00"');
+    expect(parseEvent(raw)).toMatchObject({ ok: false, reason: 'CONTRACT_VIOLATION' });
+    const huge = JSON.stringify(tenantCreated()).replace('"payload":{', '"payload":{"n":1e400,');
+    expect(parseEvent(huge)).toMatchObject({ ok: false, reason: 'CONTRACT_VIOLATION' });
+  });
+
+  test('an impossible date is refused although it matches the pattern', () => {
+    expect(validateEvent({ ...tenantCreated(), occurredAt: '2026-02-30T07:50:00.000Z' }).ok).toBe(false);
+  });
+
+  test('whatever the contract accepts, the ledger can canonicalise', () => {
+    const e = credentialUsed('quarterly report \u{1F4C8} ok');
+    expect(validateEvent(e).ok).toBe(true);
+    expect(() => canonicalize(e)).not.toThrow();
+  });
+});
+
+describe('an event on another domain\'s topic', () => {
+  test('is refused on consume, naming the topic', () => {
+    const e = tenantCreated();
+    const raw = JSON.stringify(e);
+    expect(parseEvent(raw, { topic: eventsTopic('identity', 't9.') }).ok).toBe(true);
+    const r = parseEvent(raw, { topic: eventsTopic('vault', 't9.') });
+    expect(r).toMatchObject({ ok: false, reason: 'CONTRACT_VIOLATION' });
+    if (!r.ok) expect(r.errors[0]).toMatch(/identity\.tenant\.created does not belong on t9\.flow8\.vault\.events\.v1/);
   });
 });
 

@@ -23,6 +23,11 @@ export function topicForEvent(type: EventType | string, prefix = ''): string {
   return eventsTopic(domainOf(type), prefix);
 }
 
+/** The domain of an events topic (`<prefix>flow8.<domain>.events.v<N>`); null for any other topic. */
+export function domainOfEventsTopic(topic: string): string | null {
+  return /(?:^|\.)flow8\.([a-z][a-z0-9_-]*)\.events\.v\d+$/.exec(topic)?.[1] ?? null;
+}
+
 /** Matches every events topic (not commands, not dead letters) under a prefix. */
 export function eventsTopicPattern(prefix = ''): RegExp {
   const p = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -1,4 +1,4 @@
-import { canonicalBytes, canonicalize, CanonicalizationError } from './canonical';
+import { canonicalBytes, canonicalize, CanonicalizationError, iJsonProblem } from './canonical';
 
 describe('canonicalize (RFC 8785)', () => {
   it('reproduces the RFC 8785 §3.2.2 example byte for byte', () => {
@@ -72,6 +72,18 @@ describe('canonicalize (RFC 8785)', () => {
   ])('refuses %s with a clear error', (_label, value, message) => {
     expect(() => canonicalize(value)).toThrow(CanonicalizationError);
     expect(() => canonicalize(value)).toThrow(message);
+    // The checker without serialising agrees, with the same reason (and never the text itself).
+    expect(iJsonProblem(value)).toMatch(message);
+  });
+
+  it('iJsonProblem accepts what canonicalize accepts, including what JSON.parse gives', () => {
+    for (const v of [{ a: [1, 'x', null, true, { b: -0 }], c: undefined }, JSON.parse('{"k":"\\u00e9"}'), 'x', 0]) {
+      expect(() => canonicalize(v)).not.toThrow();
+      expect(iJsonProblem(v)).toBeNull();
+    }
+    // JSON.parse happily yields what the ledger cannot hash: a lone surrogate, an infinite number.
+    expect(iJsonProblem(JSON.parse('{"purpose":"a\\ud800"}'))).toMatch(/\$\.purpose: string contains a lone/);
+    expect(iJsonProblem(JSON.parse('{"n":1e400}'))).toMatch(/\$\.n: number Infinity is not finite/);
   });
 
   it('refuses circular structures but allows shared (non-circular) references', () => {

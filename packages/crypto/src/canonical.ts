@@ -164,6 +164,58 @@ function fast(value: unknown, ancestors: Set<object>): string {
   return out;
 }
 
+/**
+ * Null when `value` is data that canonicalize() accepts (I-JSON, RFC 7493: finite numbers, no
+ * lone surrogates in strings or property names, only plain objects, arrays and JSON scalars);
+ * otherwise the reason, naming the path but never the offending text. Checking is cheaper than
+ * serialising, for callers (event contracts) that must agree with the ledger without hashing.
+ */
+export function iJsonProblem(value: unknown): string | null {
+  if (isIJson(value, new Set())) return null;
+  try {
+    serialize(value, '$', new Set());
+  } catch (e) {
+    if (e instanceof CanonicalizationError) return e.message;
+    throw e;
+  }
+  return null;
+}
+
+function isIJson(value: unknown, ancestors: Set<object>): boolean {
+  switch (typeof value) {
+    case 'string':
+      return value.isWellFormed();
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (ancestors.has(value)) return false;
+  ancestors.add(value);
+  let ok = true;
+  if (Array.isArray(value)) {
+    for (let i = 0; ok && i < value.length; i++) ok = isIJson(value[i], ancestors);
+  } else {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return false;
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const v = record[key];
+      if (!key.isWellFormed() || (v !== undefined && !isIJson(v, ancestors))) {
+        ok = false;
+        break;
+      }
+    }
+  }
+  ancestors.delete(value);
+  return ok;
+}
+
 /** UTF-8 bytes of `canonicalize(value)`. */
 export function canonicalBytes(value: unknown): Uint8Array {
   // Node's UTF-8 encoder is about three times faster than TextEncoder for short strings; the

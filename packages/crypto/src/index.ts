@@ -1,5 +1,5 @@
 export { ready, isReady } from './sodium';
-export { canonicalize, canonicalBytes, CanonicalizationError } from './canonical';
+export { canonicalize, canonicalBytes, CanonicalizationError, iJsonProblem } from './canonical';
 export { toHex, fromHex, toBase64, fromBase64 } from './encoding';
 export { sha256, constantTimeEqual } from './hash';
 export {
