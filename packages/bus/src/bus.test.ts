@@ -57,6 +57,18 @@ describe('outbox', () => {
     await expect(createOutbox().add(tx as never, bad as never)).rejects.toBeInstanceOf(ContractViolation);
     expect(tx.calls).toHaveLength(0);
   });
+
+  test('refuses an event that is not I-JSON (the ledger could not hash it), saying where', async () => {
+    const tx = recordingTx();
+    const e = tenantCreated();
+    const bad = { ...e, purpose: 'sync \ud83d' }; // half of a surrogate pair: JSON.stringify would pass it on
+    const err = await createOutbox()
+      .add(tx as never, bad)
+      .catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(ContractViolation);
+    expect((err as Error).message).toMatch(/\$\.purpose: string contains a lone UTF-16 surrogate .*I-JSON/);
+    expect(tx.calls).toHaveLength(0);
+  });
 });
 
 describe('dead letters', () => {

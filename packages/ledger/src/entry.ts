@@ -112,6 +112,54 @@ export function chainHash(prevHash: Uint8Array, canonical: Uint8Array): Uint8Arr
 }
 
 /**
+ * The fields audit-ingest copies out of the canonical bytes into columns of its own, so that
+ * searches can use indexes. Only the canonical bytes are hashed, so the verifier checks that
+ * every copy agrees with them: a copy changed behind the ledger's back would hide an entry from
+ * a search, or attribute it to someone else. Timestamps are UTC with microseconds
+ * (`2026-11-30T07:50:00.123000Z`), the precision the columns keep.
+ */
+export type IndexedColumns = {
+  eventId: string;
+  type: string;
+  actorType: string;
+  actorId: string;
+  resourceType: string;
+  resourceId: string;
+  occurredAt: string;
+  recordedAt: string;
+};
+
+export const INDEXED_COLUMNS = [
+  'eventId',
+  'type',
+  'actorType',
+  'actorId',
+  'resourceType',
+  'resourceId',
+  'occurredAt',
+  'recordedAt',
+] as const satisfies ReadonlyArray<keyof IndexedColumns>;
+
+/** `…:00.123Z` → `…:00.123000Z`; any other form is returned as is (and will not match a column). */
+function toMicros(iso: string): string {
+  return UTC_MILLIS_RE.test(iso) ? `${iso.slice(0, -1)}000Z` : iso;
+}
+
+/** What each indexed column must hold for an entry with these fields. */
+export function indexedColumnsOf(e: Omit<EntryFields, 'seq' | 'tenantId'>): IndexedColumns {
+  return {
+    eventId: e.eventId,
+    type: e.type,
+    actorType: e.actor.type,
+    actorId: e.actor.id,
+    resourceType: e.resource.type,
+    resourceId: e.resource.id,
+    occurredAt: toMicros(e.occurredAt),
+    recordedAt: toMicros(e.recordedAt),
+  };
+}
+
+/**
  * Decodes stored canonical bytes into the entry they encode. Throws LedgerFormatError when the
  * bytes are not UTF-8 JSON in RFC 8785 form, not version 1, or not a well-formed v1 entry.
  */

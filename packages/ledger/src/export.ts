@@ -1,10 +1,13 @@
 import { publicKeyId, toBase64, toHex } from '@flow8/crypto';
 import type { SignedCheckpoint } from './checkpoint';
-import { decodeEntry, type LedgerEntryV1 } from './entry';
+import { decodeEntry, type IndexedColumns, type LedgerEntryV1 } from './entry';
 import { LedgerFormatError } from './errors';
 import { requireHash } from './validate';
 
-export const EXPORT_FORMAT = 'flow8.audit.export.v1';
+/** What exporters write: v2 entry lines carry the row's indexed columns. */
+export const EXPORT_FORMAT = 'flow8.audit.export.v2';
+/** Every format the verifier reads (v1: no indexed columns on entry lines). */
+export const EXPORT_FORMATS = ['flow8.audit.export.v1', EXPORT_FORMAT] as const;
 
 /** One stored ledger row, as audit-ingest reads it from `ledger_entries`. */
 export type StoredEntry = {
@@ -12,6 +15,8 @@ export type StoredEntry = {
   prevHash: Uint8Array;
   hash: Uint8Array;
   canonical: Uint8Array;
+  /** The row's search columns as stored (audit-ingest); the verifier checks them against `canonical`. */
+  columns?: IndexedColumns;
 };
 
 export type ExportHeader = {
@@ -63,6 +68,7 @@ export function exportEntryLine(row: StoredEntry): string {
     prevHash: toHex(row.prevHash),
     hash: toHex(row.hash),
     canonical: toBase64(row.canonical),
+    ...(row.columns ? { columns: row.columns } : {}),
     entry,
   });
 }

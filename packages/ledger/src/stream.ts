@@ -1,7 +1,10 @@
 import { fromBase64, fromHex } from '@flow8/crypto';
-import { EXPORT_FORMAT } from './export';
+import { decodeCheckpoint } from './checkpoint';
+import { INDEXED_COLUMNS, type IndexedColumns } from './entry';
+import { LedgerFormatError } from './errors';
+import { EXPORT_FORMAT, EXPORT_FORMATS } from './export';
 import { HASH_HEX_RE, isRecord, isSeq } from './validate';
-import { createChainVerifier, type ChainVerifier, type VerifyResult } from './verifier';
+import { createChainVerifier, type ChainVerifier, type CheckpointRow, type VerifyResult } from './verifier';
 
 export type ExportVerifyResult = VerifyResult & {
   /** From the export header; null when the header is missing or unreadable. */
@@ -42,21 +45,104 @@ function b64(obj: Record<string, unknown>, key: string): Uint8Array {
   }
 }
 
+function columnsOf(obj: Record<string, unknown>): IndexedColumns {
+  const c = obj.columns;
+  if (!isRecord(c)) throw new LineError('"columns" must be an object (a v2 entry line carries its indexed columns)');
+  const out: Partial<IndexedColumns> = {};
+  for (const k of INDEXED_COLUMNS) {
+    if (typeof c[k] !== 'string') throw new LineError(`"columns.${k}" must be a string`);
+    out[k] = c[k];
+  }
+  return out as IndexedColumns;
+}
+
+/** A checkpoint line of an export (kind "checkpoint"): the fields as stored, the signed bytes, the signature. */
+function checkpointOf(o: Record<string, unknown>): CheckpointRow {
+  return {
+    tenantId: str(o, 'tenantId'),
+    seq: seqOf(o),
+    headHash: str(o, 'headHash'),
+    signedAt: str(o, 'signedAt'),
+    keyId: str(o, 'keyId'),
+    signature: b64(o, 'signature'),
+    canonical: b64(o, 'canonical'),
+  };
+}
+
+/**
+ * Checkpoints an auditor kept outside the system, for `verifyExportStream(…, { checkpoints })`.
+ * Reads either the JSON body of `GET /v1/audit/checkpoints` (`{"items":[…]}`) or NDJSON whose
+ * `"kind":"checkpoint"` lines are taken (an earlier export works: its other lines are skipped).
+ * Nothing here is trusted yet: the verifier checks every signature against the keys it is given.
+ * Throws LedgerFormatError naming the item or line that cannot be read.
+ */
+export function parseCheckpointFile(text: string): CheckpointRow[] {
+  const out: CheckpointRow[] = [];
+  let whole: unknown = undefined;
+  try {
+    whole = JSON.parse(text);
+  } catch {
+    // not one JSON document: NDJSON
+  }
+  if (isRecord(whole) && Array.isArray(whole.items)) {
+    whole.items.forEach((item, i) => {
+      try {
+        if (!isRecord(item)) throw new LineError('not an object');
+        const canonical = b64(item, 'canonical');
+        let tenantId: string;
+        try {
+          tenantId = decodeCheckpoint(canonical).tenantId;
+        } catch (e) {
+          throw new LineError(`"canonical" is not a checkpoint (${(e as Error).message})`);
+        }
+        out.push(checkpointOf({ ...item, tenantId }));
+      } catch (e) {
+        if (!(e instanceof LineError)) throw e;
+        throw new LedgerFormatError(`items[${i}]: ${e.message}`);
+      }
+    });
+    return out;
+  }
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') return;
+    let o: unknown;
+    try {
+      o = JSON.parse(line);
+    } catch (e) {
+      throw new LedgerFormatError(`line ${i + 1}: not valid JSON (${(e as Error).message})`);
+    }
+    if (!isRecord(o)) throw new LedgerFormatError(`line ${i + 1}: not a JSON object`);
+    if (o.kind !== 'checkpoint') return;
+    try {
+      out.push(checkpointOf(o));
+    } catch (e) {
+      if (!(e instanceof LineError)) throw e;
+      throw new LedgerFormatError(`line ${i + 1}: ${e.message}`);
+    }
+  });
+  return out;
+}
+
 /**
  * Verifies an NDJSON export (docs/audit-ledger-format.md) line by line with the same verifier
  * the online check uses. Only `trustedPublicKeys` are trusted for checkpoints, never the keys
  * listed in the export's header. Lines may end in CRLF; blank lines are ignored. A line that is
  * not JSON, not an object, of an unknown kind, or missing a field is a failure naming the line.
+ * `opts.checkpoints` are checkpoints kept outside the system (parseCheckpointFile): they are
+ * checked exactly like the export's own, so an export cut short before one of them fails.
  */
 export async function verifyExportStream(
   lines: AsyncIterable<string>,
   trustedPublicKeys: Uint8Array[],
+  opts: { checkpoints?: CheckpointRow[] } = {},
 ): Promise<ExportVerifyResult> {
   let lineNo = 0;
   let tenantId: string | null = null;
   let complete: boolean | null = null;
   let verifier: ChainVerifier | null = null;
   let failLine: number | null = null;
+  let withColumns = false;
 
   const headerFailure = (reason: string): ExportVerifyResult => ({
     ok: false,
@@ -95,15 +181,19 @@ export async function verifyExportStream(
       if (parseError !== null) return headerFailure(`export header: ${parseError}`);
       const h = obj as Record<string, unknown>;
       if (h.kind !== 'header') return headerFailure('the first line must be the export header');
-      if (h.format !== EXPORT_FORMAT) {
+      if (!(EXPORT_FORMATS as readonly unknown[]).includes(h.format)) {
         return headerFailure(`unsupported export format ${JSON.stringify(h.format)} (expected "${EXPORT_FORMAT}")`);
       }
+      withColumns = h.format !== 'flow8.audit.export.v1';
       if (typeof h.tenantId !== 'string' || h.tenantId === '')
         return headerFailure('export header: "tenantId" missing');
       if (typeof h.complete !== 'boolean') return headerFailure('export header: "complete" must be true or false');
       tenantId = h.tenantId;
       complete = h.complete;
       verifier = createChainVerifier({ tenantId, trustedPublicKeys, complete: h.complete });
+      const v = verifier;
+      // Kept outside: fed first, so a problem with one is reported before any line (line null).
+      for (const cp of opts.checkpoints ?? []) v.checkpoint(cp);
       continue;
     }
     const v = verifier;
@@ -121,20 +211,13 @@ export async function verifyExportStream(
             prevHash: hash(o, 'prevHash'),
             hash: hash(o, 'hash'),
             canonical: b64(o, 'canonical'),
+            ...(withColumns ? { columns: columnsOf(o) } : {}),
           };
           step(v, () => v.entry(row));
           break;
         }
         case 'checkpoint': {
-          const cp = {
-            tenantId: str(o, 'tenantId'),
-            seq: seqOf(o),
-            headHash: str(o, 'headHash'),
-            signedAt: str(o, 'signedAt'),
-            keyId: str(o, 'keyId'),
-            signature: b64(o, 'signature'),
-            canonical: b64(o, 'canonical'),
-          };
+          const cp = checkpointOf(o);
           step(v, () => v.checkpoint(cp));
           break;
         }

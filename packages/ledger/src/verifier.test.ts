@@ -1,7 +1,7 @@
 import { generateSigningKeyPair, ready, toHex } from '@flow8/crypto';
 import { signCheckpoint, type SignedCheckpoint } from './checkpoint';
 import type { StoredEntry } from './export';
-import { verifyExportStream } from './stream';
+import { parseCheckpointFile, verifyExportStream } from './stream';
 import { appendEntries, asAsync, buildChain, entryFields, exportLines, type Chain } from './testing/chain-fixture';
 import { createChainVerifier } from './verifier';
 
@@ -216,5 +216,88 @@ describe('export parsing', () => {
     expect(crlf.ok).toBe(true);
     const empty = await verifyExportStream(asAsync([]), [chain.keyPair.publicKey]);
     expect(empty).toMatchObject({ ok: false, reason: 'the export is empty (no header line)' });
+  });
+});
+
+describe('indexed columns (what searches use) must agree with the hashed bytes', () => {
+  it.each([
+    ['actorId', { actorId: 'usr_SOMEONE_ELSE' }],
+    ['resourceId', { resourceId: 'usr_hidden' }],
+    ['occurredAt', { occurredAt: '2001-01-01T00:00:00.000000Z' }],
+    ['type', { type: 'identity.login.failed' }],
+  ])('a changed %s column is reported at its seq, online and offline', async (name, change) => {
+    const entries = chain.entries.map((e) => (e.seq === 6 ? { ...e, columns: { ...e.columns!, ...change } } : e));
+    const v = createChainVerifier({ tenantId: chain.tenantId, trustedPublicKeys: [], complete: true });
+    entries.forEach((e) => v.entry(e));
+    expect(v.result()).toMatchObject({ ok: false, firstBadSeq: 6 });
+    const r = await verify(entries);
+    expect(r).toMatchObject({ ok: false, firstBadSeq: 6, line: 7 });
+    expect(r.reason).toMatch(new RegExp(`indexed column ${name} disagrees with the canonical bytes`));
+    expect(r.reason).not.toContain(Object.values(change)[0]);
+  });
+
+  it('a v2 entry line without its columns is malformed; a v1 export (no columns) still verifies', async () => {
+    const stripped = await verify(chain.entries, chain.checkpoints, {
+      lines: (l) => l.map((x, i) => (i === 3 ? x.replace(/,"columns":\{[^}]*\}/, '') : x)),
+    });
+    expect(stripped).toMatchObject({ ok: false, firstBadSeq: 3, line: 4 });
+    expect(stripped.reason).toMatch(/"columns" must be an object/);
+    const v1 = await verify(chain.entries, chain.checkpoints, {
+      lines: (l) => l.map((x, i) => (i === 0 ? x.replace('export.v2', 'export.v1') : x.replace(/,"columns":\{[^}]*\}/, ''))),
+    });
+    expect(v1).toMatchObject({ ok: true, checkpointsVerified: 2 });
+  });
+});
+
+describe('checkpoints kept outside the system', () => {
+  const apiBody = (cps: SignedCheckpoint[]) =>
+    JSON.stringify({
+      items: cps.map((c) => ({
+        seq: c.fields.seq,
+        headHash: c.fields.headHash,
+        signedAt: c.fields.signedAt,
+        keyId: c.fields.keyId,
+        signature: Buffer.from(c.signature).toString('base64'),
+        canonical: Buffer.from(c.canonical).toString('base64'),
+      })),
+      publicKeys: [],
+    });
+
+  it('catch an export cut short consistently (entries, and the checkpoints beyond them, left out)', async () => {
+    // What an owner who deleted the newest entries and rewrote the head row would export.
+    const cut = exportLines(chain, chain.entries.slice(0, 7), [chain.checkpoints[0]!]);
+    const alone = await verifyExportStream(asAsync(cut), [chain.keyPair.publicKey]);
+    expect(alone.ok).toBe(true);
+    for (const kept of [
+      parseCheckpointFile(apiBody([chain.checkpoints[1]!])),
+      parseCheckpointFile(exportLines(chain, chain.entries, chain.checkpoints).join('\n')),
+    ]) {
+      const r = await verifyExportStream(asAsync(cut), [chain.keyPair.publicKey], { checkpoints: kept });
+      expect(r).toMatchObject({ ok: false, firstBadSeq: 8, line: null });
+      expect(r.reason).toMatch(/truncated.*checkpoint covers seq 10; entries 8\.\.10 are missing/);
+    }
+  });
+
+  it('are trusted only under a given key, and a faithful export verifies with them', async () => {
+    const kept = parseCheckpointFile(apiBody(chain.checkpoints));
+    expect(kept.map((c) => c.tenantId)).toEqual([chain.tenantId, chain.tenantId]);
+    const ok = await verify(chain.entries, [], {});
+    expect(ok.ok).toBe(true);
+    const withKept = await verifyExportStream(asAsync(exportLines(chain, chain.entries, [])), [chain.keyPair.publicKey], {
+      checkpoints: kept,
+    });
+    expect(withKept).toMatchObject({ ok: true, checkpointsVerified: 2 });
+    const rogue = await verifyExportStream(
+      asAsync(exportLines(chain, chain.entries, [])),
+      [generateSigningKeyPair().publicKey],
+      { checkpoints: kept },
+    );
+    expect(rogue).toMatchObject({ ok: false, firstBadSeq: 5 });
+    expect(rogue.reason).toMatch(/untrusted key/);
+  });
+
+  it('an unreadable file is refused naming the item', () => {
+    expect(() => parseCheckpointFile('{"items":[{"seq":1}]}')).toThrow(/items\[0\]/);
+    expect(() => parseCheckpointFile('{"kind":"checkpoint","seq":1}\nnot json')).toThrow(/line 1/);
   });
 });

@@ -1,6 +1,6 @@
 import { constantTimeEqual, publicKeyId, toHex, verifySignature } from '@flow8/crypto';
 import { decodeCheckpoint, type CheckpointFields } from './checkpoint';
-import { chainHash, decodeEntry, GENESIS_HASH } from './entry';
+import { chainHash, decodeEntry, GENESIS_HASH, INDEXED_COLUMNS, indexedColumnsOf } from './entry';
 import type { StoredEntry } from './export';
 import { isSeq } from './validate';
 
@@ -180,6 +180,20 @@ export function createChainVerifier(opts: ChainVerifierOptions): ChainVerifier {
       return fail(`entry belongs to tenant ${JSON.stringify(decoded.tenantId)}, not ${JSON.stringify(tenantId)}`, seq);
     }
     if (decoded.seq !== seq) return fail(`canonical says seq ${decoded.seq} but the row says seq ${seq}`, seq);
+
+    // 5. The row's search columns are copies of the canonical fields: a copy that differs would
+    //    hide the entry from a search by its true value, or show it under another. (Values are
+    //    not echoed: the column could hold anything.)
+    if (row.columns) {
+      const expected = indexedColumnsOf(decoded);
+      const differing = INDEXED_COLUMNS.filter((c) => row.columns![c] !== expected[c]);
+      if (differing.length > 0) {
+        return fail(
+          `indexed column${differing.length > 1 ? 's' : ''} ${differing.join(', ')} disagree${differing.length > 1 ? '' : 's'} with the canonical bytes: searches by ${differing.length > 1 ? 'them' : 'it'} hide or misattribute this entry`,
+          seq,
+        );
+      }
+    }
 
     if (store === null) {
       store = new HashStore(seq - 1);

@@ -31,7 +31,7 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
     ingest,
     logger,
   });
-  const audit = createAuditService({ pool, outbox, checkpoints, trustedPublicKeys, metrics });
+  const audit = createAuditService({ pool, outbox, checkpoints, trustedPublicKeys, metrics, logger });
   const app = buildApp({
     logger,
     tls: { ...tls, requestClientCert: true },

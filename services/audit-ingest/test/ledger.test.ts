@@ -15,6 +15,7 @@ import { eventually, httpsRequest, readTopic, testIdentityKey, testKafka } from 
 import { startAudit } from './harness';
 
 const run = promisify(execFile);
+type OfflineResult = { ok: boolean; firstBadSeq: number | null; reason: string | null; checkpointsVerified: number };
 const repoRoot = resolve(process.cwd());
 
 function userCreated(tenantId: string, role: 'viewer' | 'admin' = 'viewer') {
@@ -62,10 +63,15 @@ describe('audit ledger', () => {
     return res.body;
   }
 
-  async function offlineVerify(ndjson: string, publicKey: Uint8Array) {
+  async function offlineVerify(ndjson: string, publicKey: Uint8Array, keptCheckpoints?: string) {
     const dir = mkdtempSync(join(tmpdir(), 'flow8-export-'));
     const file = join(dir, 'export.ndjson');
     writeFileSync(file, ndjson);
+    const extra: string[] = [];
+    if (keptCheckpoints !== undefined) {
+      writeFileSync(join(dir, 'kept.json'), keptCheckpoints);
+      extra.push('--checkpoints', join(dir, 'kept.json'));
+    }
     try {
       const { stdout } = await run(
         join(repoRoot, 'node_modules/.bin/tsx'),
@@ -75,14 +81,15 @@ describe('audit ledger', () => {
           file,
           '--public-key',
           toBase64(publicKey),
+          ...extra,
           '--json',
         ],
         { cwd: repoRoot },
       );
-      return { code: 0, result: JSON.parse(stdout) as { ok: boolean; firstBadSeq: number | null } };
+      return { code: 0, result: JSON.parse(stdout) as OfflineResult };
     } catch (e) {
       const err = e as { code: number; stdout: string };
-      return { code: err.code, result: JSON.parse(err.stdout) as { ok: boolean; firstBadSeq: number | null } };
+      return { code: err.code, result: JSON.parse(err.stdout) as OfflineResult };
     }
   }
 
@@ -415,6 +422,209 @@ describe('audit ledger', () => {
       expect((await api('/v1/audit/verify', T)).json()).toMatchObject({ ok: false, firstBadSeq: 4 });
       const offline = await offlineVerify(await exportFor(T), audit.svc.keyPair.publicKey);
       expect(offline.result.ok).toBe(false);
+    });
+  });
+
+  describe('search columns are covered by verification', () => {
+    // The columns beside the hashed bytes are what searches use. A superuser who changes only
+    // them must neither move an entry to someone else's results nor go unnoticed.
+    async function tenantWithActors() {
+      const T = newId('ten');
+      const events = Array.from({ length: 5 }, (_, i) => {
+        const e = userCreated(T);
+        return { ...e, actor: { type: 'user' as const, id: `usr_actor${i + 1}`, ip: '198.51.100.4' } };
+      });
+      await publish(events);
+      await eventually(async () => (await count(T)) === 5, { what: 'tenant T entries' });
+      return { T, events };
+    }
+    const search = async (T: string, q: string) =>
+      (await api(`/v1/audit/events?limit=100&${q}`, T)).json<{
+        items: Array<{ seq: number; actor: { id: string }; resource: { id: string }; occurredAt: string }>;
+      }>().items;
+    async function bothVerifiers(T: string) {
+      const online = (await api('/v1/audit/verify', T)).json<{ ok: boolean; firstBadSeq: number; reason: string }>();
+      const offline = await offlineVerify(await exportFor(T), audit.svc.keyPair.publicKey);
+      return { online, offline };
+    }
+    async function asAttacker(sql: string, args: unknown[]) {
+      await withTransaction(audit.db.admin, async (c) => {
+        await c.query(`SET LOCAL session_replication_role = replica`);
+        await c.query(sql, args);
+      });
+    }
+
+    test('actor_id changed: the entry is not attributed to the new actor, and both verifiers name its seq', async () => {
+      const { T } = await tenantWithActors();
+      await asAttacker(`UPDATE ledger_entries SET actor_id = 'usr_mallory' WHERE tenant_id = $1 AND seq = 3`, [T]);
+      expect(await search(T, 'actorId=usr_mallory')).toEqual([]);
+      for (const item of await search(T, 'actorId=usr_actor3')) expect(item.actor.id).toBe('usr_actor3');
+      const { online, offline } = await bothVerifiers(T);
+      expect(online).toMatchObject({ ok: false, firstBadSeq: 3 });
+      expect(online.reason).toMatch(/indexed column actorId disagrees/);
+      expect(offline).toMatchObject({ code: 1, result: { ok: false, firstBadSeq: 3 } });
+      expect(offline.result.reason).toMatch(/indexed column actorId disagrees/);
+    });
+
+    test('resource_id changed: a search by the new id does not show it; both verifiers name its seq', async () => {
+      const { T, events } = await tenantWithActors();
+      await asAttacker(`UPDATE ledger_entries SET resource_id = 'usr_ghost' WHERE tenant_id = $1 AND seq = 2`, [T]);
+      expect(await search(T, 'resourceId=usr_ghost')).toEqual([]);
+      const real = await search(T, `resourceId=${events[0]!.resource.id}`);
+      expect(real.map((i) => i.resource.id)).toEqual([events[0]!.resource.id]);
+      const { online, offline } = await bothVerifiers(T);
+      expect(online).toMatchObject({ ok: false, firstBadSeq: 2 });
+      expect(offline.result).toMatchObject({ ok: false, firstBadSeq: 2 });
+    });
+
+    test('occurred_at moved: a time-window search does not show it in the wrong window; both verifiers name its seq', async () => {
+      const { T } = await tenantWithActors();
+      await asAttacker(
+        `UPDATE ledger_entries SET occurred_at = '2001-01-01T12:00:00Z' WHERE tenant_id = $1 AND seq = 4`,
+        [T],
+      );
+      expect(await search(T, 'from=2001-01-01T00:00:00.000Z&to=2001-01-02T00:00:00.000Z')).toEqual([]);
+      const { online, offline } = await bothVerifiers(T);
+      expect(online).toMatchObject({ ok: false, firstBadSeq: 4 });
+      expect(online.reason).toMatch(/occurredAt/);
+      expect(offline.result).toMatchObject({ ok: false, firstBadSeq: 4 });
+    });
+  });
+
+  describe('truncation of the newest entries, head row rewritten to match', () => {
+    test('an export carries the newest checkpoint and fails offline; with the stored checkpoints deleted too, a checkpoint kept outside still catches it', async () => {
+      const T = newId('ten');
+      await publish(Array.from({ length: 6 }, () => userCreated(T)));
+      await eventually(async () => (await count(T)) === 6, { what: 'tenant T entries' });
+      expect((await api('/v1/audit/checkpoints', T, 'POST')).status).toBe(201);
+      // The auditor keeps the checkpoint list outside the system.
+      const kept = (await api('/v1/audit/checkpoints', T)).body;
+      expect(JSON.parse(kept)).toMatchObject({ items: [{ seq: 6 }] });
+      const before = await offlineVerify(await exportFor(T), audit.svc.keyPair.publicKey);
+      expect(before.result).toMatchObject({ ok: true, checkpointsVerified: 1 });
+
+      // The owner cuts off entries 4.. and rewrites the head row so that everything agrees.
+      await withTransaction(audit.db.admin, async (c) => {
+        await c.query(`SET LOCAL session_replication_role = replica`);
+        await c.query('DELETE FROM ledger_entries WHERE tenant_id = $1 AND seq >= 4', [T]);
+        await c.query('DELETE FROM ledger_sequence WHERE tenant_id = $1 AND seq >= 4', [T]);
+        await c.query(
+          `UPDATE ledger_heads h SET seq = 3, hash = e.hash FROM ledger_entries e
+           WHERE h.tenant_id = $1 AND e.tenant_id = $1 AND e.seq = 3`,
+          [T],
+        );
+      });
+      const cut = await offlineVerify(await exportFor(T), audit.svc.keyPair.publicKey);
+      expect(cut).toMatchObject({ code: 1, result: { ok: false, firstBadSeq: 4 } });
+      expect(cut.result.reason).toMatch(/truncated.*checkpoint covers seq 6/);
+      expect((await api('/v1/audit/verify', T)).json()).toMatchObject({ ok: false });
+
+      // The stored checkpoints go as well: only a checkpoint kept outside remains a witness.
+      await withTransaction(audit.db.admin, async (c) => {
+        await c.query(`SET LOCAL session_replication_role = replica`);
+        await c.query('DELETE FROM ledger_checkpoints WHERE tenant_id = $1', [T]);
+      });
+      const ndjson = await exportFor(T);
+      const alone = await offlineVerify(ndjson, audit.svc.keyPair.publicKey);
+      expect(alone.result).toMatchObject({ ok: true, checkpointsVerified: 0 });
+      const withKept = await offlineVerify(ndjson, audit.svc.keyPair.publicKey, kept);
+      expect(withKept.code).toBe(1);
+      expect(withKept.result.ok).toBe(false);
+      expect(withKept.result.reason).toMatch(/truncated.*checkpoint covers seq 6/);
+    });
+  });
+
+  describe('a message the ledger cannot append never stalls its partition', () => {
+    // Written with a plain producer to one partition, as a buggy or hostile producer would.
+    async function produceRaw(topic: string, values: Array<{ key: string; value: string }>) {
+      const producer = testKafka('ledger-test-raw', 'credential-vault').producer();
+      await producer.connect();
+      try {
+        await producer.send({ topic, acks: -1, messages: values.map((v) => ({ ...v, partition: 0 })) });
+      } finally {
+        await producer.disconnect();
+      }
+    }
+    function credentialUsed(tenantId: string, purpose: string) {
+      return buildEvent({
+        type: 'vault.credential.used',
+        tenantId,
+        actor: { type: 'service', id: 'flow-engine' },
+        resource: { type: 'credential', id: newId('crd') },
+        purpose,
+        payload: {
+          credentialId: newId('crd'),
+          version: 1,
+          integration: 'salesforce',
+          scope: 'read',
+          flowId: 'flw_1',
+          executionId: 'exe_1',
+          stepId: 'step_1',
+          purpose,
+        },
+      });
+    }
+    async function lettersFor(topic: string, ids: string[]) {
+      return eventually(
+        async () => {
+          const msgs = await readTopic(testKafka('ledger-test-poison'), dlqTopic(topic), { timeoutMs: 3000 });
+          const letters = msgs
+            .map((m) => JSON.parse(m.value!.toString('utf8')) as DeadLetter)
+            .filter((l) => ids.some((id) => Buffer.from(l.valueBase64 ?? '', 'base64').toString().includes(id)));
+          return letters.length >= ids.length ? letters : undefined;
+        },
+        { what: 'the poison messages in the DLQ', timeoutMs: 60_000 },
+      );
+    }
+    const landed = async (id: string) =>
+      (await audit.db.admin.query('SELECT 1 FROM ledger_sequence WHERE event_id = $1', [id])).rows.length === 1;
+
+    test('a lone surrogate in a credential-use purpose is dead-lettered; other companies behind it land', async () => {
+      const topic = eventsTopic('vault', audit.prefix);
+      const X = newId('ten');
+      const Y = newId('ten');
+      const poison = credentialUsed(X, 'sync \ud800');
+      const behind = [credentialUsed(Y, 'quarterly report'), credentialUsed(X, 'monthly sync')];
+      // JSON.stringify writes the lone surrogate as the escape \ud800: valid JSON, not I-JSON.
+      expect(JSON.stringify(poison)).toContain('\\ud800');
+      await produceRaw(topic, [poison, ...behind].map((e) => ({ key: e.tenantId, value: JSON.stringify(e) })));
+      for (const e of behind) await eventually(() => landed(e.id), { what: `event of ${e.tenantId} behind the poison` });
+      const [letter] = await lettersFor(topic, [poison.id]);
+      expect(letter).toMatchObject({ reason: 'CONTRACT_VIOLATION', source: { topic, partition: 0 } });
+      expect(letter!.errors.join(' ')).toMatch(/lone UTF-16 surrogate/);
+      expect(await landed(poison.id)).toBe(false);
+    });
+
+    test('an event the database refuses (a NUL in an id) is dead-lettered after one retry; the rest of its batch lands', async () => {
+      const topic = eventsTopic('vault', audit.prefix);
+      const X = newId('ten');
+      const Y = newId('ten');
+      const before = credentialUsed(Y, 'before');
+      const poison = { ...credentialUsed(X, 'nul'), resource: { type: 'credential', id: 'crd_\u0000x' } };
+      const behind = [credentialUsed(Y, 'after'), credentialUsed(X, 'after')];
+      await produceRaw(topic, [before, poison, ...behind].map((e) => ({ key: e.tenantId, value: JSON.stringify(e) })));
+      for (const e of [before, ...behind]) await eventually(() => landed(e.id), { what: `event ${e.id}` });
+      const [letter] = await lettersFor(topic, [poison.id]);
+      expect(letter).toMatchObject({ reason: 'PROCESSING_FAILED' });
+      expect(letter!.errors.join(' ')).toMatch(/database cannot store this event \(SQLSTATE 22/);
+      expect(await landed(poison.id)).toBe(false);
+      expect((await api('/v1/audit/verify', X)).json()).toMatchObject({ ok: true });
+    });
+
+    test("an event of another domain's type on a topic is dead-lettered, not ledgered", async () => {
+      // E.g. the identity service's certificate writing a vault event onto its own topic.
+      const topic = eventsTopic('identity', audit.prefix);
+      const X = newId('ten');
+      const forged = credentialUsed(X, 'forged');
+      const after = userCreated(X);
+      await publisher.publish(
+        [forged, after].map((e) => ({ topic, key: X, value: Buffer.from(JSON.stringify(e)), headers: {} })),
+      );
+      await eventually(() => landed(after.id), { what: 'the event behind the forged one' });
+      const [letter] = await lettersFor(topic, [forged.id]);
+      expect(letter).toMatchObject({ reason: 'CONTRACT_VIOLATION' });
+      expect(letter!.errors.join(' ')).toMatch(/vault\.credential\.used does not belong on .*identity\.events/);
+      expect(await landed(forged.id)).toBe(false);
     });
   });
 });

@@ -4,7 +4,9 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { fromBase64, publicKeyId, ready } from '@flow8/crypto';
-import { verifyExportStream, type ExportVerifyResult } from '../stream';
+import { LedgerFormatError } from '../errors';
+import { parseCheckpointFile, verifyExportStream, type ExportVerifyResult } from '../stream';
+import type { CheckpointRow } from '../verifier';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -16,14 +18,20 @@ export type CliIo = {
   stderr: (text: string) => void;
 };
 
-export const USAGE = `Usage: pnpm audit:verify --export <file|-> --public-key <base64|@file> [--public-key ...] [--json]
+export const USAGE = `Usage: pnpm audit:verify --export <file|-> --public-key <base64|@file> [--public-key ...]
+                         [--checkpoints <file> ...] [--json]
 
 Verifies a flow8 audit ledger export (NDJSON) offline: every entry hash, the chain links,
-and every signed checkpoint against the public key(s) you give (never the export's own keys).
+every indexed column against the hashed bytes, and every signed checkpoint against the public
+key(s) you give (never the export's own keys).
 
   --export <file|->        the export file, or - to read standard input
   --public-key <k>         a trusted Ed25519 public key: base64 of its 32 raw bytes, or
                            @path to a file holding that base64 text (repeatable)
+  --checkpoints <file>     checkpoints you kept outside the system: the JSON body of
+                           GET /v1/audit/checkpoints, or NDJSON with checkpoint lines (an
+                           earlier export) (repeatable); a complete export that ends before
+                           one of them has been truncated
   --json                   print the result as one JSON object
   -h, --help               this text
 
@@ -50,6 +58,21 @@ async function loadKey(arg: string): Promise<Uint8Array> {
     throw new UsageError(`--public-key ${arg}: an Ed25519 public key is 32 bytes, this is ${key.byteLength}`);
   }
   return key;
+}
+
+async function loadCheckpoints(path: string): Promise<CheckpointRow[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--checkpoints ${path}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    return parseCheckpointFile(text);
+  } catch (e) {
+    if (e instanceof LedgerFormatError) throw new UsageError(`--checkpoints ${path}: ${e.message}`);
+    throw e;
+  }
 }
 
 async function openExport(path: string, stdin: Readable): Promise<Readable> {
@@ -99,6 +122,7 @@ export async function runVerifyCli(argv: string[], io: CliIo): Promise<number> {
         options: {
           export: { type: 'string' },
           'public-key': { type: 'string', multiple: true },
+          checkpoints: { type: 'string', multiple: true },
           json: { type: 'boolean', default: false },
           help: { type: 'boolean', short: 'h', default: false },
         },
@@ -121,6 +145,8 @@ export async function runVerifyCli(argv: string[], io: CliIo): Promise<number> {
     await ready();
     const keys: Uint8Array[] = [];
     for (const k of keyArgs) keys.push(await loadKey(k));
+    const kept: CheckpointRow[] = [];
+    for (const f of values.checkpoints ?? []) kept.push(...(await loadCheckpoints(f)));
     const input = await openExport(values.export, io.stdin);
 
     let result: ExportVerifyResult;
@@ -128,7 +154,7 @@ export async function runVerifyCli(argv: string[], io: CliIo): Promise<number> {
       const rl = createInterface({ input, crlfDelay: Infinity });
       // readline does not reliably surface input errors, so reading stops on one explicitly.
       const failed = new Promise<never>((_, reject) => input.once('error', reject));
-      result = await Promise.race([verifyExportStream(rl, keys), failed]);
+      result = await Promise.race([verifyExportStream(rl, keys, { checkpoints: kept }), failed]);
       rl.close();
     } catch (e) {
       io.stderr(`error: could not read the export: ${(e as Error).message}\n`);

@@ -73,6 +73,20 @@ describe('audit-verify CLI', () => {
     });
   });
 
+  it('takes checkpoints kept outside the system and reports an export cut short before one', async () => {
+    // Entries 10..12 and the checkpoint at 12 left out consistently: on its own it verifies.
+    const cut = join(dir, 'cut.ndjson');
+    writeFileSync(cut, `${exportLines(chain, chain.entries.slice(0, 9), [chain.checkpoints[0]!]).join('\n')}\n`);
+    const alone = await run(['--export', cut, '--public-key', publicKeyBase64(chain)]);
+    expect(alone.code).toBe(0);
+    // The auditor kept the earlier full export (its checkpoint lines are what count).
+    const r = await run(['--export', cut, '--public-key', publicKeyBase64(chain), '--checkpoints', good]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAILED at seq 10: truncated: .*checkpoint covers seq 12/);
+    const unreadable = await run(['--export', cut, '--public-key', publicKeyBase64(chain), '--checkpoints', join(dir, 'nope')]);
+    expect(unreadable.code).toBe(2);
+  });
+
   it('fails when only an untrusted key is given, and exits 2 on usage errors', async () => {
     const other = buildChain(1);
     const untrusted = await run(['--export', good, '--public-key', publicKeyBase64(other)]);

@@ -2,7 +2,7 @@
 // then export it, so tests tamper with exactly what an attacker could touch.
 import { generateSigningKeyPair, toBase64, toHex, type SigningKeyPair } from '@flow8/crypto';
 import { signCheckpoint, type SignedCheckpoint } from '../checkpoint';
-import { chainHash, entryCanonical, GENESIS_HASH, type EntryFields } from '../entry';
+import { chainHash, entryCanonical, GENESIS_HASH, indexedColumnsOf, type EntryFields } from '../entry';
 import { exportCheckpointLine, exportEntryLine, exportHeaderLine, type StoredEntry } from '../export';
 
 export type Chain = {
@@ -36,7 +36,8 @@ export function appendEntries(fieldsList: EntryFields[], prev: Uint8Array = GENE
   for (const f of fieldsList) {
     const canonical = entryCanonical(f);
     const hash = chainHash(prevHash, canonical);
-    out.push({ seq: f.seq, prevHash, hash, canonical });
+    // The columns audit-ingest stores beside the bytes, as it would store them.
+    out.push({ seq: f.seq, prevHash, hash, canonical, columns: indexedColumnsOf(f) });
     prevHash = hash;
   }
   return out;

@@ -1,10 +1,13 @@
 import type { PoolClient } from '@flow8/db';
+import type { IndexedColumns } from '@flow8/ledger';
 
 export interface EntryRow {
   seq: number;
   prevHash: Buffer;
   hash: Buffer;
   canonical: Buffer;
+  /** The row's search columns as stored (entryRange only): the verifier checks them against `canonical`. */
+  columns?: IndexedColumns;
 }
 
 export interface EntryFilter {
@@ -55,7 +58,20 @@ export async function queryEntries(
   return rows.map(toRow);
 }
 
-/** Ascending seq range [fromSeq, toSeq], one page. */
+// Timestamps as the format page's IndexedColumns spell them: UTC, microseconds (what the column keeps).
+const UTC_MICROS = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+type RawWithColumns = Raw & {
+  c_event_id: string;
+  event_type: string;
+  actor_type: string;
+  actor_id: string;
+  resource_type: string;
+  resource_id: string;
+  c_occurred_at: string;
+  c_recorded_at: string;
+};
+
+/** Ascending seq range [fromSeq, toSeq], one page, with every indexed column as stored. */
 export async function entryRange(
   client: PoolClient,
   tenantId: string,
@@ -63,12 +79,37 @@ export async function entryRange(
   toSeq: number,
   limit: number,
 ): Promise<EntryRow[]> {
-  const { rows } = await client.query<Raw>(
-    `SELECT seq, prev_hash, hash, canonical FROM ledger_entries
+  const { rows } = await client.query<RawWithColumns>(
+    `SELECT seq, prev_hash, hash, canonical, event_id::text AS c_event_id, event_type, actor_type, actor_id,
+            resource_type, resource_id,
+            to_char(occurred_at AT TIME ZONE 'UTC', ${UTC_MICROS}) AS c_occurred_at,
+            to_char(recorded_at AT TIME ZONE 'UTC', ${UTC_MICROS}) AS c_recorded_at
+     FROM ledger_entries
      WHERE tenant_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4`,
     [tenantId, fromSeq, toSeq, limit],
   );
-  return rows.map(toRow);
+  return rows.map((r) => ({
+    ...toRow(r),
+    columns: {
+      eventId: r.c_event_id,
+      type: r.event_type,
+      actorType: r.actor_type,
+      actorId: r.actor_id,
+      resourceType: r.resource_type,
+      resourceId: r.resource_id,
+      occurredAt: r.c_occurred_at,
+      recordedAt: r.c_recorded_at,
+    },
+  }));
+}
+
+/** The highest seq stored for the tenant (0: none). The entries themselves, not the head row. */
+export async function lastStoredSeq(client: PoolClient, tenantId: string): Promise<number> {
+  const { rows } = await client.query<{ seq: string | null }>(
+    'SELECT max(seq) AS seq FROM ledger_entries WHERE tenant_id = $1',
+    [tenantId],
+  );
+  return Number(rows[0]?.seq ?? 0);
 }
 
 export async function head(client: PoolClient, tenantId: string): Promise<{ seq: number; hash: Buffer } | null> {

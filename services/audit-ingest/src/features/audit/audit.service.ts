@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import type { Outbox } from '@flow8/bus';
 import { buildEvent, type Actor } from '@flow8/contracts';
-import { toHex } from '@flow8/crypto';
+import { constantTimeEqual, toHex } from '@flow8/crypto';
 import { withTenant, type Pool, type PoolClient } from '@flow8/db';
 import { AppError } from '@flow8/http';
 import {
@@ -12,16 +12,18 @@ import {
   CSV_LINE_END,
   csvEntryRow,
   csvHeader,
+  chainHash,
   decodeEntry,
   exportCheckpointLine,
   exportEntryLine,
   exportHeaderLine,
+  type LedgerEntryV1,
   type VerifyResult,
 } from '@flow8/ledger';
-import { currentTraceparent } from '@flow8/telemetry';
+import { currentTraceparent, type Logger } from '@flow8/telemetry';
 import type { AuditMetrics } from '../../metrics';
-import type { CheckpointService } from '../checkpoints/checkpoint.service';
-import { entryRange, head, queryEntries, seqRangeForTime, type EntryFilter } from './audit.repo';
+import { listCheckpointsIn, type CheckpointService } from '../checkpoints/checkpoint.service';
+import { entryRange, head, lastStoredSeq, queryEntries, seqRangeForTime, type EntryFilter } from './audit.repo';
 
 export interface Caller {
   tenantId: string;
@@ -43,6 +45,29 @@ export interface AuditEventView {
 
 const PAGE = 1000;
 
+/** The entry a row's canonical bytes hold, if they decode and hash to the row's hash. */
+function verifiedEntry(r: { prevHash: Uint8Array; hash: Uint8Array; canonical: Uint8Array }): LedgerEntryV1 | null {
+  if (r.prevHash.byteLength !== 32 || !constantTimeEqual(chainHash(r.prevHash, r.canonical), r.hash)) return null;
+  try {
+    return decodeEntry(r.canonical);
+  } catch {
+    return null;
+  }
+}
+
+/** The search filter, applied to what the hashed bytes say (the SQL applied it to the columns). */
+function matches(e: LedgerEntryV1, f: EntryFilter): boolean {
+  const at = Date.parse(e.occurredAt);
+  return (
+    (f.type === undefined || e.type === f.type) &&
+    (f.actorId === undefined || e.actor.id === f.actorId) &&
+    (f.resourceType === undefined || e.resource.type === f.resourceType) &&
+    (f.resourceId === undefined || e.resource.id === f.resourceId) &&
+    (f.from === undefined || at >= Date.parse(f.from)) &&
+    (f.to === undefined || at < Date.parse(f.to))
+  );
+}
+
 export function encodeCursor(seq: number): string {
   return Buffer.from(JSON.stringify({ s: seq })).toString('base64url');
 }
@@ -63,6 +88,7 @@ export function createAuditService(deps: {
   checkpoints: CheckpointService;
   trustedPublicKeys: Uint8Array[];
   metrics: Pick<AuditMetrics, 'verified'>;
+  logger?: Logger;
 }) {
   const { pool, outbox } = deps;
 
@@ -83,6 +109,15 @@ export function createAuditService(deps: {
     );
   }
 
+  /**
+   * Verifies the tenant's chain from what cannot be rewritten unnoticed: the entries themselves
+   * (their hashes, links and indexed columns; a missing row or a dropped partition is a gap) and
+   * the signed checkpoints (under the configured trusted keys, never the keys table), all in the
+   * caller's snapshot. The head row is mutable and only a witness: when it disagrees with the
+   * chain, that is reported too — but a truncation it agrees with is caught by the newest
+   * checkpoint, and one that the stored checkpoints miss only by checkpoints kept outside
+   * (the offline verifier's --checkpoints).
+   */
   async function verifyIn(client: PoolClient, tenantId: string): Promise<VerifyResult> {
     const verifier = createChainVerifier({ tenantId, trustedPublicKeys: deps.trustedPublicKeys, complete: true });
     const h = await head(client, tenantId);
@@ -95,18 +130,17 @@ export function createAuditService(deps: {
       if (rows.length < PAGE) break;
       next = lastSeq + 1;
     }
-    for (const cp of await deps.checkpoints.list(tenantId)) {
-      verifier.checkpoint(cp);
-    }
+    for (const cp of await listCheckpointsIn(client, tenantId)) verifier.checkpoint(cp);
     const result = verifier.result();
-    // The head row is a second witness: rows missing at the end of the chain (or an entry
-    // whose hash differs from the recorded head) are caught even without a checkpoint.
-    if (result.ok && h && (h.seq !== lastSeq || result.head?.hash !== toHex(h.hash))) {
+    if (!result.ok) return result;
+    const headSeq = h?.seq ?? 0;
+    if (headSeq !== lastSeq || (h && result.head?.hash !== toHex(h.hash))) {
       return {
         ...result,
         ok: false,
-        firstBadSeq: Math.min(lastSeq + 1, h.seq),
-        reason: `chain ends at seq ${lastSeq} but the ledger head is seq ${h.seq}`,
+        // Entries missing after the chain's end, entries beyond the head, or a head hash that differs.
+        firstBadSeq: headSeq > lastSeq ? lastSeq + 1 : headSeq < lastSeq ? headSeq + 1 : lastSeq,
+        reason: `chain ends at seq ${lastSeq} but the ledger head is seq ${headSeq}`,
       };
     }
     return result;
@@ -138,9 +172,19 @@ export function createAuditService(deps: {
       return withTenant(pool, caller.tenantId, async (client) => {
         const rows = await queryEntries(client, caller.tenantId, { ...filter, beforeSeq }, filter.limit + 1);
         const page = rows.slice(0, filter.limit);
-        const items: AuditEventView[] = page.map((r) => {
-          const e = decodeEntry(r.canonical);
-          return {
+        // Rows are found through their indexed columns but shown from their hashed bytes — and
+        // only when those bytes hash to the row's hash and themselves match the filter. A column
+        // changed behind the ledger's back can therefore never attribute an entry to someone
+        // else, nor move it into another time window; verify names the row.
+        const items: AuditEventView[] = [];
+        let leftOut = 0;
+        for (const r of page) {
+          const e = verifiedEntry(r);
+          if (!e || !matches(e, filter)) {
+            leftOut++;
+            continue;
+          }
+          items.push({
             seq: e.seq,
             eventId: e.eventId,
             type: e.type,
@@ -151,8 +195,14 @@ export function createAuditService(deps: {
             purpose: e.purpose,
             payload: e.payload,
             hash: toHex(r.hash),
-          };
-        });
+          });
+        }
+        if (leftOut > 0) {
+          deps.logger?.warn(
+            { tenantId: caller.tenantId, leftOut },
+            'ledger rows left out of a search: their stored bytes or indexed columns disagree (GET /v1/audit/verify names them)',
+          );
+        }
         const { limit: _l, cursor: _c, ...filters } = filter;
         await audit(client, caller, 'audit.log.queried', {
           filters: Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== undefined)) as Record<
@@ -169,12 +219,18 @@ export function createAuditService(deps: {
     /** Streams the export. The audit event is committed before the first byte is sent. */
     async export(caller: Caller, opts: { format: 'ndjson' | 'csv'; from?: string; to?: string }): Promise<Readable> {
       const filtered = opts.from !== undefined || opts.to !== undefined;
+      // Checkpoints first, the range after: every checkpoint read then lies within the entries
+      // stored by the time the range is read (entries only grow), so a healthy ledger never
+      // looks truncated. A complete export carries EVERY checkpoint, the newest included: an
+      // export that ends before one of them was cut short (rows and head row removed alike).
+      const cps = opts.format === 'ndjson' ? await deps.checkpoints.list(caller.tenantId) : [];
       const { range, keys } = await withTenant(pool, caller.tenantId, async (client) => {
-        const h = await head(client, caller.tenantId);
+        // A complete export runs to the last stored entry — the entries, not the mutable head row.
+        const last = filtered ? 0 : await lastStoredSeq(client, caller.tenantId);
         const range = filtered
           ? await seqRangeForTime(client, caller.tenantId, opts.from, opts.to)
-          : h
-            ? { first: 1, last: h.seq }
+          : last > 0
+            ? { first: 1, last }
             : null;
         await audit(client, caller, 'audit.log.exported', {
           format: opts.format,
@@ -184,7 +240,10 @@ export function createAuditService(deps: {
         return { range, keys: await deps.checkpoints.publicKeys() };
       });
       const tenantId = caller.tenantId;
-      const checkpoints = deps.checkpoints;
+      // A partial export carries the checkpoints it can be compared with: its range and its anchor.
+      const exportedCheckpoints = filtered
+        ? cps.filter((cp) => range !== null && cp.seq >= range.first - 1 && cp.seq <= range.last)
+        : cps;
       async function* lines(): AsyncGenerator<string> {
         if (opts.format === 'csv') yield csvHeader() + CSV_LINE_END;
         else {
@@ -199,19 +258,20 @@ export function createAuditService(deps: {
             }) + '\n'
           );
         }
-        if (!range) return;
-        let next = range.first;
-        while (next <= range.last) {
-          const rows = await withTenant(pool, tenantId, (c) => entryRange(c, tenantId, next, range.last, PAGE));
-          if (rows.length === 0) break;
-          let chunk = '';
-          for (const r of rows)
-            chunk += opts.format === 'csv' ? csvEntryRow(r) + CSV_LINE_END : exportEntryLine(r) + '\n';
-          yield chunk;
-          next = rows[rows.length - 1]!.seq + 1;
+        if (range) {
+          let next = range.first;
+          while (next <= range.last) {
+            const rows = await withTenant(pool, tenantId, (c) => entryRange(c, tenantId, next, range.last, PAGE));
+            if (rows.length === 0) break;
+            let chunk = '';
+            for (const r of rows)
+              chunk += opts.format === 'csv' ? csvEntryRow(r) + CSV_LINE_END : exportEntryLine(r) + '\n';
+            yield chunk;
+            next = rows[rows.length - 1]!.seq + 1;
+          }
         }
         if (opts.format === 'ndjson') {
-          for (const cp of await checkpoints.list(tenantId, { fromSeq: range.first, toSeq: range.last })) {
+          for (const cp of exportedCheckpoints) {
             yield (
               exportCheckpointLine({
                 fields: { tenantId, seq: cp.seq, headHash: cp.headHash, signedAt: cp.signedAt, keyId: cp.keyId },

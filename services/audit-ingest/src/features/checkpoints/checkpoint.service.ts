@@ -34,6 +34,35 @@ function toStored(cp: SignedCheckpoint): StoredCheckpoint {
   return { ...cp.fields, canonical: cp.canonical, signature: cp.signature };
 }
 
+/** A tenant's stored checkpoints in seq order, read in the caller's transaction (its snapshot). */
+export async function listCheckpointsIn(
+  client: PoolClient,
+  tenantId: string,
+  opts: { fromSeq?: number; toSeq?: number } = {},
+): Promise<StoredCheckpoint[]> {
+  const { rows } = await client.query<{
+    seq: string;
+    head_hash: Buffer;
+    signed_at: Date;
+    key_id: string;
+    canonical: Buffer;
+    signature: Buffer;
+  }>(
+    `SELECT seq, head_hash, signed_at, key_id, canonical, signature FROM ledger_checkpoints
+     WHERE tenant_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq, id`,
+    [tenantId, opts.fromSeq ?? 0, opts.toSeq ?? Number.MAX_SAFE_INTEGER],
+  );
+  return rows.map((r) => ({
+    tenantId,
+    seq: Number(r.seq),
+    headHash: toHex(r.head_hash),
+    signedAt: r.signed_at.toISOString(),
+    keyId: r.key_id,
+    canonical: r.canonical,
+    signature: r.signature,
+  }));
+}
+
 export function createCheckpointService(deps: {
   pool: Pool;
   keyPair: SigningKeyPair;
@@ -106,29 +135,7 @@ export function createCheckpointService(deps: {
       return made;
     },
     async list(tenantId, opts = {}) {
-      return withTenant(deps.pool, tenantId, async (client) => {
-        const { rows } = await client.query<{
-          seq: string;
-          head_hash: Buffer;
-          signed_at: Date;
-          key_id: string;
-          canonical: Buffer;
-          signature: Buffer;
-        }>(
-          `SELECT seq, head_hash, signed_at, key_id, canonical, signature FROM ledger_checkpoints
-           WHERE tenant_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq, id`,
-          [tenantId, opts.fromSeq ?? 0, opts.toSeq ?? Number.MAX_SAFE_INTEGER],
-        );
-        return rows.map((r) => ({
-          tenantId,
-          seq: Number(r.seq),
-          headHash: toHex(r.head_hash),
-          signedAt: r.signed_at.toISOString(),
-          keyId: r.key_id,
-          canonical: r.canonical,
-          signature: r.signature,
-        }));
-      });
+      return withTenant(deps.pool, tenantId, (client) => listCheckpointsIn(client, tenantId, opts));
     },
     async publicKeys() {
       const { rows } = await deps.pool.query<{ key_id: string; public_key: Buffer }>(

@@ -2,18 +2,43 @@
 // in one Postgres transaction. Offsets below the stored one are skipped (redelivery), event ids
 // already in the ledger are skipped (a relay that published twice), and the per-tenant head
 // lock plus UNIQUE(tenant_id, seq) stop two consumers from forking a chain.
-import type { PartitionBatch } from '@flow8/bus';
+//
+// One bad message never stalls a partition: an event the ledger format cannot hold is
+// dead-lettered at once; when the database refuses the batch because of what a message holds
+// (SQLSTATE class 22 "data exception", 54 "program limit exceeded"), the batch is tried once
+// more one event at a time, each under a savepoint, and the events the database refuses are
+// dead-lettered while the others land. Any other failure (database down, serialization, a
+// missing partition) is the infrastructure's, not a message's: the bus retries it with backoff.
+import type { ConsumedEvent, PartitionBatch } from '@flow8/bus';
 import type { AnyEvent } from '@flow8/contracts';
-import { withTransaction, type Pool } from '@flow8/db';
+import { withTransaction, type Pool, type PoolClient } from '@flow8/db';
 import type { Logger } from '@flow8/telemetry';
 import type { AuditMetrics } from '../../metrics';
-import { appendEvents, lockOffset, storeOffset, type AppendedEntry } from './ledger.repo';
+import { appendEvents, clearStage, lockOffset, storeOffset, type AppendedEntry } from './ledger.repo';
+
+type Batch = Pick<PartitionBatch, 'topic' | 'partition' | 'events' | 'lastOffset' | 'deadLetter'>;
 
 export interface IngestService {
-  ingestBatch(
-    batch: Pick<PartitionBatch, 'topic' | 'partition' | 'events' | 'lastOffset' | 'deadLetter'>,
-  ): Promise<AppendedEntry[]>;
-  stats(): { appended: number; duplicates: number; batches: number; conflicts: number };
+  ingestBatch(batch: Batch): Promise<AppendedEntry[]>;
+  stats(): { appended: number; duplicates: number; batches: number; conflicts: number; refused: number };
+}
+
+/** SQLSTATE classes that mean "this row's data", not "this database": 22 data exception, 54 limits. */
+function refusedForItsData(e: unknown): string | null {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^(22|54)[0-9A-Z]{3}$/.test(code)) return null;
+  // Only the code: Postgres' message may quote the offending value.
+  return `the database cannot store this event (SQLSTATE ${code}, ${code.startsWith('22') ? 'data exception' : 'program limit exceeded'})`;
+}
+
+function groupByTenant(pending: ConsumedEvent[]): Map<string, AnyEvent[]> {
+  const byTenant = new Map<string, AnyEvent[]>();
+  for (const { event } of pending) {
+    const list = byTenant.get(event.tenantId);
+    if (list) list.push(event);
+    else byTenant.set(event.tenantId, [event]);
+  }
+  return byTenant;
 }
 
 export function createIngestService(deps: {
@@ -24,49 +49,98 @@ export function createIngestService(deps: {
   now?: () => Date;
 }): IngestService {
   const now = deps.now ?? (() => new Date());
-  const stats = { appended: 0, duplicates: 0, batches: 0, conflicts: 0 };
-  return {
-    async ingestBatch(batch) {
-      const startedAt = performance.now();
-      let skipped = 0;
-      let conflicted = 0;
-      const result = await withTransaction(deps.pool, async (client) => {
-        const next = await lockOffset(client, deps.groupId, batch.topic, batch.partition);
-        const pending = batch.events.filter((e) => BigInt(e.offset) >= next);
-        const byTenant = new Map<string, AnyEvent[]>();
-        for (const { event } of pending) {
-          const list = byTenant.get(event.tenantId);
-          if (list) list.push(event);
-          else byTenant.set(event.tenantId, [event]);
+  const stats = { appended: 0, duplicates: 0, batches: 0, conflicts: 0, refused: 0 };
+
+  /** One attempt at the batch in one transaction; `oneByOne` isolates the events the database refuses. */
+  async function attempt(batch: Batch, oneByOne: boolean) {
+    let skipped = 0;
+    let deadLettered = 0;
+    let refused = 0;
+    const appended = await withTransaction(deps.pool, async (client) => {
+      const next = await lockOffset(client, deps.groupId, batch.topic, batch.partition);
+      const pending = batch.events.filter((e) => BigInt(e.offset) >= next);
+      const offsetOf = new Map(pending.map((p) => [p.event, p.offset]));
+      // Millisecond UTC, stored verbatim inside the canonical bytes.
+      const recordedAt = now().toISOString();
+      const out: AppendedEntry[] = [];
+      const groups = oneByOne ? pending.map((p) => groupByTenant([p])) : [groupByTenant(pending)];
+      for (const group of groups) {
+        const result = oneByOne
+          ? await isolated(client, () => appendEvents(client, group, recordedAt))
+          : await appendEvents(client, group, recordedAt);
+        if ('refusedReason' in result) {
+          const [[, [event]]] = [...group] as [[string, [AnyEvent]]];
+          await batch.deadLetter(offsetOf.get(event)!, 'PROCESSING_FAILED', [result.refusedReason]);
+          refused += 1;
+          continue;
         }
-        // Millisecond UTC, stored verbatim inside the canonical bytes.
-        const { appended, conflicts } = await appendEvents(client, byTenant, now().toISOString());
-        // Before the offsets move past them (this transaction's commit), so they are never lost.
-        for (const e of conflicts) {
-          const offset = pending.find((p) => p.event === e)!.offset;
-          await batch.deadLetter(offset, 'PROCESSING_FAILED', [
+        // Dead letters before the offsets move past them (this transaction's commit), so they are never lost.
+        for (const e of result.conflicts) {
+          await batch.deadLetter(offsetOf.get(e)!, 'PROCESSING_FAILED', [
             `/id event id is already recorded in the ledger for a different tenant`,
           ]);
         }
-        const last = BigInt(batch.lastOffset);
-        if (last + 1n > next) await storeOffset(client, deps.groupId, batch.topic, batch.partition, last + 1n);
-        skipped = pending.length - appended.length - conflicts.length;
-        conflicted = conflicts.length;
-        return appended;
-      });
+        for (const { event, reason } of result.rejected) {
+          await batch.deadLetter(offsetOf.get(event)!, 'PROCESSING_FAILED', [reason]);
+        }
+        deadLettered += result.conflicts.length;
+        refused += result.rejected.length;
+        out.push(...result.appended);
+      }
+      const last = BigInt(batch.lastOffset);
+      if (last + 1n > next) await storeOffset(client, deps.groupId, batch.topic, batch.partition, last + 1n);
+      skipped = pending.length - out.length - deadLettered - refused;
+      return out;
+    });
+    return { appended, skipped, conflicts: deadLettered, refused };
+  }
+
+  /** Runs one event's append under a savepoint: refused for its data → rolled back and reported. */
+  async function isolated<T>(client: PoolClient, fn: () => Promise<T>): Promise<T | { refusedReason: string }> {
+    await client.query('SAVEPOINT ledger_one');
+    try {
+      const r = await fn();
+      await clearStage(client);
+      await client.query('RELEASE SAVEPOINT ledger_one');
+      return r;
+    } catch (e) {
+      const reason = refusedForItsData(e);
+      if (reason === null) throw e;
+      await client.query('ROLLBACK TO SAVEPOINT ledger_one');
+      return { refusedReason: reason };
+    }
+  }
+
+  return {
+    async ingestBatch(batch) {
+      const startedAt = performance.now();
+      let r;
+      try {
+        r = await attempt(batch, false);
+      } catch (e) {
+        const reason = refusedForItsData(e);
+        if (reason === null) throw e;
+        deps.logger.warn(
+          { topic: batch.topic, partition: batch.partition, reason },
+          'the database refused a message of this batch; retrying one event at a time to dead-letter it',
+        );
+        r = await attempt(batch, true);
+      }
       // Counted once committed: a rolled-back attempt is retried and would count twice.
-      stats.duplicates += skipped;
-      stats.conflicts += conflicted;
-      deps.metrics.appended(result.length, skipped, conflicted, (performance.now() - startedAt) / 1000);
-      stats.appended += result.length;
+      stats.duplicates += r.skipped;
+      stats.conflicts += r.conflicts;
+      stats.refused += r.refused;
+      // Refused events are counted by the bus's dead-letter metric (reason PROCESSING_FAILED).
+      deps.metrics.appended(r.appended.length, r.skipped, r.conflicts, (performance.now() - startedAt) / 1000);
+      stats.appended += r.appended.length;
       stats.batches += 1;
-      if (result.length > 0) {
+      if (r.appended.length > 0) {
         deps.logger.debug(
-          { topic: batch.topic, partition: batch.partition, appended: result.length },
+          { topic: batch.topic, partition: batch.partition, appended: r.appended.length },
           'ledger appended',
         );
       }
-      return result;
+      return r.appended;
     },
     stats: () => ({ ...stats }),
   };

@@ -5,7 +5,8 @@
 import type { AnyEvent } from '@flow8/contracts';
 import type { PoolClient } from '@flow8/db';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { chainHash, entryCanonical, GENESIS_HASH } from '@flow8/ledger';
+import { CanonicalizationError } from '@flow8/crypto';
+import { chainHash, entryCanonical, GENESIS_HASH, LedgerFormatError } from '@flow8/ledger';
 import { BinaryCopyWriter, copyFrom } from './copy';
 
 // The batch's staging table: TEMPORARY (private to this session), ON COMMIT DELETE ROWS (its
@@ -41,6 +42,8 @@ export interface AppendResult {
   appended: AppendedEntry[];
   /** Events whose id is already recorded under a different tenant: not appended. */
   conflicts: AnyEvent[];
+  /** Events the ledger format cannot hold (the contract should have refused them): not appended. */
+  rejected: Array<{ event: AnyEvent; reason: string }>;
 }
 
 export async function appendEvents(
@@ -49,7 +52,7 @@ export async function appendEvents(
   recordedAt: string,
 ): Promise<AppendResult> {
   const tenants = [...byTenant.keys()].sort();
-  if (tenants.length === 0) return { appended: [], conflicts: [] };
+  if (tenants.length === 0) return { appended: [], conflicts: [], rejected: [] };
   // Row-level security: this transaction may touch exactly these tenants.
   await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenants.join(',')]);
 
@@ -85,6 +88,7 @@ export async function appendEvents(
   const newHeads = { tenant: [] as string[], seq: [] as number[], hash: [] as Buffer[] };
   const appended: AppendedEntry[] = [];
   const conflicts: AnyEvent[] = [];
+  const rejected: AppendResult['rejected'] = [];
   for (const tenantId of tenants) {
     const head = headOf.get(tenantId)!;
     let seq = Number(head.seq);
@@ -97,20 +101,28 @@ export async function appendEvents(
       }
       if (known.has(e.id) || seen.has(e.id)) continue;
       seen.add(e.id);
+      let canonical: Uint8Array;
+      try {
+        canonical = entryCanonical({
+          tenantId,
+          seq: seq + 1,
+          eventId: e.id,
+          type: e.type,
+          occurredAt: e.occurredAt,
+          recordedAt,
+          actor: e.actor,
+          resource: e.resource,
+          purpose: e.purpose,
+          traceparent: e.traceparent,
+          payload: e.payload as unknown as Record<string, unknown>,
+        });
+      } catch (err) {
+        // Deterministic: retrying cannot help, and it must not hold up the events behind it.
+        if (!(err instanceof CanonicalizationError || err instanceof LedgerFormatError)) throw err;
+        rejected.push({ event: e, reason: `the ledger cannot canonicalise this event: ${err.message}` });
+        continue;
+      }
       seq += 1;
-      const canonical = entryCanonical({
-        tenantId,
-        seq,
-        eventId: e.id,
-        type: e.type,
-        occurredAt: e.occurredAt,
-        recordedAt,
-        actor: e.actor,
-        resource: e.resource,
-        purpose: e.purpose,
-        traceparent: e.traceparent,
-        payload: e.payload as unknown as Record<string, unknown>,
-      });
       const hash = chainHash(prev, canonical);
       stage
         .row(STAGE_FIELDS)
@@ -140,7 +152,7 @@ export async function appendEvents(
   }
   if (appended.length === 0) {
     stage.release();
-    return { appended, conflicts };
+    return { appended, conflicts, rejected };
   }
 
   // Stage the batch (session-private, emptied at commit or rollback), then append it under the
@@ -174,7 +186,17 @@ export async function appendEvents(
      FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS u(t, s, hh) WHERE h.tenant_id = u.t`,
     [newHeads.tenant, newHeads.seq, newHeads.hash],
   );
-  return { appended, conflicts };
+  return { appended, conflicts, rejected };
+}
+
+/**
+ * Empties this transaction's staging table, for a caller that appends more than once in one
+ * transaction (the one-at-a-time retry); ON COMMIT DELETE ROWS covers the usual single append.
+ */
+export async function clearStage(client: PoolClient): Promise<void> {
+  await client.query(`DO $$ BEGIN
+    IF to_regclass('pg_temp.ledger_stage') IS NOT NULL THEN DELETE FROM pg_temp.ledger_stage; END IF;
+  END $$`);
 }
 
 /**
