@@ -124,7 +124,7 @@ describe('events are I-JSON, as the ledger that hashes them requires', () => {
   });
 });
 
-describe('an event on another domain\'s topic', () => {
+describe("an event on another domain's topic", () => {
   test('is refused on consume, naming the topic', () => {
     const e = tenantCreated();
     const raw = JSON.stringify(e);

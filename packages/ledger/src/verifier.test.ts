@@ -243,7 +243,8 @@ describe('indexed columns (what searches use) must agree with the hashed bytes',
     expect(stripped).toMatchObject({ ok: false, firstBadSeq: 3, line: 4 });
     expect(stripped.reason).toMatch(/"columns" must be an object/);
     const v1 = await verify(chain.entries, chain.checkpoints, {
-      lines: (l) => l.map((x, i) => (i === 0 ? x.replace('export.v2', 'export.v1') : x.replace(/,"columns":\{[^}]*\}/, ''))),
+      lines: (l) =>
+        l.map((x, i) => (i === 0 ? x.replace('export.v2', 'export.v1') : x.replace(/,"columns":\{[^}]*\}/, ''))),
     });
     expect(v1).toMatchObject({ ok: true, checkpointsVerified: 2 });
   });
@@ -283,9 +284,13 @@ describe('checkpoints kept outside the system', () => {
     expect(kept.map((c) => c.tenantId)).toEqual([chain.tenantId, chain.tenantId]);
     const ok = await verify(chain.entries, [], {});
     expect(ok.ok).toBe(true);
-    const withKept = await verifyExportStream(asAsync(exportLines(chain, chain.entries, [])), [chain.keyPair.publicKey], {
-      checkpoints: kept,
-    });
+    const withKept = await verifyExportStream(
+      asAsync(exportLines(chain, chain.entries, [])),
+      [chain.keyPair.publicKey],
+      {
+        checkpoints: kept,
+      },
+    );
     expect(withKept).toMatchObject({ ok: true, checkpointsVerified: 2 });
     const rogue = await verifyExportStream(
       asAsync(exportLines(chain, chain.entries, [])),

@@ -570,7 +570,13 @@ describe('audit ledger', () => {
           const msgs = await readTopic(testKafka('ledger-test-poison'), dlqTopic(topic), { timeoutMs: 3000 });
           const letters = msgs
             .map((m) => JSON.parse(m.value!.toString('utf8')) as DeadLetter)
-            .filter((l) => ids.some((id) => Buffer.from(l.valueBase64 ?? '', 'base64').toString().includes(id)));
+            .filter((l) =>
+              ids.some((id) =>
+                Buffer.from(l.valueBase64 ?? '', 'base64')
+                  .toString()
+                  .includes(id),
+              ),
+            );
           return letters.length >= ids.length ? letters : undefined;
         },
         { what: 'the poison messages in the DLQ', timeoutMs: 60_000 },
@@ -587,8 +593,12 @@ describe('audit ledger', () => {
       const behind = [credentialUsed(Y, 'quarterly report'), credentialUsed(X, 'monthly sync')];
       // JSON.stringify writes the lone surrogate as the escape \ud800: valid JSON, not I-JSON.
       expect(JSON.stringify(poison)).toContain('\\ud800');
-      await produceRaw(topic, [poison, ...behind].map((e) => ({ key: e.tenantId, value: JSON.stringify(e) })));
-      for (const e of behind) await eventually(() => landed(e.id), { what: `event of ${e.tenantId} behind the poison` });
+      await produceRaw(
+        topic,
+        [poison, ...behind].map((e) => ({ key: e.tenantId, value: JSON.stringify(e) })),
+      );
+      for (const e of behind)
+        await eventually(() => landed(e.id), { what: `event of ${e.tenantId} behind the poison` });
       const [letter] = await lettersFor(topic, [poison.id]);
       expect(letter).toMatchObject({ reason: 'CONTRACT_VIOLATION', source: { topic, partition: 0 } });
       expect(letter!.errors.join(' ')).toMatch(/lone UTF-16 surrogate/);
@@ -602,7 +612,10 @@ describe('audit ledger', () => {
       const before = credentialUsed(Y, 'before');
       const poison = { ...credentialUsed(X, 'nul'), resource: { type: 'credential', id: 'crd_\u0000x' } };
       const behind = [credentialUsed(Y, 'after'), credentialUsed(X, 'after')];
-      await produceRaw(topic, [before, poison, ...behind].map((e) => ({ key: e.tenantId, value: JSON.stringify(e) })));
+      await produceRaw(
+        topic,
+        [before, poison, ...behind].map((e) => ({ key: e.tenantId, value: JSON.stringify(e) })),
+      );
       for (const e of [before, ...behind]) await eventually(() => landed(e.id), { what: `event ${e.id}` });
       const [letter] = await lettersFor(topic, [poison.id]);
       expect(letter).toMatchObject({ reason: 'PROCESSING_FAILED' });

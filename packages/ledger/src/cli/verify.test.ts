@@ -83,7 +83,14 @@ describe('audit-verify CLI', () => {
     const r = await run(['--export', cut, '--public-key', publicKeyBase64(chain), '--checkpoints', good]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAILED at seq 10: truncated: .*checkpoint covers seq 12/);
-    const unreadable = await run(['--export', cut, '--public-key', publicKeyBase64(chain), '--checkpoints', join(dir, 'nope')]);
+    const unreadable = await run([
+      '--export',
+      cut,
+      '--public-key',
+      publicKeyBase64(chain),
+      '--checkpoints',
+      join(dir, 'nope'),
+    ]);
     expect(unreadable.code).toBe(2);
   });
 
