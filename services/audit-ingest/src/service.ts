@@ -20,8 +20,8 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
   const { kafka, publisher, outbox, relay } = bus;
   const keyPair = signingKeyPairFromSeed(config.AUDIT_SIGNING_KEY);
   const metrics = createAuditMetrics();
-  const checkpoints = createCheckpointService({ pool, keyPair, logger, metrics });
   const trustedPublicKeys = [keyPair.publicKey, ...(config.AUDIT_TRUSTED_PUBLIC_KEYS ?? []).map((k) => fromBase64(k))];
+  const checkpoints = createCheckpointService({ pool, keyPair, logger, metrics, trustedPublicKeys });
   const ingest = createIngestService({ pool, groupId: config.AUDIT_CONSUMER_GROUP, logger, metrics });
   const consumer = createLedgerConsumer({
     kafka,

@@ -519,6 +519,23 @@ describe('audit ledger', () => {
       expect(cut.result.reason).toMatch(/truncated.*checkpoint covers seq 6/);
       expect((await api('/v1/audit/verify', T)).json()).toMatchObject({ ok: false });
 
+      // New events chain on from the rewritten head, past the signed seq 6: the signer does not
+      // take the head row's word and refuses to bless the rewrite with a new checkpoint.
+      await publish(Array.from({ length: 4 }, () => userCreated(T)));
+      await eventually(
+        async () => {
+          const r = await audit.db.admin.query<{ seq: string }>('SELECT seq FROM ledger_heads WHERE tenant_id = $1', [
+            T,
+          ]);
+          return Number(r.rows[0]!.seq) > 6;
+        },
+        { what: 'the head past the signed seq' },
+      );
+      const refused = await api('/v1/audit/checkpoints', T, 'POST');
+      expect(refused.status).toBe(409);
+      expect(refused.json()).toMatchObject({ error: { code: 'CONFLICT' } });
+      expect((await audit.svc.checkpoints.list(T)).map((c) => c.seq)).toEqual([6]);
+
       // The stored checkpoints go as well: only a checkpoint kept outside remains a witness.
       await withTransaction(audit.db.admin, async (c) => {
         await c.query(`SET LOCAL session_replication_role = replica`);
@@ -530,7 +547,9 @@ describe('audit ledger', () => {
       const withKept = await offlineVerify(ndjson, audit.svc.keyPair.publicKey, kept);
       expect(withKept.code).toBe(1);
       expect(withKept.result.ok).toBe(false);
-      expect(withKept.result.reason).toMatch(/truncated.*checkpoint covers seq 6/);
+      // The chain has grown past 6 again since the cut: the kept checkpoint no longer matches seq 6.
+      expect(withKept.result.firstBadSeq).toBe(6);
+      expect(withKept.result.reason).toMatch(/checkpoint mismatch.*seq 6/);
     });
   });
 

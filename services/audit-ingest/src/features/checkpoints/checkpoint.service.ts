@@ -3,9 +3,27 @@
 // later prove the ledger was not rewritten behind them.
 import { publicKeyId, toHex, type SigningKeyPair } from '@flow8/crypto';
 import { setTenant, withTenant, withTransaction, type Pool, type PoolClient } from '@flow8/db';
-import { signCheckpoint, type SignedCheckpoint } from '@flow8/ledger';
+import { AppError } from '@flow8/http';
+import { createChainVerifier, signCheckpoint, type SignedCheckpoint } from '@flow8/ledger';
 import type { Logger } from '@flow8/telemetry';
 import type { AuditMetrics } from '../../metrics';
+import { entryRange } from '../audit/audit.repo';
+
+const PAGE = 1000;
+// The head row, the stored checkpoints and the entries read from one snapshot: a checkpoint
+// signed meanwhile by another round must not look like a head that fell behind.
+const SNAPSHOT = { isolation: 'repeatable read' } as const;
+
+/** The chain does not lead from the newest signed checkpoint to the head row: nothing is signed. */
+export class UnverifiedHeadError extends AppError {
+  constructor(readonly problem: string) {
+    super(
+      'CONFLICT',
+      'The ledger does not verify from its newest signed checkpoint to its head, so no checkpoint was signed; GET /v1/audit/verify names the problem',
+    );
+    this.name = 'UnverifiedHeadError';
+  }
+}
 
 export interface StoredCheckpoint {
   tenantId: string;
@@ -68,12 +86,51 @@ export function createCheckpointService(deps: {
   keyPair: SigningKeyPair;
   logger: Logger;
   metrics: Pick<AuditMetrics, 'checkpointsSigned' | 'checkpointRoundFailed'>;
+  /** Keys whose checkpoints are trusted (the signing key's included); never the keys table. */
+  trustedPublicKeys: Uint8Array[];
   now?: () => Date;
 }): CheckpointService {
   const now = deps.now ?? (() => new Date());
   const keyId = publicKeyId(deps.keyPair.publicKey);
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<unknown> | null = null;
+
+  /**
+   * Why the head row must not be signed, or null: a signature vouches for the whole chain, so
+   * the signer does not take the (mutable) head row's word. The chain must lead from the newest
+   * signed checkpoint (under a trusted key; from seq 1 when there is none) to exactly the head:
+   * every hash, link and indexed column in between verified. Otherwise signing would bless a
+   * cut-off tail or a rewrite that the earlier checkpoints still contradict.
+   */
+  async function headProblem(
+    client: PoolClient,
+    tenantId: string,
+    head: { seq: number; hash: string },
+    newest: StoredCheckpoint | undefined,
+  ): Promise<string | null> {
+    if (newest && newest.seq > head.seq) {
+      return `the head row (seq ${head.seq}) is behind the newest signed checkpoint (seq ${newest.seq})`;
+    }
+    const verifier = createChainVerifier({
+      tenantId,
+      trustedPublicKeys: deps.trustedPublicKeys,
+      complete: newest === undefined,
+    });
+    if (newest) verifier.checkpoint(newest);
+    let next = newest?.seq ?? 1;
+    for (;;) {
+      const rows = await entryRange(client, tenantId, next, head.seq, PAGE);
+      for (const r of rows) verifier.entry(r);
+      if (rows.length < PAGE || verifier.failed) break;
+      next = rows[rows.length - 1]!.seq + 1;
+    }
+    const r = verifier.result();
+    if (!r.ok) return `at seq ${r.firstBadSeq ?? '?'}: ${r.reason}`;
+    if (r.head?.seq !== head.seq || r.head.hash !== head.hash) {
+      return `the head row (seq ${head.seq}) disagrees with the chain, which ends at seq ${r.head?.seq ?? 0}`;
+    }
+    return null;
+  }
 
   async function checkpointIn(client: PoolClient, tenantId: string): Promise<StoredCheckpoint | null> {
     await setTenant(client, tenantId);
@@ -83,11 +140,13 @@ export function createCheckpointService(deps: {
     );
     const h = head.rows[0];
     if (!h || Number(h.seq) === 0) return null;
-    const last = await client.query<{ seq: string }>(
-      'SELECT seq FROM ledger_checkpoints WHERE tenant_id = $1 AND key_id = $2 ORDER BY seq DESC LIMIT 1',
-      [tenantId, keyId],
-    );
-    if (last.rows[0] && Number(last.rows[0].seq) >= Number(h.seq)) return null;
+    const stored = await listCheckpointsIn(client, tenantId);
+    const newest = stored.at(-1);
+    const lastOwn = stored.filter((c) => c.keyId === keyId).at(-1);
+    const current = { seq: Number(h.seq), hash: toHex(h.hash) };
+    if (lastOwn && lastOwn.seq >= current.seq && !(newest && newest.seq > current.seq)) return null;
+    const problem = await headProblem(client, tenantId, current, newest);
+    if (problem) throw new UnverifiedHeadError(problem);
     const cp = signCheckpoint(
       { tenantId, seq: Number(h.seq), headHash: toHex(h.hash), signedAt: now().toISOString() },
       deps.keyPair,
@@ -116,7 +175,7 @@ export function createCheckpointService(deps: {
       );
     },
     async checkpointTenant(tenantId) {
-      const cp = await withTenant(deps.pool, tenantId, (client) => checkpointIn(client, tenantId));
+      const cp = await withTenant(deps.pool, tenantId, (client) => checkpointIn(client, tenantId), SNAPSHOT);
       if (cp) deps.metrics.checkpointsSigned('on_demand', 1);
       return cp;
     },
@@ -126,7 +185,19 @@ export function createCheckpointService(deps: {
       );
       let made = 0;
       for (const { tenant_id } of rows) {
-        const cp = await withTransaction(deps.pool, (client) => checkpointIn(client, tenant_id));
+        let cp: StoredCheckpoint | null;
+        try {
+          cp = await withTransaction(deps.pool, (client) => checkpointIn(client, tenant_id), SNAPSHOT);
+        } catch (e) {
+          if (!(e instanceof UnverifiedHeadError)) throw e;
+          // One tenant's damaged chain must not stop the others' checkpoints.
+          deps.metrics.checkpointRoundFailed();
+          deps.logger.error(
+            { tenantId: tenant_id, problem: e.problem },
+            'checkpoint not signed: the chain does not verify from the newest checkpoint to the head',
+          );
+          continue;
+        }
         if (cp) {
           made += 1;
           deps.metrics.checkpointsSigned('scheduled', 1);
