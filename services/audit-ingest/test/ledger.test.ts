@@ -413,6 +413,30 @@ describe('audit ledger', () => {
       expect(offline.result).toMatchObject({ ok: false, firstBadSeq: 2 });
     });
 
+    test('a dropped partition shows as a gap', async () => {
+      const T = newId('ten');
+      await publish(Array.from({ length: 6 }, () => userCreated(T)));
+      await eventually(async () => (await count(T)) === 6, { what: 'tenant T entries' });
+      // The owner moves T's first entries into last month's partition (as if recorded then),
+      // then drops that partition: no trigger fires on DROP.
+      await withTransaction(audit.db.admin, async (c) => {
+        await c.query(`SET LOCAL session_replication_role = replica`);
+        await c.query(
+          `UPDATE ledger_entries SET recorded_at = date_trunc('month', now()) - interval '1 day'
+           WHERE tenant_id = $1 AND seq <= 3`,
+          [T],
+        );
+        await c.query(`DO $$ DECLARE m date := (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date;
+          BEGIN EXECUTE format('DROP TABLE ledger_entries_y%sm%s', to_char(m, 'YYYY'), to_char(m, 'MM')); END $$`);
+      });
+      expect(await count(T)).toBe(3);
+      const online = (await api('/v1/audit/verify', T)).json<{ ok: boolean; firstBadSeq: number; reason: string }>();
+      expect(online).toMatchObject({ ok: false, firstBadSeq: 1 });
+      expect(online.reason).toMatch(/gap/);
+      const offline = await offlineVerify(await exportFor(T), audit.svc.keyPair.publicKey);
+      expect(offline.result).toMatchObject({ ok: false, firstBadSeq: 1 });
+    });
+
     test('the last rows cut off are found (the head and the checkpoint witness them)', async () => {
       const T = newId('ten');
       await publish(Array.from({ length: 5 }, () => userCreated(T)));
