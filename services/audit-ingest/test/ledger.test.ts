@@ -667,6 +667,37 @@ describe('audit ledger', () => {
       expect((await api('/v1/audit/verify', X)).json()).toMatchObject({ ok: true });
     });
 
+    test('a tenant whose stored chain conflicts (head row rewritten lower) holds up only its own events, after bounded retries', async () => {
+      const topic = eventsTopic('vault', audit.prefix);
+      const X = newId('ten');
+      const Y = newId('ten');
+      const first = [credentialUsed(X, 'one'), credentialUsed(X, 'two'), credentialUsed(X, 'three')];
+      await produceRaw(
+        topic,
+        first.map((e) => ({ key: e.tenantId, value: JSON.stringify(e) })),
+      );
+      for (const e of first) await eventually(() => landed(e.id), { what: `event ${e.id}` });
+      // The owner sets X's head back to seq 1: X's next entry (seq 2) collides with the stored one.
+      await withTransaction(audit.db.admin, async (c) => {
+        await c.query(
+          `UPDATE ledger_heads h SET seq = 1, hash = e.hash FROM ledger_entries e
+           WHERE h.tenant_id = $1 AND e.tenant_id = $1 AND e.seq = 1`,
+          [X],
+        );
+      });
+      const stuck = credentialUsed(X, 'four');
+      const behind = credentialUsed(Y, 'other company');
+      await produceRaw(
+        topic,
+        [stuck, behind].map((e) => ({ key: e.tenantId, value: JSON.stringify(e) })),
+      );
+      await eventually(() => landed(behind.id), { what: "the other company's event behind it" });
+      const [letter] = await lettersFor(topic, [stuck.id]);
+      expect(letter).toMatchObject({ reason: 'PROCESSING_FAILED' });
+      expect(letter!.errors.join(' ')).toMatch(/SQLSTATE 23505/);
+      expect(await landed(stuck.id)).toBe(false);
+    });
+
     test("an event of another domain's type on a topic is dead-lettered, not ledgered", async () => {
       // E.g. the identity service's certificate writing a vault event onto its own topic.
       const topic = eventsTopic('identity', audit.prefix);

@@ -7,8 +7,12 @@
 // dead-lettered at once; when the database refuses the batch because of what a message holds
 // (SQLSTATE class 22 "data exception", 54 "program limit exceeded"), the batch is tried once
 // more one event at a time, each under a savepoint, and the events the database refuses are
-// dead-lettered while the others land. Any other failure (database down, serialization, a
-// missing partition) is the infrastructure's, not a message's: the bus retries it with backoff.
+// dead-lettered while the others land. A unique violation (23505) is first retried — a
+// concurrent consumer resolves on the next attempt — and after UNIQUE_RETRIES failures of the
+// same batch it is treated the same way: a tenant's chain state that conflicts with what is
+// stored (a head row rewritten behind the ledger) then holds up only that tenant's events, in
+// the DLQ, not every company on the partition. Any other failure (database down, permissions,
+// a missing partition) is the infrastructure's, not a message's: the bus retries it with backoff.
 import type { ConsumedEvent, PartitionBatch } from '@flow8/bus';
 import type { AnyEvent } from '@flow8/contracts';
 import { withTransaction, type Pool, type PoolClient } from '@flow8/db';
@@ -23,9 +27,14 @@ export interface IngestService {
   stats(): { appended: number; duplicates: number; batches: number; conflicts: number; refused: number };
 }
 
+/** Failures of one batch with a unique violation before its events are appended one at a time. */
+const UNIQUE_RETRIES = 3;
+
+const sqlState = (e: unknown): unknown => (e as { code?: unknown } | null)?.code;
+
 /** SQLSTATE classes that mean "this row's data", not "this database": 22 data exception, 54 limits. */
 function refusedForItsData(e: unknown): string | null {
-  const code = (e as { code?: unknown } | null)?.code;
+  const code = sqlState(e);
   if (typeof code !== 'string' || !/^(22|54)[0-9A-Z]{3}$/.test(code)) return null;
   // Only the code: Postgres' message may quote the offending value.
   return `the database cannot store this event (SQLSTATE ${code}, ${code.startsWith('22') ? 'data exception' : 'program limit exceeded'})`;
@@ -51,8 +60,11 @@ export function createIngestService(deps: {
   const now = deps.now ?? (() => new Date());
   const stats = { appended: 0, duplicates: 0, batches: 0, conflicts: 0, refused: 0 };
 
+  // Consecutive unique-violation failures per partition batch (the bus retries the same batch).
+  const uniqueFailures = new Map<string, number>();
+
   /** One attempt at the batch in one transaction; `oneByOne` isolates the events the database refuses. */
-  async function attempt(batch: Batch, oneByOne: boolean) {
+  async function attempt(batch: Batch, oneByOne: false | { refuseUnique: boolean }) {
     let skipped = 0;
     let deadLettered = 0;
     let refused = 0;
@@ -66,7 +78,7 @@ export function createIngestService(deps: {
       const groups = oneByOne ? pending.map((p) => groupByTenant([p])) : [groupByTenant(pending)];
       for (const group of groups) {
         const result = oneByOne
-          ? await isolated(client, () => appendEvents(client, group, recordedAt))
+          ? await isolated(client, oneByOne.refuseUnique, () => appendEvents(client, group, recordedAt))
           : await appendEvents(client, group, recordedAt);
         if ('refusedReason' in result) {
           const [[, [event]]] = [...group] as [[string, [AnyEvent]]];
@@ -96,7 +108,11 @@ export function createIngestService(deps: {
   }
 
   /** Runs one event's append under a savepoint: refused for its data → rolled back and reported. */
-  async function isolated<T>(client: PoolClient, fn: () => Promise<T>): Promise<T | { refusedReason: string }> {
+  async function isolated<T>(
+    client: PoolClient,
+    refuseUnique: boolean,
+    fn: () => Promise<T>,
+  ): Promise<T | { refusedReason: string }> {
     await client.query('SAVEPOINT ledger_one');
     try {
       const r = await fn();
@@ -104,7 +120,11 @@ export function createIngestService(deps: {
       await client.query('RELEASE SAVEPOINT ledger_one');
       return r;
     } catch (e) {
-      const reason = refusedForItsData(e);
+      const reason =
+        refusedForItsData(e) ??
+        (refuseUnique && sqlState(e) === '23505'
+          ? "the ledger cannot append this event: it conflicts with what is stored for its tenant's chain (SQLSTATE 23505); GET /v1/audit/verify"
+          : null);
       if (reason === null) throw e;
       await client.query('ROLLBACK TO SAVEPOINT ledger_one');
       return { refusedReason: reason };
@@ -114,18 +134,30 @@ export function createIngestService(deps: {
   return {
     async ingestBatch(batch) {
       const startedAt = performance.now();
+      const key = `${batch.topic}\u0000${batch.partition}\u0000${batch.lastOffset}`;
       let r;
       try {
         r = await attempt(batch, false);
       } catch (e) {
-        const reason = refusedForItsData(e);
+        let reason = refusedForItsData(e);
+        let refuseUnique = false;
+        if (reason === null && sqlState(e) === '23505') {
+          const n = (uniqueFailures.get(key) ?? 0) + 1;
+          if (uniqueFailures.size > 1000) uniqueFailures.clear(); // batches whose partition moved away
+          uniqueFailures.set(key, n);
+          if (n >= UNIQUE_RETRIES) {
+            reason = `the batch failed ${n} times with a unique violation (SQLSTATE 23505)`;
+            refuseUnique = true;
+          }
+        }
         if (reason === null) throw e;
         deps.logger.warn(
           { topic: batch.topic, partition: batch.partition, reason },
           'the database refused a message of this batch; retrying one event at a time to dead-letter it',
         );
-        r = await attempt(batch, true);
+        r = await attempt(batch, { refuseUnique });
       }
+      uniqueFailures.delete(key);
       // Counted once committed: a rolled-back attempt is retried and would count twice.
       stats.duplicates += r.skipped;
       stats.conflicts += r.conflicts;
