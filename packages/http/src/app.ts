@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import Fastify, {
   type FastifyBaseLogger,
@@ -9,10 +11,11 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { AppError } from './errors';
-import { sendError } from './error-handler';
+import { errorBody, sendError } from './error-handler';
 import { installHealthRoutes, type ReadinessCheck } from './health';
+import { installTextGuard } from './text-guard';
 import { installHttpMetrics } from './metrics';
-import { REQUEST_ID_HEADER, requestIdFor } from './request-id';
+import { newRequestId, REQUEST_ID_HEADER, requestIdFor } from './request-id';
 import { installTracing } from './tracing';
 
 export interface ServiceTlsOptions {
@@ -37,6 +40,8 @@ export interface ServiceAppOptions {
   trustProxy?: boolean | string[];
   /** Time allowed to receive a whole request (slow-client protection). Default 30 s. */
   requestTimeoutMs?: number;
+  /** Deepest JSON nesting a body may have (DEFAULT_MAX_JSON_DEPTH, 64). */
+  maxJsonDepth?: number;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -50,6 +55,51 @@ const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
 };
 const HSTS = 'max-age=63072000; includeSubDomains';
+
+/**
+ * Node's HTTP parser refuses some requests before Fastify ever sees them (headers too large,
+ * a malformed request line or header, a bad chunk of a chunked body, a request that took too
+ * long). Fastify's default answer has its own body shape and no security headers; this one
+ * answers in the error model, with the headers every other response carries, then closes.
+ */
+function answerClientError(
+  err: Error & { code?: string },
+  socket: Socket,
+  ctx: { logger: FastifyBaseLogger; tls: boolean },
+): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const message =
+    status === 431
+      ? 'Request headers are too large'
+      : status === 408
+        ? 'The request took too long to arrive'
+        : 'Malformed HTTP request';
+  const requestId = newRequestId();
+  ctx.logger.info(
+    { requestId, statusCode: status, reason: err.code ?? 'client error' },
+    'request rejected by the HTTP parser',
+  );
+  // A response already on its way (its head written) cannot be followed by another: just close.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const body = JSON.stringify(errorBody({ status, code: 'BAD_REQUEST', message, serverFault: false }, requestId));
+    const headers: Record<string, string> = {
+      ...SECURITY_HEADERS,
+      ...(ctx.tls ? { 'strict-transport-security': HSTS } : {}),
+      'cache-control': 'no-store',
+      [REQUEST_ID_HEADER]: requestId,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      connection: 'close',
+    };
+    const head = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\n${head}\r\n${body}`);
+  }
+  socket.destroy();
+}
 
 function pathOf(url: string): string {
   const q = url.indexOf('?');
@@ -116,8 +166,9 @@ export function buildServiceApp(opts: ServiceAppOptions): FastifyInstance {
     throw new Error('tls.requestClientCert needs tls.ca (the CA that signs service certificates)');
   }
 
+  const serviceLogger = opts.logger.child({ service: opts.service });
   const common = {
-    loggerInstance: opts.logger.child({ service: opts.service }),
+    loggerInstance: serviceLogger,
     logController: new ServiceLogController({ requestIdLogLabel: 'requestId' }),
     genReqId: requestIdFor,
     bodyLimit,
@@ -128,6 +179,9 @@ export function buildServiceApp(opts: ServiceAppOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     schemaController: { compilersFactory: { buildValidator: buildValidatorFactory() } },
+    clientErrorHandler: (err: Error & { code?: string }, socket: Socket) => {
+      answerClientError(err, socket, { logger: serviceLogger, tls: tls !== undefined });
+    },
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       // Bad URLs are rejected before routing, so no hook has run: add the headers here.
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
@@ -154,6 +208,8 @@ export function buildServiceApp(opts: ServiceAppOptions): FastifyInstance {
 
   installTracing(app);
   installHttpMetrics(app);
+  // Before any route: NUL, invalid UTF-8 and deep JSON are refused for every route of every service.
+  installTextGuard(app, opts.maxJsonDepth === undefined ? {} : { maxJsonDepth: opts.maxJsonDepth });
 
   // onSend runs for every payload Fastify sends — handlers, errors, the 404 handler. One
   // precomputed header object per response keeps this off the hot path's profile.

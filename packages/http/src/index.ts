@@ -39,3 +39,11 @@ export {
   type VerifyOutcome,
 } from './internal-identity';
 export { decodeCursor, encodeCursor, listQuery, listResponse, page } from './cursor';
+export {
+  checkUrlText,
+  decodeUtf8,
+  DEFAULT_MAX_JSON_DEPTH,
+  findBadText,
+  jsonDepthExceeds,
+  type TextProblem,
+} from './text-guard';
