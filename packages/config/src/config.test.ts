@@ -19,6 +19,7 @@ import {
   parseConfigOrExit,
   port,
   secret,
+  secretValues,
   str,
   telemetryFields,
   url,
@@ -348,5 +349,43 @@ describe('parseConfigOrExit', () => {
       HOST: '127.0.0.1',
       PORT: 1,
     });
+  });
+});
+
+describe('secretValues', () => {
+  it('lists every secret field’s value in the forms it may be logged in, and nothing else', () => {
+    const where = mkdtempSync(join(tmpdir(), 'flow8-secrets-'));
+    writeFileSync(join(where, 'token'), 'from-a-file-token\n');
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const schema = z.object({
+      DB_URL: secret(),
+      TOKEN: secret().optional(),
+      KEYS: secret(),
+      KEY: base64Key(32),
+      NAME: str(),
+    });
+    const values = secretValues(schema, {
+      env: {
+        DB_URL: 'postgres://u:p%40ss-word@h/db',
+        TOKEN_FILE: join(where, 'token'),
+        KEYS: 'first-key-aaa, second-key-bbb',
+        KEY: key,
+        NAME: 'not-a-secret-value',
+      },
+    });
+    expect(values).toEqual(
+      expect.arrayContaining([
+        'postgres://u:p%40ss-word@h/db',
+        'p%40ss-word',
+        'p@ss-word',
+        'from-a-file-token',
+        'first-key-aaa',
+        'second-key-bbb',
+        key,
+        Buffer.from(key, 'base64').toString('hex'),
+      ]),
+    );
+    expect(values).not.toContain('not-a-secret-value');
+    rmSync(where, { recursive: true, force: true });
   });
 });

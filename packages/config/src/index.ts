@@ -24,5 +24,5 @@ export {
   telemetryFields,
   tlsFields,
 } from './fragments';
-export { CONFIG_EXIT_CODE, ConfigError, loadConfig, parseConfigOrExit } from './load';
+export { CONFIG_EXIT_CODE, ConfigError, loadConfig, parseConfigOrExit, secretValues } from './load';
 export type { Env, LoadConfigOptions, ParseConfigOrExitOptions } from './load';

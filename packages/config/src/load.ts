@@ -86,6 +86,53 @@ export function loadConfig<S extends z.ZodTypeAny>(schema: S, options: LoadConfi
   throw new ConfigError(problems.map((p) => scrub.reduce((msg, v) => msg.split(v).join('[REDACTED]'), p)));
 }
 
+/**
+ * Every value of the schema's secret fields (`secret()`, `base64Key()`, possibly wrapped) as found
+ * in the environment (`KEY` or the file named by `KEY_FILE`), in the forms it may show up in a log
+ * line: the whole value, each comma-separated entry, the password of a URL (raw and
+ * percent-decoded), and the hex form of a base64 key. For the logger's literal scrubbing: a
+ * secret field added to a schema is scrubbed without anyone writing it down again.
+ */
+export function secretValues(schema: z.ZodTypeAny, options: LoadConfigOptions = {}): string[] {
+  const env = options.env ?? process.env;
+  const out = new Set<string>();
+  const add = (v: string) => {
+    if (v.length >= 3) out.add(v);
+  };
+  for (const [key, field] of Object.entries(objectShape(schema))) {
+    if (!isSecretField(field)) continue;
+    const values: string[] = [];
+    if (env[key] !== undefined) values.push(env[key] as string);
+    const file = env[`${key}_FILE`];
+    if (file !== undefined) {
+      try {
+        values.push(readFileSync(file, 'utf8').replace(/[\r\n]+$/, ''));
+      } catch {
+        // loadConfig reports an unreadable file; nothing to scrub from it.
+      }
+    }
+    for (const value of values) {
+      for (const part of [value, ...value.split(',').map((s) => s.trim())]) {
+        add(part);
+        if (/^[A-Za-z0-9+/]+={0,2}$/.test(part) && part.length % 4 === 0) {
+          add(Buffer.from(part, 'base64').toString('hex'));
+          add(Buffer.from(part, 'base64').toString('base64url'));
+        }
+        try {
+          const password = new URL(part).password;
+          if (password) {
+            add(password);
+            add(decodeURIComponent(password));
+          }
+        } catch {
+          // not a URL
+        }
+      }
+    }
+  }
+  return [...out];
+}
+
 export interface ParseConfigOrExitOptions extends LoadConfigOptions {
   /** For tests; defaults to process.stderr. */
   stderr?: { write(text: string): unknown };

@@ -195,7 +195,8 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
     request.log.error({ err, statusCode: mapped.status }, 'request failed');
     recordServerError(request, err);
   } else {
-    request.log.info({ statusCode: mapped.status, code: mapped.code, reason: mapped.message }, 'request rejected');
+    // `errorCode`, not `code`: the logger redacts any field named `code` (OAuth authorization codes).
+    request.log.info({ statusCode: mapped.status, errorCode: mapped.code, reason: mapped.message }, 'request rejected');
   }
   return reply
     .code(mapped.status)

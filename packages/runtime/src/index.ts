@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { createKafka, createOutbox, createOutboxRelay, createPublisher, ensureTopics, type Kafka } from '@flow8/bus';
-import { parseConfigOrExit } from '@flow8/config';
+import { type Env, parseConfigOrExit, secretValues } from '@flow8/config';
 import { dlqTopic, eventsTopic, eventsTopicConfig } from '@flow8/contracts';
 import { createPool, type Pool } from '@flow8/db';
 import { serve } from '@flow8/http';
@@ -158,6 +158,27 @@ export async function startServiceMetrics(name: string, config: MetricsConfig): 
 }
 
 /**
+ * The service's logger: secret keys censored (@flow8/telemetry) and, as the last line of defence,
+ * the literal value of every secret field of its config schema scrubbed from every line — derived
+ * from the schema's `secret()` / `base64Key()` fields, so no list is kept by hand.
+ */
+export function createServiceLogger(opts: {
+  name: string;
+  schema: z.ZodTypeAny;
+  level: string;
+  env?: Env;
+  destination?: Parameters<typeof createLogger>[0]['destination'];
+}): Logger {
+  const secrets = secretValues(opts.schema, opts.env === undefined ? {} : { env: opts.env });
+  return createLogger({
+    service: opts.name,
+    level: opts.level,
+    secrets: () => secrets,
+    ...(opts.destination ? { destination: opts.destination } : {}),
+  });
+}
+
+/**
  * main() of a service: telemetry first, configuration (every problem reported, exit 78), the
  * logger scrubbing the service's secrets, then create → start → listen → metrics listener, with
  * graceful shutdown.
@@ -165,8 +186,6 @@ export async function startServiceMetrics(name: string, config: MetricsConfig): 
 export async function runService<S extends z.ZodType<BaseConfig, z.ZodTypeDef, unknown>>(opts: {
   name: string;
   schema: S;
-  /** Literal secret values to scrub from every log line. */
-  secrets: (config: z.infer<S>) => string[];
   create: (config: z.infer<S>, logger: Logger) => Promise<RunnableService>;
 }): Promise<void> {
   const config = parseConfigOrExit(opts.schema, { service: opts.name }) as z.infer<S>;
@@ -174,8 +193,7 @@ export async function runService<S extends z.ZodType<BaseConfig, z.ZodTypeDef, u
     serviceName: config.OTEL_SERVICE_NAME ?? opts.name,
     otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
   });
-  const secrets = opts.secrets(config).filter((s) => s.length > 0);
-  const logger = createLogger({ service: opts.name, level: config.LOG_LEVEL, secrets: () => secrets });
+  const logger = createServiceLogger({ name: opts.name, schema: opts.schema, level: config.LOG_LEVEL });
   try {
     const svc = await opts.create(config, logger);
     await svc.start();
@@ -197,14 +215,6 @@ export async function runService<S extends z.ZodType<BaseConfig, z.ZodTypeDef, u
   }
 }
 
-/** The password inside a connection URL, for log scrubbing. */
-export function urlPassword(url: string): string {
-  try {
-    return decodeURIComponent(new URL(url).password);
-  } catch {
-    return '';
-  }
-}
 export { createRedis, type Redis } from './redis';
 
 /** Decodes INTERNAL_IDENTITY_PUBLIC_KEYS (base64 raw Ed25519 keys); a malformed key fails at boot. */

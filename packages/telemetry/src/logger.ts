@@ -31,7 +31,19 @@ export const SECRET_KEYS = [
   'ciphertext',
   'dataKey',
   'wrappedKey',
+  'csrfToken',
+  'codeVerifier',
+  // OAuth2: the authorization code and the state of a started authorization.
+  'code',
+  'state',
+  'plaintext',
 ] as const;
+
+/**
+ * Fields of a serialized error kept although their name is in SECRET_KEYS: an error's `code`
+ * (ECONNREFUSED, 23505, FST_ERR_…) is what an operator needs, and is not an OAuth code.
+ */
+const ERROR_FIELDS = new Set(['code']);
 
 const normalizeKey = (key: string): string => key.toLowerCase().replace(/[-_]/g, '');
 const secretKeySet = new Set<string>(SECRET_KEYS.map(normalizeKey));
@@ -69,10 +81,12 @@ export function censorSecretKeys(value: unknown, depth = 0, ancestors: object[] 
       return copy ?? value;
     }
     // A serialized error is always copied: JSON output must not depend on its prototype.
-    let copy: Record<string, unknown> | undefined =
-      Object.getPrototypeOf(value) === serializedErrorProto ? { ...value } : undefined;
+    const serializedError = Object.getPrototypeOf(value) === serializedErrorProto;
+    let copy: Record<string, unknown> | undefined = serializedError ? { ...value } : undefined;
     for (const [key, item] of Object.entries(value)) {
-      const censored = secretKeySet.has(normalizeKey(key)) ? REDACTED : censorSecretKeys(item, depth + 1, ancestors);
+      const name = normalizeKey(key);
+      const secret = secretKeySet.has(name) && !(serializedError && ERROR_FIELDS.has(name) && typeof item === 'string');
+      const censored = secret ? REDACTED : censorSecretKeys(item, depth + 1, ancestors);
       if (censored !== item) (copy ??= { ...value })[key] = censored;
     }
     return copy ?? value;
