@@ -10,6 +10,7 @@ const EXPECTED: Record<string, readonly [boolean, boolean, boolean, boolean]> = 
   'POST /v1/auth/login': [Y, Y, Y, Y],
   'POST /v1/auth/logout': [Y, Y, Y, Y],
   'GET /v1/me': [Y, Y, Y, Y],
+  'POST /v1/me/password': [Y, Y, Y, Y],
   'GET /v1/users': [Y, N, N, N],
   'POST /v1/users': [Y, N, N, N],
   'GET /v1/users/:id': [Y, N, N, N],

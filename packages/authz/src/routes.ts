@@ -38,6 +38,7 @@ export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
   { section: 'identity', method: 'POST', path: '/v1/auth/login', permission: 'public' },
   { section: 'identity', method: 'POST', path: '/v1/auth/logout', permission: 'authenticated', sessionOnly: true },
   { section: 'identity', method: 'GET', path: '/v1/me', permission: 'authenticated' },
+  { section: 'identity', method: 'POST', path: '/v1/me/password', permission: 'authenticated', sessionOnly: true },
   { section: 'identity', method: 'GET', path: '/v1/users', permission: 'users:read' },
   { section: 'identity', method: 'POST', path: '/v1/users', permission: 'users:write' },
   { section: 'identity', method: 'GET', path: '/v1/users/:id', permission: 'users:read' },

@@ -131,7 +131,8 @@ export async function createVault(config: VaultConfig, logger: Logger) {
     keys,
     fields,
     kickReencryption: reencrypt,
-    extraRoutes: ref.oauth ? [oauthRoutes({ oauth: ref.oauth, guards })] : [],
+    // Registered also without OAuth2 configured: start and callback then answer 400, as documented.
+    extraRoutes: [oauthRoutes({ oauth: ref.oauth ?? null, guards })],
     readiness: { ...bus.readiness, grants: grants.readiness },
   });
 

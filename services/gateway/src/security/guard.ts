@@ -273,7 +273,9 @@ export function createGuard(deps: GuardDeps) {
     const counters: Counter[] = [{ kind: 'ip', id: ip }];
     const p = auth?.principal;
     if (p && p.type !== 'operator') {
-      counters.push({ kind: 'user', id: p.id });
+      // One budget per user: an API key counts against the user who owns it, so the user's keys
+      // and sessions share it (a second key or a fresh session does not start a new one).
+      counters.push({ kind: 'user', id: p.type === 'api_key' ? (auth?.ownerId ?? p.id) : p.id });
       if (p.tenantId) counters.push({ kind: 'tenant', id: p.tenantId });
     }
     const gate = await deps.gate.check({ counters, jti: auth?.jti ?? null, tenantId: p?.tenantId ?? null });

@@ -3,19 +3,28 @@ import type { Queryable } from '@flow8/db';
 export interface PartitionRow {
   id: string;
   name: string;
+  description: string | null;
   createdAt: Date;
 }
 
+type PartitionRaw = { id: string; name: string; description: string | null; created_at: Date };
+const partitionRow = (r: PartitionRaw): PartitionRow => ({
+  id: r.id,
+  name: r.name,
+  description: r.description,
+  createdAt: r.created_at,
+});
+
 export async function insertPartition(
   tx: Queryable,
-  p: { id: string; tenantId: string; name: string; createdBy: string },
+  p: { id: string; tenantId: string; name: string; description: string | null; createdBy: string },
 ): Promise<PartitionRow> {
-  const { rows } = await tx.query<{ id: string; name: string; created_at: Date }>(
-    'INSERT INTO partitions (id, tenant_id, name, created_by) VALUES ($1, $2, $3, $4) RETURNING id, name, created_at',
-    [p.id, p.tenantId, p.name, p.createdBy],
+  const { rows } = await tx.query<PartitionRaw>(
+    `INSERT INTO partitions (id, tenant_id, name, description, created_by) VALUES ($1, $2, $3, $4, $5)
+      RETURNING id, name, description, created_at`,
+    [p.id, p.tenantId, p.name, p.description, p.createdBy],
   );
-  const r = rows[0]!;
-  return { id: r.id, name: r.name, createdAt: r.created_at };
+  return partitionRow(rows[0]!);
 }
 
 export async function listPartitions(
@@ -23,12 +32,12 @@ export async function listPartitions(
   tenantId: string,
   opts: { afterId?: string; limit: number },
 ): Promise<PartitionRow[]> {
-  const { rows } = await tx.query<{ id: string; name: string; created_at: Date }>(
-    `SELECT id, name, created_at FROM partitions WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2)
+  const { rows } = await tx.query<PartitionRaw>(
+    `SELECT id, name, description, created_at FROM partitions WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2)
       ORDER BY id LIMIT $3`,
     [tenantId, opts.afterId ?? null, opts.limit],
   );
-  return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at }));
+  return rows.map(partitionRow);
 }
 
 export async function partitionExists(tx: Queryable, tenantId: string, id: string): Promise<boolean> {

@@ -19,7 +19,9 @@ export function grantRoutes(app: FastifyInstance, deps: { grants: GrantService; 
   );
 
   app.post('/v1/partitions', { schema: createPartitionSchema, onRequest }, async (req, reply) =>
-    reply.code(201).send(await grants.createPartition(callerOf(req), req.body as { name: string })),
+    reply
+      .code(201)
+      .send(await grants.createPartition(callerOf(req), req.body as { name: string; description?: string })),
   );
 
   app.get('/v1/grants', { schema: listGrantsSchema, onRequest }, async (req) =>

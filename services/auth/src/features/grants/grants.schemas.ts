@@ -7,8 +7,13 @@ const allActions = [...new Set(Object.values(GRANT_ACTIONS).flat())];
 const partitionView = {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'name', 'createdAt'],
-  properties: { id: { type: 'string' }, name: { type: 'string' }, createdAt: { type: 'string' } },
+  required: ['id', 'name', 'description', 'createdAt'],
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    description: { type: ['string', 'null'] },
+    createdAt: { type: 'string' },
+  },
 } as const;
 
 export const createPartitionSchema = {
@@ -16,7 +21,10 @@ export const createPartitionSchema = {
     type: 'object',
     additionalProperties: false,
     required: ['name'],
-    properties: { name: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S' } },
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S' },
+      description: { type: 'string', maxLength: 2000 },
+    },
   },
   response: { 201: partitionView },
 } as const;

@@ -26,11 +26,13 @@ import {
 export interface PartitionView {
   id: string;
   name: string;
+  description: string | null;
   createdAt: string;
 }
 const partitionView = (p: PartitionRow): PartitionView => ({
   id: p.id,
   name: p.name,
+  description: p.description,
   createdAt: p.createdAt.toISOString(),
 });
 
@@ -69,15 +71,17 @@ export function createGrantService(deps: { pool: Pool; outbox: Pick<Outbox, 'add
   const { pool, outbox } = deps;
   const now = deps.now ?? (() => new Date());
   return {
-    async createPartition(caller: Caller, input: { name: string }): Promise<PartitionView> {
+    async createPartition(caller: Caller, input: { name: string; description?: string }): Promise<PartitionView> {
       authorize(who(caller), 'partitions.create');
       const name = input.name.trim();
+      const description = input.description?.trim() || null;
       try {
         return await withTenant(pool, caller.tenantId, async (tx) => {
           const row = await insertPartition(tx, {
             id: newId('prt'),
             tenantId: caller.tenantId,
             name,
+            description,
             createdBy: caller.actor.id,
           });
           await emit(tx, outbox, {

@@ -2,6 +2,7 @@
 // the gateway with an identity token (Admin, Flow Designer), like the other credential routes.
 // Tokens never appear in a response: the callback answers with the credential's metadata.
 import type { FastifyInstance } from 'fastify';
+import { AppError } from '@flow8/http';
 import type { Guards } from '../../guards';
 import { callerOf } from '../../principal';
 import { credentials as api } from '@flow8/api';
@@ -12,9 +13,15 @@ const callbackSchema = api.oauthCallback;
 
 type CallbackQuery = { state?: string; code?: string; iss?: string; error?: string };
 
-export function oauthRoutes(deps: { oauth: OAuthService; guards: Guards }) {
+/** Without VAULT_OAUTH_REDIRECT_URI no integration is configured: the routes answer 400 saying so. */
+const notConfigured = (): never => {
+  throw new AppError('BAD_REQUEST', 'This integration is not configured for OAuth2');
+};
+
+export function oauthRoutes(deps: { oauth: OAuthService | null; guards: Guards }) {
   return (app: FastifyInstance): void => {
-    const { oauth, guards } = deps;
+    const { guards } = deps;
+    const oauth = deps.oauth ?? { start: notConfigured, callback: notConfigured };
     const onRequest = guards.identity;
     app.post('/v1/credentials/oauth/:integration/start', { schema: startSchema, onRequest }, async (req) =>
       oauth.start(

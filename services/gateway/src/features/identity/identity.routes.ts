@@ -7,7 +7,18 @@ import { forwardTo, upstreamRequest } from '../forward';
 import * as s from './identity.schemas';
 
 const COOKIE_ATTRS = 'Path=/; Secure; HttpOnly; SameSite=Strict';
-export const SESSION_MAX_AGE = 3600;
+
+/**
+ * The cookie lives exactly as long as the session auth opened (AUTH_SESSION_TTL, absolute):
+ * seconds from now until auth's `expiresAt`. A cookie outliving its session would only be
+ * refused later; one dying first would sign users out early.
+ */
+export function sessionMaxAge(expiresAt: unknown, now = Date.now()): number | null {
+  if (typeof expiresAt !== 'string') return null;
+  const end = Date.parse(expiresAt);
+  if (!Number.isFinite(end)) return null;
+  return Math.max(0, Math.floor((end - now) / 1000));
+}
 const TOKEN = /^[A-Za-z0-9._~+/=-]{16,512}$/;
 
 interface LoginAnswer {
@@ -29,10 +40,9 @@ export function identityRoutes(app: FastifyInstance, deps: { upstreams: Upstream
     if (typeof body.sessionToken !== 'string' || !TOKEN.test(body.sessionToken) || typeof body.csrfToken !== 'string') {
       throw new AppError('INTERNAL', 'auth answered a login without session or CSRF token');
     }
-    void reply.header(
-      'set-cookie',
-      `${SESSION_COOKIE}=${body.sessionToken}; ${COOKIE_ATTRS}; Max-Age=${SESSION_MAX_AGE}`,
-    );
+    const maxAge = sessionMaxAge(body.expiresAt);
+    if (maxAge === null) throw new AppError('INTERNAL', 'auth answered a login without a valid expiresAt');
+    void reply.header('set-cookie', `${SESSION_COOKIE}=${body.sessionToken}; ${COOKIE_ATTRS}; Max-Age=${maxAge}`);
     // The session token lives only in the HttpOnly cookie, never where script can read it.
     return { user: body.user, csrfToken: body.csrfToken, expiresAt: body.expiresAt };
   });
@@ -57,6 +67,14 @@ export function identityRoutes(app: FastifyInstance, deps: { upstreams: Upstream
       permissions: effectivePermissions(toAuthzPrincipal(auth)),
       clientIp: request.clientIp,
     };
+  });
+
+  app.post('/v1/me/password', { schema: s.changePasswordSchema }, async (request, reply) => {
+    if (request.auth?.via !== 'session') throw new AppError('FORBIDDEN', 'Only a signed-in user can change a password');
+    await upstreams.json('auth', upstreamRequest(request));
+    // auth ended every session of the user, this one included: the cookie is now worthless.
+    void reply.header('set-cookie', `${SESSION_COOKIE}=; ${COOKIE_ATTRS}; Max-Age=0`);
+    return reply.code(204).send();
   });
 
   app.get('/v1/users', { schema: s.listUsersSchema }, toAuth);

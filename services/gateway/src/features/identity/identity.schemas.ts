@@ -56,6 +56,23 @@ export const logoutSchema = {
   response: { 204: { type: 'null', description: 'Signed out' }, ...errors() },
 } as const;
 
+export const changePasswordSchema = {
+  summary: 'Change one’s own password (session only)',
+  description:
+    'The current password is required (wrong: 403). Ends **every** session of the user, this one ' +
+    'included: the cookie is cleared and the user signs in again with the new password. The new ' +
+    'password must pass the password policy (400 with the reason).',
+  tags,
+  security: cookieOnly,
+  body: {
+    type: 'object',
+    required: ['currentPassword', 'newPassword'],
+    additionalProperties: false,
+    properties: { currentPassword: password, newPassword: password },
+  },
+  response: { 204: { type: 'null', description: 'Changed; every session of the user ended' }, ...errors() },
+} as const;
+
 export const meSchema = {
   summary: 'Who am I: user or API key, tenant, role, effective permissions',
   tags,
@@ -206,7 +223,12 @@ export const deleteGrantSchema = {
 const partition = {
   type: 'object',
   required: ['id', 'name', 'createdAt'],
-  properties: { id: { type: 'string' }, name: { type: 'string' }, createdAt: { type: 'string' } },
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    description: { type: ['string', 'null'] },
+    createdAt: { type: 'string' },
+  },
 } as const;
 
 export const listPartitionsSchema = {
