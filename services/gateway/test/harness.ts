@@ -281,7 +281,14 @@ export interface Res {
 export function call(
   base: string,
   path: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: unknown; rawBody?: string; chunked?: boolean } = {},
+  opts: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: unknown;
+    /** Sent as it is (a Buffer byte for byte: bytes that are not UTF-8 included). */
+    rawBody?: string | Buffer;
+    chunked?: boolean;
+  } = {},
 ): Promise<Res> {
   const payload = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
   return new Promise((resolve, reject) => {
