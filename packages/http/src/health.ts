@@ -79,26 +79,53 @@ const readySchemaBody = {
   additionalProperties: false,
 } as const;
 
+export type ProbePath = '/healthz' | '/readyz';
+export interface ProbeAnswer {
+  status: number;
+  body: { status: string; draining?: boolean; checks?: Record<string, CheckResult> };
+}
+
+const probeAnswerers = new WeakMap<
+  FastifyInstance,
+  (path: ProbePath, log: FastifyBaseLogger) => Promise<ProbeAnswer>
+>();
+
+/**
+ * The app's own probe answers, for a listener other than the app's (the plain-HTTP metrics
+ * listener, which an orchestrator reaches without the client certificate the mTLS port demands).
+ * The same checks and draining state as the app's /healthz and /readyz routes.
+ */
+export function probeAnswerer(app: FastifyInstance): ((path: ProbePath) => Promise<ProbeAnswer>) | null {
+  const answer = probeAnswerers.get(app);
+  return answer ? (path) => answer(path, app.log) : null;
+}
+
 export function installHealthRoutes(
   app: FastifyInstance,
   checks: Record<string, ReadinessCheck>,
   timeoutMs = READINESS_TIMEOUT_MS,
 ): void {
-  // Liveness says only "the event loop answers": it must not depend on anything external,
-  // or a database outage would make the orchestrator restart every replica.
-  app.get('/healthz', { schema: healthSchema }, async () => ({ status: 'ok' }));
+  const answer = async (path: ProbePath, log: FastifyBaseLogger): Promise<ProbeAnswer> => {
+    // Liveness says only "the event loop answers": it must not depend on anything external,
+    // or a database outage would make the orchestrator restart every replica.
+    if (path === '/healthz') return { status: 200, body: { status: 'ok' } };
+    if (isDraining(app)) return { status: 503, body: { status: 'unready', draining: true, checks: {} } };
+    const result = await runReadiness(checks, log, timeoutMs);
+    return {
+      status: result.ready ? 200 : 503,
+      body: { status: result.ready ? 'ready' : 'unready', checks: result.checks },
+    };
+  };
+  probeAnswerers.set(app, answer);
+
+  app.get('/healthz', { schema: healthSchema }, async (request) => (await answer('/healthz', request.log)).body);
 
   app.get(
     '/readyz',
     { schema: { response: { 200: readySchemaBody, 503: readySchemaBody } } },
     async (request, reply) => {
-      if (isDraining(app)) {
-        return reply.code(503).send({ status: 'unready', draining: true, checks: {} });
-      }
-      const result = await runReadiness(checks, request.log, timeoutMs);
-      return reply
-        .code(result.ready ? 200 : 503)
-        .send({ status: result.ready ? 'ready' : 'unready', checks: result.checks });
+      const { status, body } = await answer('/readyz', request.log);
+      return reply.code(status).send(body);
     },
   );
 }

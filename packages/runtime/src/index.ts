@@ -6,7 +6,7 @@ import { createKafka, createOutbox, createOutboxRelay, createPublisher, ensureTo
 import { type Env, parseConfigOrExit, secretValues } from '@flow8/config';
 import { dlqTopic, eventsTopic, eventsTopicConfig } from '@flow8/contracts';
 import { createPool, type Pool } from '@flow8/db';
-import { serve } from '@flow8/http';
+import { probeAnswerer, serve } from '@flow8/http';
 import {
   createLogger,
   serveMetrics,
@@ -131,7 +131,12 @@ export interface ServiceMetrics {
  * the plain-HTTP listener serving GET /metrics on METRICS_HOST:METRICS_PORT. A port that is taken
  * fails the start: a service silently without metrics is found out only when it is needed.
  */
-export async function startServiceMetrics(name: string, config: MetricsConfig): Promise<ServiceMetrics> {
+export async function startServiceMetrics(
+  name: string,
+  config: MetricsConfig,
+  /** The service's app: its /healthz and /readyz are also served on the metrics listener. */
+  app?: FastifyInstance,
+): Promise<ServiceMetrics> {
   const metrics = startMetrics({
     serviceName: config.OTEL_SERVICE_NAME ?? name,
     otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
@@ -139,7 +144,13 @@ export async function startServiceMetrics(name: string, config: MetricsConfig): 
   let server: MetricsServer | null = null;
   try {
     if (config.METRICS_PORT > 0) {
-      server = await serveMetrics({ metrics, host: config.METRICS_HOST, port: config.METRICS_PORT });
+      const probes = app ? probeAnswerer(app) : null;
+      server = await serveMetrics({
+        metrics,
+        host: config.METRICS_HOST,
+        port: config.METRICS_PORT,
+        ...(probes ? { probes } : {}),
+      });
     }
   } catch (e) {
     await metrics.shutdown();
@@ -199,7 +210,7 @@ export async function runService<S extends z.ZodType<BaseConfig, z.ZodTypeDef, u
     await svc.start();
     // After create(): a service refusing to start (wrong key, bad config) binds no port at all.
     // Before serve(): the service's first requests are already counted.
-    const metrics = await startServiceMetrics(opts.name, config);
+    const metrics = await startServiceMetrics(opts.name, config, svc.app);
     const running = await serve(svc.app, {
       host: config.HOST,
       port: config.PORT,

@@ -1,5 +1,7 @@
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { buildServiceApp, markDraining } from '@flow8/http';
+import { createLogger } from '@flow8/telemetry';
 import { startServiceMetrics } from './index';
 
 const config = (port: number) => ({ METRICS_HOST: '127.0.0.1', METRICS_PORT: port, OTEL_SERVICE_NAME: undefined });
@@ -58,4 +60,47 @@ describe('startServiceMetrics', () => {
       await new Promise((r) => taken.close(r));
     }
   });
+
+  it('serves the app’s /healthz and /readyz on the plain-HTTP listener, where a kubelet needs no client certificate', async () => {
+    const logger = createLogger({ service: 'svc', level: 'silent', destination: { write: () => undefined } });
+    let dbUp = false;
+    const app = buildServiceApp({
+      service: 'svc',
+      logger,
+      readiness: {
+        postgres: async () => {
+          if (!dbUp) throw new Error('connection refused');
+        },
+      },
+    });
+    await app.ready();
+    const m = await startServiceMetrics('svc', config(await freePort()), app);
+    try {
+      const base = m.server!.url.replace(/\/metrics$/, '');
+      expect(await get(`${base}/healthz`)).toEqual({ status: 200, body: '{"status":"ok"}' });
+      expect(await get(`${base}/readyz`)).toEqual({
+        status: 503,
+        body: '{"status":"unready","checks":{"postgres":"fail"}}',
+      });
+      dbUp = true;
+      expect(await get(`${base}/readyz`)).toEqual({
+        status: 200,
+        body: '{"status":"ready","checks":{"postgres":"ok"}}',
+      });
+      markDraining(app);
+      expect((await get(`${base}/readyz`)).status).toBe(503);
+      expect((await get(`${base}/metrics`)).status).toBe(200);
+    } finally {
+      await m.stop();
+      await app.close();
+    }
+  });
 });
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((r) => probe.close(r));
+  return port;
+}

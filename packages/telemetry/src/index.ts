@@ -31,7 +31,7 @@ export type {
   MetricsOptions,
   Observation,
 } from './metrics';
-export { serveMetrics, type MetricsServer } from './metrics-server';
+export { type MetricsServer, type ProbeHandler, serveMetrics } from './metrics-server';
 // Re-exported so bus/http/services create spans without depending on @opentelemetry/api themselves.
 export { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 export type { Attributes, Context, Span } from '@opentelemetry/api';

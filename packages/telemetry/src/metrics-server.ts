@@ -1,10 +1,17 @@
-// The metrics listener: plain HTTP, GET /metrics only, on its own address and port. It is kept
-// apart from the service's HTTPS/mTLS listener so Prometheus needs no client certificate and the
-// service's API surface does not grow; it serves nothing but aggregate, label-bounded numbers.
-// Bind it to loopback (the default) or to an address a NetworkPolicy restricts to the scraper.
+// The metrics listener: plain HTTP on its own address and port, serving GET /metrics and — when
+// the service hands over its probes — GET /healthz and /readyz. It is kept apart from the
+// service's HTTPS/mTLS listener so Prometheus and an orchestrator's HTTP probes (a kubelet has no
+// client certificate) need none, and the service's API surface does not grow; it serves nothing
+// but aggregate, label-bounded numbers and probe outcomes. Bind it to loopback (the default) or to
+// an address a NetworkPolicy restricts to the scraper and the kubelet.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PROMETHEUS_CONTENT_TYPE, type MetricsHandle } from './metrics';
+
+/** The service's probe answers (@flow8/http probeAnswerer), served as JSON. */
+export type ProbeHandler = (
+  path: '/healthz' | '/readyz',
+) => Promise<{ status: number; body: Record<string, unknown> | object }>;
 
 export interface MetricsServer {
   /** e.g. `http://127.0.0.1:9104/metrics` (with the real port when 0 was asked for). */
@@ -26,8 +33,35 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
   res.end(body);
 }
 
-async function handle(metrics: MetricsHandle, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function answerProbe(
+  probes: ProbeHandler,
+  path: '/healthz' | '/readyz',
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n', { allow: 'GET' });
+  try {
+    const { status, body } = await probes(path);
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  } catch {
+    send(res, 503, 'probe failed\n');
+  }
+}
+
+async function handle(
+  metrics: MetricsHandle,
+  probes: ProbeHandler | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
+  if (probes && (path === '/healthz' || path === '/readyz')) return answerProbe(probes, path, req, res);
   if (path !== '/metrics') return send(res, 404, 'not found\n');
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n', { allow: 'GET' });
   let timer: NodeJS.Timeout | undefined;
@@ -55,8 +89,10 @@ export async function serveMetrics(opts: {
   metrics: MetricsHandle;
   host: string;
   port: number;
+  /** Also answer GET /healthz and /readyz with the service's own probes. */
+  probes?: ProbeHandler;
 }): Promise<MetricsServer> {
-  const server = createServer((req, res) => void handle(opts.metrics, req, res));
+  const server = createServer((req, res) => void handle(opts.metrics, opts.probes, req, res));
   // A scraper keeps its connection alive between scrapes; shutdown must not wait for it.
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

@@ -456,7 +456,10 @@ describe('sessions, CSRF and the API-key lifecycle through real auth', () => {
     });
     expect(login.status).toBe(200);
     const setCookie = String(login.headers['set-cookie']);
-    expect(setCookie).toMatch(/^__Host-flow8_session=[^;]+; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=3600$/);
+    // Max-Age: the seconds left of auth's session (AUTH_SESSION_TTL, 1 h by default).
+    expect(setCookie).toMatch(/^__Host-flow8_session=[^;]+; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    expect(Number(/Max-Age=(\d+)/.exec(setCookie)?.[1])).toBeGreaterThan(3600 - 30);
+    expect(Number(/Max-Age=(\d+)/.exec(setCookie)?.[1])).toBeLessThanOrEqual(3600);
     const session = /^__Host-flow8_session=([^;]+)/.exec(setCookie)![1]!;
     const body = login.json<{ csrfToken: string; user: { email: string }; sessionToken?: string }>();
     expect(body.user.email).toBe('admin@gw.test');

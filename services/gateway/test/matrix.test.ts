@@ -285,6 +285,35 @@ const BUILDERS: Record<string, Builder> = {
     };
   },
   'GET /v1/me': async () => ({ path: '/v1/me', status: 200 }),
+  'POST /v1/me/password': async (caller) => {
+    // A throwaway user of the caller's role: a change ends every session of the user, and the
+    // caller's standing session must survive the suite.
+    if (caller.kind !== 'session') {
+      return {
+        path: '/v1/me/password',
+        body: { currentPassword: 'irrelevant', newPassword: strongPassword() },
+        status: 204,
+      };
+    }
+    const email = `pw-${randomId().slice(0, 8)}@matrix.test`;
+    const password = strongPassword();
+    await must(gw.url, '/v1/users', {
+      method: 'POST',
+      headers: as(admin.headers),
+      body: { email, password, role: caller.role },
+    });
+    const fresh = await login(gw.url, { tenant: company.slug, email, password }, from);
+    return {
+      path: '/v1/me/password',
+      headers: fresh.headers,
+      body: { currentPassword: password, newPassword: strongPassword() },
+      status: 204,
+      check: async (wasAllowed) => {
+        const after = await call(gw.url, '/v1/me', { headers: as(fresh.headers) });
+        expect(after.status).toBe(wasAllowed ? 401 : 200);
+      },
+    };
+  },
   'GET /v1/users': async () => ({ path: '/v1/users?limit=5', status: 200 }),
   'POST /v1/users': async () => {
     const email = `new-${randomId().slice(0, 10)}@matrix.test`;

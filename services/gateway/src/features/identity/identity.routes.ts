@@ -17,7 +17,7 @@ export function sessionMaxAge(expiresAt: unknown, now = Date.now()): number | nu
   if (typeof expiresAt !== 'string') return null;
   const end = Date.parse(expiresAt);
   if (!Number.isFinite(end)) return null;
-  return Math.max(0, Math.floor((end - now) / 1000));
+  return Math.max(0, Math.round((end - now) / 1000));
 }
 const TOKEN = /^[A-Za-z0-9._~+/=-]{16,512}$/;
 
