@@ -1,4 +1,4 @@
-// § Audit (shared/API.md), served by audit-ingest behind the gateway. Both validate with these.
+// § Audit (docs/api.md), served by audit-ingest behind the gateway. Both validate with these.
 import { listResponse } from '@flow8/http';
 
 const isoTime = { type: 'string', format: 'date-time' } as const;

@@ -1,4 +1,4 @@
-// § Credentials (shared/API.md), served by credential-vault behind the gateway. The vault
+// § Credentials (docs/api.md), served by credential-vault behind the gateway. The vault
 // validates with these schemas and the gateway validates both directions with the same ones (and
 // documents them in its OpenAPI), so a field added here reaches clients through both — and a
 // field not listed in a response schema (a secret by mistake) is dropped by either serializer.

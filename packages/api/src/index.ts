@@ -1,4 +1,4 @@
-// The public API's schemas by section of shared/API.md. Import a section as a namespace:
+// The public API's schemas by section of docs/api.md. Import a section as a namespace:
 //   import { credentials } from '@flow8/api';  credentials.createCredential.body
 export * as credentials from './credentials';
 export * as audit from './audit';

@@ -32,7 +32,7 @@ export interface Grant {
 
 /**
  * The permissions a granted action confers on its one resource — what a grant can EXTEND a role
- * with. `read` on a flow covers the flow and its executions (API.md: history is "by grant").
+ * with. `read` on a flow covers the flow and its executions (docs/api.md: history is "by grant").
  */
 export const ACTION_PERMISSIONS: {
   readonly [T in GrantResourceType]: { readonly [A in (typeof GRANT_ACTIONS)[T][number]]: readonly Permission[] };

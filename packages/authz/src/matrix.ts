@@ -76,7 +76,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   // Everything in the company: users, security policies, integrations, all flows and executions.
   admin: PERMISSIONS.filter((p) => !OPERATOR_ONLY.has(p)),
   // Builds flows and configures integrations and their credentials. Does not trigger runs or read
-  // execution history by role (shared/API.md: triggering is the Executor's; history is "by grant"):
+  // execution history by role (docs/api.md: triggering is the Executor's; history is "by grant"):
   // a grant on a flow extends a designer with `execute` or `read` of its executions where needed.
   flow_designer: [
     ...OWN_KEYS,
@@ -91,7 +91,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   // Triggers flows and reads the execution history of the flows they can access; the flows they
   // run call integrations, hence `integrations:use` (narrowed by integration grants).
   executor: [...OWN_KEYS, 'flows:read', 'flows:execute', 'executions:read', 'integrations:use'],
-  // Read-only flows and executions, and the audit log (shared/API.md § Audit: "Admin, Viewer"):
+  // Read-only flows and executions, and the audit log (docs/api.md § Audit: "Admin, Viewer"):
   // compliance officers and auditors.
   viewer: [...OWN_KEYS, 'flows:read', 'executions:read', 'audit:read'],
 };

@@ -2,7 +2,7 @@ import type { Principal } from './decide';
 import { ROLES, type Role } from './matrix';
 import { authorizeRoute, expectedAllowed, matchRoute, ROUTE_PERMISSIONS, type RoutePermission } from './routes';
 
-// shared/API.md § Identity and access, § Credentials and § Audit (plus GET /v1/keys), written out: which role may call what.
+// docs/api.md § Identity and access, § Credentials and § Audit, written out: which role may call what.
 // Columns: admin, flow_designer, executor, viewer. "own" rows are allowed for the caller's own keys.
 const Y = true;
 const N = false;
@@ -54,7 +54,7 @@ const key = (r: RoutePermission): string => `${r.method} ${r.path}`;
 const userOf = (role: Role): Principal => ({ type: 'user', id: `usr_${role}`, role });
 
 describe('ROUTE_PERMISSIONS', () => {
-  it('covers exactly the routes of API.md § Identity and access, § Credentials and § Audit, once each', () => {
+  it('covers exactly the routes of docs/api.md § Identity and access, § Credentials and § Audit, once each', () => {
     const keys = ROUTE_PERMISSIONS.map(key);
     expect(new Set(keys).size).toBe(keys.length);
     expect([...keys].sort()).toEqual(Object.keys(EXPECTED).sort());

@@ -1,7 +1,7 @@
 // What each public route requires, for the gateway's route-level gate and for the role × endpoint
-// security tests. Covers shared/API.md § Identity and access, § Credentials (OAuth2 start and
+// security tests. Covers docs/api.md § Identity and access, § Credentials (OAuth2 start and
 // callback included) and § Audit exactly, plus `GET /v1/keys` (the data keys' re-encryption
-// progress, which API.md does not list); per-resource checks (which flow, whose key, whose OAuth
+// progress); per-resource checks (which flow, whose key, whose OAuth
 // state) stay with the service, through decide().
 import { decide, type Decision, type Principal } from './decide';
 import type { Grant } from './grants';
@@ -19,7 +19,7 @@ export type RouteAccess = Permission | 'public' | 'authenticated' | 'operator';
 
 export interface RoutePermission {
   method: HttpMethod;
-  /** Path pattern as in API.md; `:name` matches one segment. No query string. */
+  /** Path pattern as in docs/api.md; `:name` matches one segment. No query string. */
   path: string;
   permission: RouteAccess;
   /**

@@ -1,6 +1,6 @@
 import { AppError } from './errors';
 
-/** Keyset cursors for list routes (API.md: `?limit=&cursor=` → `{items, nextCursor}`): the last id of a page, opaque to clients. */
+/** Keyset cursors for list routes (docs/api.md: `?limit=&cursor=` → `{items, nextCursor}`): the last id of a page, opaque to clients. */
 export function encodeCursor(lastId: string): string {
   return Buffer.from(JSON.stringify({ a: lastId })).toString('base64url');
 }

@@ -1,5 +1,5 @@
 /**
- * The closed set of error codes every flow8 API answers with (shared/API.md § Conventions).
+ * The closed set of error codes every flow8 API answers with (docs/api.md § Conventions).
  * Adding a code is a contract change: add it here and to `statusFor`, which the compiler
  * then forces to stay exhaustive.
  */

@@ -10,7 +10,7 @@ import {
 } from './audit.schemas';
 
 /**
- * Who may read the audit log (API.md § Audit): Admin, Viewer, or an API key with `audit:read`.
+ * Who may read the audit log (docs/api.md § Audit): Admin, Viewer, or an API key with `audit:read`.
  * The gateway decides first; the service decides again, so a mis-routed request still fails.
  */
 function callerOf(req: FastifyRequest): Caller {

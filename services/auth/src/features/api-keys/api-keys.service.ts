@@ -1,7 +1,7 @@
 // API keys: issue, list, rotate, revoke. Every change commits with its event in one transaction
 // scoped to the caller's tenant; revocations then reach Redis before the request answers.
 //
-// Who may do what (shared/API.md "Admin (own keys: any user)"): an Admin manages every key of
+// Who may do what (docs/api.md "Admin (own keys: any user)"): an Admin manages every key of
 // the company; any other user only the keys they own. Someone else's key answers 404, exactly as a
 // key that does not exist: a non-admin cannot list other users' keys, so a 403 would only confirm
 // that a guessed id exists. Only a signed-in user manages keys: an API key cannot mint or rotate
