@@ -363,7 +363,15 @@ describe('the real process (main.ts)', () => {
       expect(one(t, 'flow8_outbox_relay_leader')).toBe(1);
       // The HTTPS port does not serve metrics; the metrics port does not serve the API.
       expect((await httpsRequest(`https://localhost:${port}/metrics`, { as: 'testkit' })).status).toBe(404);
-      expect((await scrape(url.replace('/metrics', '/healthz'))).status).toBe(404);
+      expect((await scrape(url.replace('/metrics', '/v1/audit/events'))).status).toBe(404);
+      // The probes: on the HTTPS port only with a client certificate (a kubelet has none), so they
+      // are also on the metrics port, answered by the same checks.
+      await expect(httpsRequest(`https://localhost:${port}/healthz`, { as: null })).rejects.toThrow();
+      const live = await scrape(url.replace('/metrics', '/healthz'));
+      expect({ status: live.status, body: live.body }).toEqual({ status: 200, body: '{"status":"ok"}' });
+      const ready = await scrape(url.replace('/metrics', '/readyz'));
+      expect(ready.status).toBe(200);
+      expect(JSON.parse(ready.body)).toMatchObject({ status: 'ready', checks: { postgres: 'ok' } });
     } finally {
       await db.drop();
     }
