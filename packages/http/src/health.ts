@@ -81,7 +81,7 @@ const readySchemaBody = {
 
 export type ProbePath = '/healthz' | '/readyz';
 export interface ProbeAnswer {
-  status: number;
+  status: 200 | 503;
   body: { status: string; draining?: boolean; checks?: Record<string, CheckResult> };
 }
 
