@@ -3,6 +3,7 @@
 #   ca.pem / ca-key.pem                EC P-256 CA, 10 years
 #   server.pem / server-key.pem        SAN DNS:localhost, IP:127.0.0.1, IP:::1 (+ DNS:postgres,
 #                                      DNS:kafka, DNS:redis for docker-compose); serverAuth+clientAuth
+#   kafka-broker.pem / -key.pem        CN=kafka-broker, the broker's own certificate (Kafka super user)
 #   <name>.pem / <name>-key.pem        CN=<name>, SAN DNS:localhost, IP:127.0.0.1 (+ DNS:<name>, the
 #                                      compose service name); clientAuth+serverAuth
 #                                      for every name in FLOW8_CERT_NAMES (scripts/lib/common.sh)
@@ -83,6 +84,9 @@ EOF
 }
 
 issue server localhost "DNS:localhost,DNS:postgres,DNS:kafka,DNS:redis,IP:127.0.0.1,IP:::1" "serverAuth,clientAuth"
+# Kafka's own identity (its listeners, and itself as a client of its controller listener): a
+# broker super user, so it is not the certificate PostgreSQL and Redis also hold.
+issue kafka-broker kafka-broker "DNS:localhost,DNS:kafka,IP:127.0.0.1,IP:::1" "serverAuth,clientAuth"
 for n in "${FLOW8_CERT_NAMES[@]}"; do
   issue "$n" "$n" "DNS:localhost,DNS:$n,IP:127.0.0.1" "clientAuth,serverAuth"
 done

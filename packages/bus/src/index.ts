@@ -14,3 +14,17 @@ export {
 import { fileURLToPath } from 'node:url';
 /** The bus's own migrations (the outbox table), applied by every service that publishes. */
 export const OUTBOX_MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
+export {
+  ADMIN_PRINCIPAL,
+  BUS_ROLES,
+  EVENTS_RETENTION_DAYS,
+  busAcls,
+  busTopics,
+  eventsRetentionMs,
+  provisionBus,
+  requireTopics,
+  topicConfig,
+  topicsOf,
+  type BusRole,
+  type ProvisionResult,
+} from './topology';

@@ -2,9 +2,16 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
-import { createKafka, createOutbox, createOutboxRelay, createPublisher, ensureTopics, type Kafka } from '@flow8/bus';
+import {
+  createKafka,
+  createOutbox,
+  createOutboxRelay,
+  createPublisher,
+  requireTopics,
+  topicsOf,
+  type Kafka,
+} from '@flow8/bus';
 import { type Env, parseConfigOrExit, secretValues } from '@flow8/config';
-import { dlqTopic, eventsTopic, eventsTopicConfig } from '@flow8/contracts';
 import { createPool, type Pool } from '@flow8/db';
 import { probeAnswerer, serve } from '@flow8/http';
 import {
@@ -78,15 +85,12 @@ export function createServiceBus(opts: {
         if (relay.stats().lastError) throw new Error('outbox relay cannot reach Kafka');
       },
     },
-    /** Creates the events topics (and their dead-letter topics) of these domains if missing. */
-    async ensureDomainTopics(domains: readonly string[]) {
-      const topics = domains.map((d) => eventsTopic(d, config.KAFKA_TOPIC_PREFIX));
-      const settings = new Map(domains.map((d) => [eventsTopic(d, config.KAFKA_TOPIC_PREFIX), eventsTopicConfig(d)]));
-      await ensureTopics(kafka, [...topics, ...topics.map(dlqTopic)], {
-        partitions: config.KAFKA_TOPIC_PARTITIONS,
-        replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-        config: (topic) => settings.get(topic) ?? {},
-      });
+    /**
+     * Checks that the topics this service produces to and consumes from (packages/bus topology)
+     * exist. Services do not create topics: the admin step (`pnpm -s kafka:topics`) does.
+     */
+    async requireTopics() {
+      await requireTopics(kafka, topicsOf(opts.name, config.KAFKA_TOPIC_PREFIX));
     },
     async stop() {
       await relay.stop();

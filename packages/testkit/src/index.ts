@@ -1,6 +1,6 @@
 export { stackEnv, certPair, type StackEnv } from './stack';
 export { freshDatabase, type TestDatabase } from './database';
-export { uniqueTopicPrefix, testKafka, createEventTopics, readTopic } from './kafka';
+export { uniqueTopicPrefix, provisionTopics, adminKafka, testKafka, readTopic } from './kafka';
 export { eventually } from './wait';
 export { httpsRequest, type HttpsResponse } from './https';
 export { stopKafka, restartStack } from './faults';

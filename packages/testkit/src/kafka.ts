@@ -1,11 +1,38 @@
 import { randomBytes } from 'node:crypto';
-import { createKafka, ensureTopics, topicEndOffsets, type Kafka } from '@flow8/bus';
-import { DOMAINS, dlqTopic, eventsTopic } from '@flow8/contracts';
+import { createKafka, provisionBus, topicEndOffsets, type Kafka } from '@flow8/bus';
+import { DOMAINS, eventsTopic } from '@flow8/contracts';
 import { certPair, stackEnv } from './stack';
 
-/** A topic prefix unique to one suite, so suites sharing the broker never see each other's events. */
+/**
+ * A topic prefix unique to one suite, so suites sharing the broker never see each other's events.
+ * Its topics and ACLs do not exist until `provisionTopics(prefix)` (services do not create topics).
+ */
 export function uniqueTopicPrefix(): string {
   return `t${randomBytes(4).toString('hex')}.`;
+}
+
+/** The admin principal's client (User:kafka-admin, a broker super user): provisioning only. */
+export function adminKafka(clientId = 'testkit-admin'): Kafka {
+  return testKafka(clientId, 'kafka-admin');
+}
+
+const provisioned = new Map<string, Promise<string[]>>();
+
+/**
+ * The admin step for one suite's prefix, as `pnpm -s kafka:topics` does for an installation:
+ * every domain's events and dead-letter topics with their retention, the services' ACLs under
+ * the prefix, and the testkit principal's read/write on the prefix. Returns the events topics.
+ */
+export function provisionTopics(prefix: string): Promise<string[]> {
+  let p = provisioned.get(prefix);
+  if (!p) {
+    p = provisionBus(adminKafka(), { prefix, partitions: 3, replicationFactor: 1, testPrincipal: 'testkit' }).then(
+      () => DOMAINS.map((d) => eventsTopic(d, prefix)),
+    );
+    p.catch(() => provisioned.delete(prefix));
+    provisioned.set(prefix, p);
+  }
+  return p;
 }
 
 export function testKafka(clientId = 'testkit', certName = 'testkit'): Kafka {
@@ -14,12 +41,6 @@ export function testKafka(clientId = 'testkit', certName = 'testkit'): Kafka {
   return createKafka({ brokers: env.kafkaBrokers, clientId, tls: { ca, cert, key } });
 }
 
-/** Every events topic of every domain (and its dead-letter topic) under the prefix. */
-export async function createEventTopics(kafka: Kafka, prefix: string): Promise<string[]> {
-  const topics = DOMAINS.map((d) => eventsTopic(d, prefix));
-  await ensureTopics(kafka, [...topics, ...topics.map(dlqTopic)], { partitions: 3, replicationFactor: 1 });
-  return topics;
-}
 
 /** Reads every message currently on a topic (from the beginning), with a bounded wait. */
 export async function readTopic(

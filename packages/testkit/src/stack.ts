@@ -10,6 +10,8 @@ export interface StackEnv {
   caFile: string;
   certsDir: string;
   kafkaBrokers: string[];
+  /** The KRaft controller listener (`host:port`), TLS with client certificates like the brokers; '' if unknown. */
+  kafkaController: string;
   pgAdminUrl: string;
   redisUrl: string;
   /** e.g. databaseUrl('AUDIT') → { app, owner } */
@@ -59,6 +61,8 @@ export function stackEnv(): StackEnv {
     caFile: need('FLOW8_CA_FILE'),
     certsDir: need('FLOW8_CERTS_DIR'),
     kafkaBrokers: need('KAFKA_BROKERS').split(','),
+    // Optional: a stack.env written before the controller listener was described lacks it.
+    kafkaController: process.env.FLOW8_KAFKA_CONTROLLER ?? raw.FLOW8_KAFKA_CONTROLLER ?? '',
     pgAdminUrl: need('FLOW8_PG_ADMIN_URL'),
     redisUrl: need('REDIS_URL'),
     databaseUrls: (db) => ({ app: need(`${db}_DATABASE_URL`), owner: need(`${db}_MIGRATION_DATABASE_URL`) }),

@@ -1,6 +1,5 @@
 // Wires audit-ingest from its config: used by main.ts and by the integration tests, which run
 // the real service in-process against the real stack.
-import { DOMAINS } from '@flow8/contracts';
 import { fromBase64, ready, signingKeyPairFromSeed } from '@flow8/crypto';
 import { createServiceBus, identityPublicKeys, loadTls, servicePool } from '@flow8/runtime';
 import type { Logger } from '@flow8/telemetry';
@@ -22,10 +21,12 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
   const metrics = createAuditMetrics();
   const trustedPublicKeys = [keyPair.publicKey, ...(config.AUDIT_TRUSTED_PUBLIC_KEYS ?? []).map((k) => fromBase64(k))];
   const checkpoints = createCheckpointService({ pool, keyPair, logger, metrics, trustedPublicKeys });
-  const ingest = createIngestService({ pool, groupId: config.AUDIT_CONSUMER_GROUP, logger, metrics });
+  // Under the installation's topic prefix, like its topics: the group its Kafka ACL names.
+  const groupId = `${config.KAFKA_TOPIC_PREFIX}${config.AUDIT_CONSUMER_GROUP}`;
+  const ingest = createIngestService({ pool, groupId, logger, metrics });
   const consumer = createLedgerConsumer({
     kafka,
-    groupId: config.AUDIT_CONSUMER_GROUP,
+    groupId,
     topicPrefix: config.KAFKA_TOPIC_PREFIX,
     deadLetters: publisher,
     ingest,
@@ -57,7 +58,7 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
     keyPair,
     /** Topics, partitions, key, then the loops. The HTTP listener is the caller's. */
     async start() {
-      await bus.ensureDomainTopics(DOMAINS);
+      await bus.requireTopics();
       await pool.query('SELECT ledger_ensure_partitions(2)');
       // Months ahead exist well before they are needed; a daily run keeps it that way.
       partitionTimer = setInterval(() => void ensurePartitions(), 24 * 3600_000);

@@ -20,6 +20,7 @@ import {
   stopKafka,
   testIdentityKey,
   testKafka,
+  provisionTopics,
   uniqueTopicPrefix,
 } from '@flow8/testkit';
 import { AUDIT_MIGRATIONS, startAudit } from './harness';
@@ -130,6 +131,7 @@ describe('audit-ingest killed mid-batch', () => {
   test('restarted, it continues without loss or duplicate and every chain verifies', async () => {
     const db = await freshDatabase('AUDIT', AUDIT_MIGRATIONS);
     const prefix = uniqueTopicPrefix();
+    await provisionTopics(prefix);
     const env = stackEnv();
     const tls = certPair('audit-ingest');
     const port = 20000 + Math.floor(Math.random() * 20000);
@@ -142,7 +144,6 @@ describe('audit-ingest killed mid-batch', () => {
       TLS_KEY_FILE: tls.keyFile,
       AUDIT_DATABASE_URL: db.appUrl,
       AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
-      AUDIT_CONSUMER_GROUP: `audit-${prefix}`,
       KAFKA_TOPIC_PREFIX: prefix,
       AUDIT_ALLOWED_CALLERS: 'testkit',
       INTERNAL_IDENTITY_PUBLIC_KEYS: identity.publicKeyBase64,

@@ -9,6 +9,7 @@ import {
   freshDatabase,
   stackEnv,
   testIdentityKey,
+  provisionTopics,
   uniqueTopicPrefix,
   type TestDatabase,
 } from '@flow8/testkit';
@@ -37,7 +38,6 @@ export function auditConfig(
     TLS_KEY_FILE: tls.keyFile,
     AUDIT_DATABASE_URL: db.appUrl,
     AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
-    AUDIT_CONSUMER_GROUP: `audit-${prefix}`,
     KAFKA_TOPIC_PREFIX: prefix,
     AUDIT_ALLOWED_CALLERS: 'gateway,testkit',
     INTERNAL_IDENTITY_PUBLIC_KEYS: identityPublicKey,
@@ -51,6 +51,7 @@ export async function startAudit(
 ) {
   const db = opts.db ?? (await freshDatabase('AUDIT', AUDIT_MIGRATIONS));
   const prefix = opts.prefix ?? uniqueTopicPrefix();
+  await provisionTopics(prefix);
   const identity = testIdentityKey();
   const config = auditConfig(db, prefix, opts.overrides, identity.publicKeyBase64);
   const logger = createLogger({ service: 'audit-ingest', level: config.LOG_LEVEL });

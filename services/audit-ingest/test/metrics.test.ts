@@ -22,6 +22,7 @@ import {
   stackEnv,
   testIdentityKey,
   testKafka,
+  provisionTopics,
   uniqueTopicPrefix,
 } from '@flow8/testkit';
 import { AUDIT_MIGRATIONS, startAudit } from './harness';
@@ -142,7 +143,7 @@ describe('audit-ingest metrics', () => {
     await publisher.publish([{ topic, key: A, value: Buffer.from('{not json'), headers: {} }]);
     await eventually(async () => (await ledgerCount()) >= 10, { what: '10 ledger entries', timeoutMs: 60_000 });
 
-    const group = audit.config.AUDIT_CONSUMER_GROUP;
+    const group = `${audit.prefix}${audit.config.AUDIT_CONSUMER_GROUP}`;
     const t = await eventually(
       async () => {
         const s = await text();
@@ -169,7 +170,7 @@ describe('audit-ingest metrics', () => {
   });
 
   test('consumer lag grows while the ingest is stuck and drains once it recovers', async () => {
-    const group = audit.config.AUDIT_CONSUMER_GROUP;
+    const group = `${audit.prefix}${audit.config.AUDIT_CONSUMER_GROUP}`;
     const lagOf = async () => {
       const s = await text();
       const series = samples(s, 'flow8_consumer_lag', { topic, consumer_group: group });
@@ -326,6 +327,7 @@ describe('the real process (main.ts)', () => {
       const tls = certPair('audit-ingest');
       const [port, metricsPort] = [await freePort(), await freePort()];
       const prefix = uniqueTopicPrefix();
+      await provisionTopics(prefix);
       child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot(), 'services/audit-ingest/src/main.ts')], {
         cwd: repoRoot(),
         env: {
@@ -338,7 +340,6 @@ describe('the real process (main.ts)', () => {
           TLS_KEY_FILE: tls.keyFile,
           AUDIT_DATABASE_URL: db.appUrl,
           AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
-          AUDIT_CONSUMER_GROUP: `audit-${prefix}`,
           KAFKA_TOPIC_PREFIX: prefix,
           INTERNAL_IDENTITY_PUBLIC_KEYS: testIdentityKey().publicKeyBase64,
           LOG_LEVEL: 'error',

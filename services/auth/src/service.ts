@@ -86,7 +86,7 @@ export async function createAuth(config: AuthConfig, logger: Logger, opts: { now
     apiKeys,
     /** Topics, the relay, then every company's allowlist into Redis. The HTTP listener is the caller's. */
     async start() {
-      await bus.ensureDomainTopics(['identity']);
+      await bus.requireTopics();
       relay.start();
       await apiKeys.start();
       await mirrorAllowlists();

@@ -12,6 +12,7 @@ import {
   freshDatabase,
   httpsRequest,
   stackEnv,
+  provisionTopics,
   uniqueTopicPrefix,
   type HttpsResponse,
   type TestDatabase,
@@ -68,6 +69,7 @@ export type Principal = Partial<InternalPrincipal> & Pick<InternalPrincipal, 'te
 export async function startAuth(opts: { db?: TestDatabase; prefix?: string; overrides?: Record<string, string> } = {}) {
   const db = opts.db ?? (await freshDatabase('AUTH', AUTH_MIGRATIONS));
   const prefix = opts.prefix ?? uniqueTopicPrefix();
+  await provisionTopics(prefix);
   const seed = randomBytes(32);
   const signer = createIdentitySigner({ seed });
   const config = authConfig(db, prefix, Buffer.from(ed25519RawPublicKey(seed)).toString('base64'), opts.overrides);

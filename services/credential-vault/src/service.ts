@@ -150,8 +150,7 @@ export async function createVault(config: VaultConfig, logger: Logger) {
       while (running) await running;
     },
     async start() {
-      // The identity topic too: the grant copy reads it (auth may not have created it yet).
-      await bus.ensureDomainTopics(['vault', 'identity']);
+      await bus.requireTopics();
       relay.start();
       await grants.start();
       timer = setInterval(reencrypt, config.VAULT_REENCRYPT_INTERVAL);

@@ -16,6 +16,7 @@ import {
   readTopic,
   stackEnv,
   testKafka,
+  provisionTopics,
   uniqueTopicPrefix,
   type HttpsResponse,
   type TestDatabase,
@@ -72,6 +73,7 @@ export interface StartOptions {
 export async function startVault(opts: StartOptions = {}) {
   const db = opts.db ?? (await freshDatabase('VAULT', VAULT_MIGRATIONS));
   const prefix = opts.prefix ?? uniqueTopicPrefix();
+  await provisionTopics(prefix);
   const seed = opts.seed ?? randomBytes(32);
   const signer = createIdentitySigner({ seed });
   const env = vaultEnv(db, prefix, Buffer.from(ed25519RawPublicKey(seed)).toString('base64'), opts.overrides);
