@@ -21,6 +21,8 @@ import {
   consumerDeadLetters,
   consumerHandlerFailures,
   consumerMessages,
+  LAG_AGE_LABELS,
+  LAG_AGE_METRIC,
   LAG_LABELS,
   LAG_METRIC,
 } from './metrics';
@@ -110,6 +112,7 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
   const fromBeginning = opts.fromBeginning ?? true;
   const lag = createLagMonitor({ kafka: opts.kafka, groupId: opts.groupId, fromBeginning, logger: opts.logger });
   let lagGauge: GaugeRegistration | null = null;
+  let lagAgeGauge: GaugeRegistration | null = null;
   const labelsOf = (topic: string) => ({ topic, consumer_group: opts.groupId });
 
   async function onBatch(payload: EachBatchPayload): Promise<void> {
@@ -268,6 +271,17 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
             (s) => [s.lag, { topic: s.topic, partition: s.partition, consumer_group: opts.groupId }] as const,
           ),
       );
+      lagAgeGauge ??= observableGauge(
+        LAG_AGE_METRIC,
+        {
+          description:
+            'Age of the oldest message the group has not consumed yet, over the partitions this member owns (0: none waiting)',
+          unit: 's',
+          labels: LAG_AGE_LABELS,
+        },
+        async () =>
+          (await lag.ages()).map((s) => [s.ageSeconds, { topic: s.topic, consumer_group: opts.groupId }] as const),
+      );
       await consumer.connect();
       await consumer.subscribe({ topics: opts.topics, fromBeginning });
       await consumer.run({
@@ -281,6 +295,8 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
       stopping = true;
       lagGauge?.remove();
       lagGauge = null;
+      lagAgeGauge?.remove();
+      lagAgeGauge = null;
       await consumer?.disconnect();
       consumer = null;
       await lag.close();

@@ -28,3 +28,5 @@ export {
   type BusRole,
   type ProvisionResult,
 } from './topology';
+export { replayDeadLetters, replayGroup, type ReplayDecision, type ReplayResult } from './replay';
+export { oldestUnconsumedAgeMs, createLagMonitor, type LagAgeSample } from './lag';

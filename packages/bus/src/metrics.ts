@@ -29,6 +29,9 @@ export const consumerBatchDuration = histogram('flow8_consumer_batch_duration_se
 
 export const LAG_METRIC = 'flow8_consumer_lag';
 export const LAG_LABELS = ['topic', 'partition', 'consumer_group'] as const;
+/** Alert on this well before a topic's retention (docs/operations.md): it is how long events have waited. */
+export const LAG_AGE_METRIC = 'flow8_consumer_lag_age_seconds';
+export const LAG_AGE_LABELS = ['topic', 'consumer_group'] as const;
 
 export const outboxPublished = counter('flow8_outbox_published', {
   description: 'Outbox rows published to Kafka and marked sent, by topic',

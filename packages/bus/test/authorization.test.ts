@@ -16,7 +16,12 @@ const { ConfigResourceTypes } = kafkajs;
 /** A client authenticated by a service's (or any named) certificate; no retries, so refusals are quick. */
 function as(certName: string): Kafka {
   const { ca, cert, key } = certPair(certName);
-  return createKafka({ brokers: stackEnv().kafkaBrokers, clientId: `attack-${certName}`, tls: { ca, cert, key }, retries: 0 });
+  return createKafka({
+    brokers: stackEnv().kafkaBrokers,
+    clientId: `attack-${certName}`,
+    tls: { ca, cert, key },
+    retries: 0,
+  });
 }
 
 /** The Kafka error type a refused call carries (`TOPIC_AUTHORIZATION_FAILED`, ...), or 'none'. */
@@ -203,7 +208,7 @@ describe('service certificates on the broker', () => {
     );
   });
 
-  test("a service consumes only with its own group, and only the topics it needs", async () => {
+  test('a service consumes only with its own group, and only the topics it needs', async () => {
     // The vault's grant replica reads identity with its own group: allowed.
     const own = as('credential-vault').consumer({ groupId: `${prefix}credential-vault.grants` });
     clients.push(own);
@@ -216,7 +221,7 @@ describe('service certificates on the broker', () => {
       new Promise<string>((resolve) => {
         c.on(c.events.GROUP_JOIN, () => resolve('none'));
         c.on(c.events.CRASH, (e) => {
-          const err = e.payload.error as { type?: string };
+          const err = e.payload.error as { type?: string; message: string };
           resolve(err.type ?? err.message);
         });
         c.subscribe({ topics: [identity], fromBeginning: true })

@@ -26,8 +26,8 @@ const provisioned = new Map<string, Promise<string[]>>();
 export function provisionTopics(prefix: string): Promise<string[]> {
   let p = provisioned.get(prefix);
   if (!p) {
-    p = provisionBus(adminKafka(), { prefix, partitions: 3, replicationFactor: 1, testPrincipal: 'testkit' }).then(
-      () => DOMAINS.map((d) => eventsTopic(d, prefix)),
+    p = provisionBus(adminKafka(), { prefix, partitions: 3, replicationFactor: 1, testPrincipal: 'testkit' }).then(() =>
+      DOMAINS.map((d) => eventsTopic(d, prefix)),
     );
     p.catch(() => provisioned.delete(prefix));
     provisioned.set(prefix, p);
@@ -40,7 +40,6 @@ export function testKafka(clientId = 'testkit', certName = 'testkit'): Kafka {
   const { ca, cert, key } = certPair(certName);
   return createKafka({ brokers: env.kafkaBrokers, clientId, tls: { ca, cert, key } });
 }
-
 
 /** Reads every message currently on a topic (from the beginning), with a bounded wait. */
 export async function readTopic(

@@ -33,7 +33,9 @@ export function adminEnv(command: string, clientId: string): AdminEnv {
     return v;
   };
   const kafka = createKafka({
-    brokers: req('KAFKA_BROKERS').split(',').map((b) => b.trim()),
+    brokers: req('KAFKA_BROKERS')
+      .split(',')
+      .map((b) => b.trim()),
     clientId,
     tls: {
       ca: readFileSync(req('FLOW8_CA_FILE'), 'utf8'),
