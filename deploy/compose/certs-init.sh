@@ -21,7 +21,7 @@ layout /pki/postgres 999 ca.pem server.pem server-key.pem
 layout /pki/redis 999 ca.pem server.pem server-key.pem operator.pem operator-key.pem
 
 mkdir -p /pki/kafka
-cat "$C/server-key.pem" "$C/server.pem" "$C/ca.pem" >/pki/kafka/keystore.pem
+cat "$C/kafka-broker-key.pem" "$C/kafka-broker.pem" "$C/ca.pem" >/pki/kafka/keystore.pem
 cat "$C/operator-key.pem" "$C/operator.pem" "$C/ca.pem" >/pki/kafka/client-keystore.pem
 cp "$C/ca.pem" /pki/kafka/ca.pem
 cat >/pki/kafka/client.properties <<PROPS
@@ -33,7 +33,7 @@ ssl.truststore.location=/pki/kafka/ca.pem
 PROPS
 chown -R 1000:1000 /pki/kafka && chmod 700 /pki/kafka && chmod 600 /pki/kafka/*
 
-for n in gateway auth credential-vault flow-engine audit-ingest retention testkit operator; do
+for n in gateway auth credential-vault flow-engine audit-ingest retention testkit operator kafka-admin; do
   layout "/pki/$n" 1000 ca.pem "$n.pem" "$n-key.pem"
 done
 echo "certs-init: PKI ready"

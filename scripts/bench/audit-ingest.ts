@@ -19,7 +19,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { Kafka, type ConsumerConfig, type ConsumerRunConfig } from 'kafkajs';
-import { createKafka, createPublisher, ensureTopics, type OutgoingMessage } from '@flow8/bus';
+import { createKafka, createPublisher, provisionBus, type OutgoingMessage } from '@flow8/bus';
 import {
   buildEvent,
   DOMAINS,
@@ -33,7 +33,7 @@ import {
 import type { Pool, PoolClient } from '@flow8/db';
 import { chainHash, entryCanonical, GENESIS_HASH } from '@flow8/ledger';
 import { createLogger } from '@flow8/telemetry';
-import { certPair, freshDatabase, stackEnv, uniqueTopicPrefix, type TestDatabase } from '@flow8/testkit';
+import { adminKafka, certPair, freshDatabase, stackEnv, uniqueTopicPrefix, type TestDatabase } from '@flow8/testkit';
 import { createAuditIngest } from '../../services/audit-ingest/src/service';
 import { AUDIT_MIGRATIONS, auditConfig } from '../../services/audit-ingest/test/harness';
 
@@ -328,7 +328,8 @@ async function main(): Promise<void> {
   const env = stackEnv();
   const prefix = uniqueTopicPrefix();
   const topics = DOMAINS.map((d) => eventsTopic(d, prefix));
-  const tls = certPair('auth');
+  // The testkit principal may write every domain's topics under a provisioned test prefix.
+  const tls = certPair('testkit');
   const kafka = createKafka({
     brokers: env.kafkaBrokers,
     clientId: 'bench-producer',
@@ -340,7 +341,12 @@ async function main(): Promise<void> {
   try {
     // --- produce (not timed) --------------------------------------------------------------
     step('topics');
-    await ensureTopics(kafka, [...topics, ...topics.map(dlqTopic)], { partitions: PARTITIONS, replicationFactor: 1 });
+    await provisionBus(adminKafka('bench-topics'), {
+      prefix,
+      partitions: PARTITIONS,
+      replicationFactor: 1,
+      testPrincipal: 'testkit',
+    });
     const tenants = Array.from({ length: TENANTS }, () => newId('ten'));
     const events = makeEvents(tenants);
     const messages: OutgoingMessage[] = events.map((e) => ({
@@ -364,7 +370,6 @@ async function main(): Promise<void> {
     dbs.push(ingestDb);
     const config = auditConfig(ingestDb, prefix, {
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
-      KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
     });
     const svc = await createAuditIngest(config, createLogger({ service: 'audit-ingest', level: config.LOG_LEVEL }));
     stopService = async () => {
@@ -506,7 +511,7 @@ async function main(): Promise<void> {
   } finally {
     if (stopService) await stopService().catch(() => undefined);
     await Promise.allSettled(dbs.map((d) => d.drop()));
-    const admin = kafka.admin();
+    const admin = adminKafka('bench-cleanup').admin();
     await admin
       .connect()
       .then(() => admin.deleteTopics({ topics: [...topics, ...topics.map(dlqTopic)] }))

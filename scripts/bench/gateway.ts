@@ -33,12 +33,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
-import { createKafka } from '@flow8/bus';
 import { dlqTopic, eventsTopic } from '@flow8/contracts';
 import { buildServiceApp, ed25519RawPublicKey } from '@flow8/http';
 import { signEdDsaJwt } from '@flow8/jwt';
 import { createLogger } from '@flow8/telemetry';
-import { certPair, stackEnv } from '@flow8/testkit';
+import { adminKafka, certPair, stackEnv } from '@flow8/testkit';
 import { startAuth } from '../../services/auth/test/harness';
 import { gatewayConfigSchema } from '../../services/gateway/src/config';
 import { createGateway } from '../../services/gateway/src/service';
@@ -171,9 +170,7 @@ async function upstream(job: UpstreamJob): Promise<void> {
   });
   await auth.stop().catch(() => undefined);
   await auth.db.drop().catch(() => undefined);
-  const tls = certPair('auth');
-  const kafka = createKafka({ brokers: env.kafkaBrokers, clientId: 'bench-cleanup', tls });
-  const admin = kafka.admin();
+  const admin = adminKafka('bench-cleanup').admin();
   const topic = eventsTopic('identity', auth.prefix);
   await admin
     .connect()

@@ -1,4 +1,4 @@
-export { createKafka, ensureTopics, topicEndOffsets, type Kafka, type KafkaOptions } from './kafka';
+export { createKafka, topicEndOffsets, type Kafka, type KafkaOptions } from './kafka';
 export { createPublisher, type Publisher, type OutgoingMessage } from './publisher';
 export { createOutbox, type Outbox } from './outbox';
 export { createOutboxRelay, type OutboxRelay, type RelayOptions, type RelayStats } from './relay';

@@ -50,47 +50,6 @@ const isRetriable = (e: unknown): boolean => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Creates topics that do not exist yet (idempotent, safe when several services race to create
- * the same topic), then waits until every one of them has partition leaders. kafkajs' own
- * `waitForLeaders` gives up on the first "does not host this topic-partition" that KRaft answers
- * while a new topic's metadata propagates; the wait here retries that (topicEndOffsets).
- */
-export async function ensureTopics(
-  kafka: Kafka,
-  topics: string[],
-  opts: { partitions?: number; replicationFactor?: number; config?: (topic: string) => Record<string, string> } = {},
-): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    for (let attempt = 1; ; attempt += 1) {
-      const existing = new Set(await admin.listTopics());
-      const missing = topics.filter((t) => !existing.has(t));
-      if (missing.length === 0) break;
-      try {
-        await admin.createTopics({
-          waitForLeaders: false,
-          topics: missing.map((topic) => ({
-            topic,
-            numPartitions: opts.partitions ?? 3,
-            replicationFactor: opts.replicationFactor ?? 1,
-            configEntries: Object.entries(opts.config?.(topic) ?? {}).map(([name, value]) => ({ name, value })),
-          })),
-        });
-        break;
-      } catch (e) {
-        if (!isRetriable(e) || attempt >= 5) throw e;
-        await sleep(200 * attempt);
-      }
-    }
-  } finally {
-    await admin.disconnect();
-  }
-  // Also for topics another service just created: their leaders may not be known yet either.
-  await Promise.all(topics.map((topic) => topicEndOffsets(kafka, topic)));
-}
-
-/**
  * The offset the next message of each partition will get (the high watermark), by partition: a
  * consumer that has stored `next offset >= end` for every partition has read the whole topic.
  */

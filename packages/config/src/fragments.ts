@@ -50,15 +50,13 @@ export const httpFields = {
   PORT: port(),
 };
 
-/** Topic layout for services that create their topics at start-up. */
+/** The installation's topic namespace (topics themselves are created by `pnpm -s kafka:topics`). */
 export const busFields = {
   /** Namespaces every topic; empty in production, set per test suite on a shared broker. */
   KAFKA_TOPIC_PREFIX: z
     .string()
     .regex(/^[a-z0-9.-]*$/)
     .default(''),
-  KAFKA_TOPIC_PARTITIONS: int({ min: 1, max: 1000, default: 3 }),
-  KAFKA_REPLICATION_FACTOR: int({ min: 1, max: 10, default: 1 }),
 };
 
 /**

@@ -33,13 +33,3 @@ export function eventsTopicPattern(prefix = ''): RegExp {
   const p = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return new RegExp(`^${p}flow8\\.[a-z][a-z0-9_-]*\\.events\\.v\\d+$`);
 }
-
-/**
- * Topic settings a domain needs beyond the broker's defaults, applied when the topic is created.
- * The identity topic is where other services rebuild their copy of the entity grants from
- * (packages/grants): a grant given two years ago must still be readable by a service deployed
- * today, so it is never deleted by age.
- */
-export function eventsTopicConfig(domain: Domain | string): Record<string, string> {
-  return domain === 'identity' ? { 'retention.ms': '-1' } : {};
-}

@@ -42,8 +42,6 @@ export interface BusConfig {
   KAFKA_BROKERS: string[];
   KAFKA_CLIENT_ID?: string | undefined;
   KAFKA_TOPIC_PREFIX: string;
-  KAFKA_TOPIC_PARTITIONS: number;
-  KAFKA_REPLICATION_FACTOR: number;
 }
 
 /** The service's database pool (runtime role, TLS verify-full). */
