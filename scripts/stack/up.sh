@@ -461,15 +461,24 @@ else
 fi
 
 # The admin step: topics with their retention, and the services' ACLs, as User:kafka-admin.
-# Services only check that their topics exist; they may not create them.
-if [[ -x "$FLOW8_REPO_ROOT/node_modules/.bin/tsx" ]]; then
+# Services only check that their topics exist; they may not create them. Skipped when this
+# broker's storage was already provisioned with the same topology (topics and ACLs live in the
+# metadata log; a re-formatted data dir has a new meta.properties).
+topology_stamp() {
+  cat "$FLOW8_REPO_ROOT/packages/bus/src/topology.ts" "$FLOW8_REPO_ROOT/packages/contracts/src/generated/index.ts" \
+    "$K_DIR/data/meta.properties" 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+if [[ ! -x "$FLOW8_REPO_ROOT/node_modules/.bin/tsx" ]]; then
+  warn "kafka: workspace not installed; topics and ACLs not provisioned (run scripts/setup.sh, then up.sh again)"
+elif [[ "$(cat "$K_DIR/topics.stamp" 2>/dev/null)" == "$(topology_stamp)" ]]; then
+  ok "kafka: topics and ACLs already provisioned"
+else
   KAFKA_BROKERS="localhost:$FLOW8_KAFKA_PORT" FLOW8_CA_FILE="$CA" \
     KAFKA_ADMIN_CERT_FILE="$CERTS/kafka-admin.pem" KAFKA_ADMIN_KEY_FILE="$CERTS/kafka-admin-key.pem" \
     "$FLOW8_REPO_ROOT/node_modules/.bin/tsx" "$FLOW8_REPO_ROOT/packages/bus/src/cli/topics.ts" >"$K_DIR/topics.log" 2>&1 \
     || die kafka "provisioning topics and ACLs failed" "$K_DIR/topics.log"
+  topology_stamp >"$K_DIR/topics.stamp"
   ok "kafka: topics and ACLs provisioned ($(tail -n 1 "$K_DIR/topics.log"))"
-else
-  warn "kafka: workspace not installed; topics and ACLs not provisioned (run scripts/setup.sh, then up.sh again)"
 fi
 
 # =============================================================================================

@@ -80,6 +80,63 @@ function apiVersions(socket: Socket, timeoutMs = 5000): Promise<'answered' | 're
   });
 }
 
+/**
+ * A CreateTopics v2 request (validate_only) on an open socket: the error code the controller
+ * answers for the topic (0 = it would create it), or 'refused' without an answer.
+ */
+function createTopicOnController(socket: Socket, topic: string, timeoutMs = 10_000): Promise<number | 'refused'> {
+  return new Promise((resolve) => {
+    const str = (v: string) => {
+      const b = Buffer.from(v);
+      const len = Buffer.alloc(2);
+      len.writeInt16BE(b.length, 0);
+      return Buffer.concat([len, b]);
+    };
+    const i16 = (n: number) => {
+      const b = Buffer.alloc(2);
+      b.writeInt16BE(n, 0);
+      return b;
+    };
+    const i32 = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeInt32BE(n, 0);
+      return b;
+    };
+    const body = Buffer.concat([
+      i16(19), // CreateTopics
+      i16(2),
+      i32(4343),
+      str('probe'),
+      i32(1), // one topic
+      str(topic),
+      i32(1), // partitions
+      i16(1), // replication factor
+      i32(0), // assignments
+      i32(0), // configs
+      i32(5000), // timeout
+      Buffer.from([1]), // validate only
+    ]);
+    let got = Buffer.alloc(0);
+    const done = (r: number | 'refused') => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done('refused'), timeoutMs);
+    socket.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length < 4 || got.length < 4 + got.readInt32BE(0)) return;
+      // size, correlation id, throttle, topics count, name, error code
+      if (got.readInt32BE(4) !== 4343) return done('refused');
+      const nameLen = got.readInt16BE(16);
+      done(got.readInt16BE(18 + nameLen));
+    });
+    socket.on('error', () => done('refused'));
+    socket.on('close', () => done('refused'));
+    socket.write(Buffer.concat([i32(body.length), body]));
+  });
+}
+
 function controller(): { host: string; port: number } {
   const c = stackEnv().kafkaController;
   expect(c).toMatch(/^[^:]+:\d+$/); // up.sh writes FLOW8_KAFKA_CONTROLLER into stack.env
@@ -123,6 +180,14 @@ describe('the KRaft controller listener', () => {
   test('speaks TLS and answers only a client that presents a certificate of the environment CA', async () => {
     expect(await apiVersions(await overTls('kafka-admin'))).toBe('answered');
     expect(await apiVersions(await overTls(null))).toBe('refused');
+  });
+
+  test('authorizes like the brokers: a service certificate cannot create topics through it', async () => {
+    const topic = `${uniqueTopicPrefix()}flow8.rogue.events.v1`;
+    // The admin may (validate only: nothing is created); auth is refused (29 TOPIC_AUTHORIZATION_FAILED).
+    expect(await createTopicOnController(await overTls('kafka-admin'), topic)).toBe(0);
+    expect(await createTopicOnController(await overTls('auth'), topic)).toBe(29);
+    expect(await createTopicOnController(await plain(), topic)).toBe('refused');
   });
 });
 
