@@ -4,7 +4,10 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot, stackEnv } from './stack';
+import { Redis } from 'ioredis';
+import { createKafka } from '@flow8/bus';
+import { certPair, repoRoot, stackEnv } from './stack';
+import { eventually } from './wait';
 
 const run = promisify(execFile);
 
@@ -17,20 +20,37 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Stops the local Kafka broker (SIGTERM, controlled shutdown) and waits until it is gone. */
-export async function stopKafka(timeoutMs = 60_000): Promise<void> {
-  const pidFile = join(stackEnv().stateDir, 'kafka', 'kafka.pid');
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  if (!pid || !alive(pid)) throw new Error(`no running Kafka broker in ${pidFile}`);
-  process.kill(pid, 'SIGTERM');
+/**
+ * Stops the process whose pid is on the first line of a file of this stack's state dir (never a
+ * process found by name: other stacks run on the same machine) and waits until it is gone.
+ */
+async function stopByPidFile(what: string, pidFile: string, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]!.trim());
+  if (!pid || !alive(pid)) throw new Error(`no running ${what} in ${pidFile}`);
+  process.kill(pid, signal);
   const deadline = Date.now() + timeoutMs;
   while (alive(pid)) {
     if (Date.now() > deadline) {
       process.kill(pid, 'SIGKILL');
       break;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Stops the local Kafka broker (SIGTERM, controlled shutdown) and waits until it is gone. */
+export async function stopKafka(timeoutMs = 60_000): Promise<void> {
+  await stopByPidFile('Kafka broker', join(stackEnv().stateDir, 'kafka', 'kafka.pid'), 'SIGTERM', timeoutMs);
+}
+
+/** Stops the local Redis (SIGTERM). It keeps nothing on disk: restarted, it is empty. */
+export async function stopRedis(timeoutMs = 30_000): Promise<void> {
+  await stopByPidFile('Redis', join(stackEnv().stateDir, 'redis', 'redis.pid'), 'SIGTERM', timeoutMs);
+}
+
+/** Stops the local PostgreSQL (SIGINT: fast shutdown, open connections are terminated). */
+export async function stopPostgres(timeoutMs = 60_000): Promise<void> {
+  await stopByPidFile('PostgreSQL', join(stackEnv().stateDir, 'pg', 'data', 'postmaster.pid'), 'SIGINT', timeoutMs);
 }
 
 /** Starts whatever part of the stack is down again (the launcher is idempotent). */
@@ -41,4 +61,62 @@ export async function restartStack(): Promise<void> {
     env: { ...process.env, FLOW8_STATE_DIR: stackEnv().stateDir },
     timeout: 180_000,
   });
+}
+
+/** true once the stack's Redis answers PING over TLS (one short attempt). */
+export async function redisAnswers(): Promise<boolean> {
+  const env = stackEnv();
+  const r = new Redis(env.redisUrl, {
+    tls: { ca: readFileSync(env.caFile, 'utf8'), servername: 'localhost' },
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** true once the stack's Kafka broker answers a metadata request over mTLS (one short attempt). */
+export async function kafkaAnswers(): Promise<boolean> {
+  const { ca, cert, key } = certPair('testkit');
+  const admin = createKafka({
+    brokers: stackEnv().kafkaBrokers,
+    clientId: 'fault-probe',
+    tls: { ca, cert, key },
+    retries: 0,
+    connectionTimeoutMs: 1000,
+    requestTimeoutMs: 2000,
+  }).admin();
+  try {
+    await admin.connect();
+    return (await admin.describeCluster()).brokers.length > 0;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * Starts whatever is down again and answers at the moment `isBack` first says so — the launcher
+ * goes on checking the rest of the stack after that, so timings count from `back`, not from
+ * when it returns. Await `done` before the next fault.
+ */
+export async function restartAndWait(isBack: () => Promise<boolean>): Promise<{ back: number; done: Promise<void> }> {
+  const done = restartStack();
+  done.catch(() => undefined);
+  const back = await eventually(async () => (await isBack()) && Date.now(), {
+    what: 'the restarted component to answer',
+    intervalMs: 50,
+    timeoutMs: 120_000,
+  });
+  return { back, done };
 }

@@ -3,7 +3,15 @@ export { freshDatabase, type TestDatabase } from './database';
 export { uniqueTopicPrefix, testKafka, createEventTopics, readTopic } from './kafka';
 export { eventually } from './wait';
 export { httpsRequest, type HttpsResponse } from './https';
-export { stopKafka, restartStack } from './faults';
+export {
+  kafkaAnswers,
+  redisAnswers,
+  restartAndWait,
+  restartStack,
+  stopKafka,
+  stopPostgres,
+  stopRedis,
+} from './faults';
 export { repoRoot } from './stack';
 export { testIdentityKey } from './identity';
 export {
