@@ -1,6 +1,6 @@
 // Fault injection on the real stack, for the `fault` test project only: those suites run
 // serially after every other suite, because stopping the shared broker would break them.
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -119,4 +119,94 @@ export async function restartAndWait(isBack: () => Promise<boolean>): Promise<{ 
     timeoutMs: 120_000,
   });
   return { back, done };
+}
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  /** SIGKILL (a crash: no shutdown hook, no LeaveGroup) and wait until it is gone. */
+  kill(): Promise<void>;
+  /** SIGTERM (graceful shutdown) and wait until it is gone. */
+  stop(): Promise<void>;
+  /** What it wrote to stderr (a start that fails says why here). */
+  stderr(): string;
+}
+
+/**
+ * Runs a service's main.ts as its own process: node itself with tsx's loader (not the tsx
+ * wrapper, which would leave its child running when killed), so SIGKILL hits the process that
+ * does the work.
+ */
+export function spawnService(mainTs: string, env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot(), mainTs)], {
+    cwd: repoRoot(),
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    if (err.length < 64_000) err += d.toString('utf8');
+  });
+  const signal = async (sig: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(sig);
+    await exited;
+  };
+  return {
+    child,
+    stderr: () => err,
+    kill: () => signal('SIGKILL'),
+    stop: () => signal('SIGTERM'),
+  };
+}
+
+export interface RestartTimings {
+  /** Spawn → /readyz 200, first start (topics created, nothing to resume). */
+  cleanStartMs: number;
+  /** SIGTERM'd (it left its consumer group) → a new process ready: the baseline. */
+  gracefulRestartMs: number;
+  /** SIGKILL'd (its group member left behind in the broker) → a new process ready. */
+  crashRestartMs: number;
+  /** SIGKILL → the new process has done `work` (its consumer owns partitions again). */
+  crashWorkingMs: number;
+}
+
+/**
+ * Starts a service process, restarts it gracefully, then kills it and starts it again at once
+ * (a crashed pod replaced), timing each way to ready. `work` gives the running process something
+ * its consumer must do and waits until it is done, so each process is a group member with
+ * partitions when it goes away. The process is killed at the end, also on failure.
+ */
+export async function measureRestarts(opts: {
+  spawn: () => ServiceProcess;
+  ready: () => Promise<boolean>;
+  work: () => Promise<void>;
+}): Promise<RestartTimings> {
+  let proc: ServiceProcess | null = null;
+  const start = async (): Promise<number> => {
+    const t0 = Date.now();
+    proc = opts.spawn();
+    const p = proc;
+    await eventually(async () => (p.child.exitCode === null ? opts.ready() : Promise.reject(new Error(p.stderr()))), {
+      what: 'the service ready',
+      timeoutMs: 90_000,
+      intervalMs: 100,
+    });
+    return Date.now() - t0;
+  };
+  try {
+    const cleanStartMs = await start();
+    await opts.work();
+    await proc!.stop();
+    const gracefulRestartMs = await start();
+    await opts.work();
+    await proc!.kill();
+    const killedAt = Date.now();
+    const crashRestartMs = await start();
+    await opts.work();
+    const crashWorkingMs = Date.now() - killedAt;
+    return { cleanStartMs, gracefulRestartMs, crashRestartMs, crashWorkingMs };
+  } finally {
+    await (proc as ServiceProcess | null)?.kill();
+  }
 }

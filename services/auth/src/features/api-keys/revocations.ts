@@ -31,6 +31,12 @@ export interface RevocationPublisher {
 }
 
 const SWEEP_BATCH = 10_000;
+/**
+ * A full re-write reads every live revocation at once (the function has no cursor). Beyond this
+ * many the pass cannot vouch for completeness: the marker is not set, the gateway stays closed
+ * for API keys, and the log says why.
+ */
+const FULL_SWEEP_LIMIT = 100_000;
 
 // KEYS: pending token key, sync marker. ARGV: this pass's token.
 const SET_SYNCED = `
@@ -79,7 +85,10 @@ export function createRevocationPublisher(deps: {
     let failed = 0;
     let rows: Revocation[];
     try {
-      rows = await revocationsToPublish(pool, { pendingOnly: opts.pendingOnly, limit: SWEEP_BATCH });
+      rows = await revocationsToPublish(pool, {
+        pendingOnly: opts.pendingOnly,
+        limit: opts.pendingOnly ? SWEEP_BATCH : FULL_SWEEP_LIMIT,
+      });
     } catch (e) {
       logger.warn({ err: e }, 'api-key revocations: cannot read pending revocations');
       return { published, failed: 1 };
@@ -118,6 +127,13 @@ export function createRevocationPublisher(deps: {
     }
     const r = await sweep({ pendingOnly: false });
     if (r.failed > 0) return false;
+    if (r.published >= FULL_SWEEP_LIMIT) {
+      logger.error(
+        { limit: FULL_SWEEP_LIMIT },
+        'security sync: more live API-key revocations than one pass can vouch for; marker not set, gateways refuse API keys',
+      );
+      return false;
+    }
     for (const mirror of deps.alsoMirror ?? []) {
       try {
         await mirror();
