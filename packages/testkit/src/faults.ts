@@ -84,8 +84,11 @@ export async function redisAnswers(): Promise<boolean> {
   }
 }
 
-/** true once the stack's Kafka broker answers a metadata request over mTLS (one short attempt). */
-export async function kafkaAnswers(): Promise<boolean> {
+/**
+ * true once the stack's Kafka broker answers a metadata request over mTLS (one short attempt);
+ * with a group id, once that group's coordinator has also loaded its state and answers.
+ */
+export async function kafkaAnswers(groupId?: string): Promise<boolean> {
   const { ca, cert, key } = certPair('testkit');
   const admin = createKafka({
     brokers: stackEnv().kafkaBrokers,
@@ -97,7 +100,9 @@ export async function kafkaAnswers(): Promise<boolean> {
   }).admin();
   try {
     await admin.connect();
-    return (await admin.describeCluster()).brokers.length > 0;
+    if ((await admin.describeCluster()).brokers.length === 0) return false;
+    if (groupId) await admin.describeGroups([groupId]);
+    return true;
   } catch {
     return false;
   } finally {
