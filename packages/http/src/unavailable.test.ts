@@ -20,7 +20,11 @@ describe('a dependency that is down is 503 UNAVAILABLE, a bug stays 500', () => 
     ['redis without offline queue', new Error("Stream isn't writeable and enableOfflineQueue options is false")],
   ])('%s', (_name, err) => {
     expect(isDependencyUnavailable(err)).toBe(true);
-    expect(mapError(err)).toMatchObject({ status: 503, code: 'UNAVAILABLE', message: 'Service temporarily unavailable' });
+    expect(mapError(err)).toMatchObject({
+      status: 503,
+      code: 'UNAVAILABLE',
+      message: 'Service temporarily unavailable',
+    });
   });
 
   test('an AppError INTERNAL wrapping an outage is 503 too', () => {
