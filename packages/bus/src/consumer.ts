@@ -62,6 +62,12 @@ export interface EventConsumerOptions {
   fromBeginning?: boolean;
   /** Retry backoff ceiling for a failing handler (e.g. the database is down). */
   maxBackoffMs?: number;
+  /**
+   * How long the broker waits for a silent member before giving its partitions to others
+   * (default CONSUMER_SESSION_TIMEOUT_MS). A process that was killed (or lost its broker) cannot
+   * leave the group: its replacement — or its own restarted consumer — waits this long to get
+   * the partitions back. Heartbeats go every HEARTBEAT_INTERVAL_MS, also while a batch is handled.
+   */
   sessionTimeoutMs?: number;
   /** Partition batches handled at once (each in its own transaction). Default 3. */
   partitionsConsumedConcurrently?: number;
@@ -104,6 +110,11 @@ export function deadLetterRecord(input: {
   };
 }
 
+/** The broker's default group.min.session.timeout.ms: the shortest it accepts. */
+export const CONSUMER_SESSION_TIMEOUT_MS = 6_000;
+export const HEARTBEAT_INTERVAL_MS = 1_000;
+export const REBALANCE_TIMEOUT_MS = 3_000;
+
 export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
   const maxBackoff = opts.maxBackoffMs ?? 10_000;
   const stats = { consumed: 0, deadLettered: 0, handlerFailures: 0 };
@@ -115,7 +126,18 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
   let lagAgeGauge: GaugeRegistration | null = null;
   const labelsOf = (topic: string) => ({ topic, consumer_group: opts.groupId });
 
+  // kafkajs heartbeats only between batches: a batch (or its retries while the database is down)
+  // that outlasts the short session timeout would lose its member. Heartbeat while it works.
   async function onBatch(payload: EachBatchPayload): Promise<void> {
+    const keepAlive = setInterval(() => void payload.heartbeat().catch(() => undefined), HEARTBEAT_INTERVAL_MS);
+    try {
+      await handlePartitionBatch(payload);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  async function handlePartitionBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, resolveOffset, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     if (batch.messages.length === 0) return;
     const startedAt = performance.now();
@@ -248,7 +270,12 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
       stopping = false;
       consumer = opts.kafka.consumer({
         groupId: opts.groupId,
-        sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+        sessionTimeout: opts.sessionTimeoutMs ?? CONSUMER_SESSION_TIMEOUT_MS,
+        heartbeatInterval: HEARTBEAT_INTERVAL_MS,
+        // A rebalance waits at most this long for members to rejoin; one that does not (a killed
+        // process, or this consumer's own member from before a broker restart — kafkajs rejoins
+        // as a new member) is dropped then, instead of when its session expires.
+        rebalanceTimeout: REBALANCE_TIMEOUT_MS,
         allowAutoTopicCreation: false,
         maxBytesPerPartition: opts.maxBytesPerPartition ?? 8 * 1024 * 1024,
         maxBytes: 4 * (opts.maxBytesPerPartition ?? 8 * 1024 * 1024),

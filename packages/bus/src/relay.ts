@@ -16,6 +16,11 @@ export interface RelayOptions {
   batchSize?: number;
   /** Polling is the source of truth; NOTIFY only shortens the wait. */
   pollIntervalMs?: number;
+  /**
+   * Ceiling of the retry backoff while Kafka is down (default 2 s). It bounds how late the
+   * outbox notices the broker is back: a failed attempt costs one indexed SELECT and a refused
+   * connection, so a short ceiling is cheap.
+   */
   maxBackoffMs?: number;
   /** Sent rows are kept this long for inspection, then deleted. */
   retainSentMs?: number;
@@ -39,6 +44,7 @@ export interface OutboxRelay {
 }
 
 const DEFAULT_LOCK_KEY = 0x6f757462; // 'outb'
+export const DEFAULT_MAX_BACKOFF_MS = 2_000;
 
 interface Row {
   id: string;
@@ -51,7 +57,7 @@ interface Row {
 export function createOutboxRelay(opts: RelayOptions): OutboxRelay {
   const batchSize = opts.batchSize ?? 500;
   const pollMs = opts.pollIntervalMs ?? 1000;
-  const maxBackoff = opts.maxBackoffMs ?? 10_000;
+  const maxBackoff = opts.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
   const retainMs = opts.retainSentMs ?? 24 * 3600_000;
   const lockKey = opts.lockKey ?? DEFAULT_LOCK_KEY;
   const stats: RelayStats = { published: 0, failures: 0, backlog: 0, leader: false, lastError: null };
@@ -60,6 +66,8 @@ export function createOutboxRelay(opts: RelayOptions): OutboxRelay {
   let loop: Promise<void> | null = null;
   let wake: (() => void) | null = null;
   let leaderClient: pg.PoolClient | null = null;
+  /** Gives the leader's connection back to the pool (with the error that broke it, if any). */
+  let releaseLeader: ((err?: Error) => void) | null = null;
   let lastCleanup = 0;
   /** When the oldest unsent row was written (null: none), as of the last backlog count. */
   let oldestUnsentAt: number | null = null;
@@ -108,19 +116,44 @@ export function createOutboxRelay(opts: RelayOptions): OutboxRelay {
   async function acquireLeadership(): Promise<boolean> {
     if (leaderClient) return true;
     const client = await opts.pool.connect();
-    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [lockKey]);
+    // Until released, the pool does not listen for this client's errors: a dropped connection
+    // (the database restarting) must neither crash the process nor keep the client checked out
+    // forever (the pool would shrink by one per restart, and pool.end() would never finish).
+    let released = false;
+    const drop = (err?: Error) => {
+      if (leaderClient === client) {
+        leaderClient = null;
+        releaseLeader = null;
+        stats.leader = false;
+      }
+      if (!released) {
+        released = true;
+        client.off('error', drop);
+        client.release(err);
+      }
+    };
+    client.on('error', drop);
+    let rows: Array<{ ok: boolean }>;
+    try {
+      ({ rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [lockKey]));
+    } catch (e) {
+      drop(e as Error);
+      throw e;
+    }
     if (!rows[0]?.ok) {
-      client.release();
+      drop();
       return false;
     }
     // The leader listens for inserts; losing this connection loses the lock, so re-elect.
     client.on('notification', () => wake?.());
-    client.on('error', () => {
-      leaderClient = null;
-      stats.leader = false;
-    });
-    await client.query('LISTEN flow8_outbox');
+    try {
+      await client.query('LISTEN flow8_outbox');
+    } catch (e) {
+      drop(e as Error);
+      throw e;
+    }
     leaderClient = client;
+    releaseLeader = drop;
     stats.leader = true;
     return true;
   }
@@ -220,7 +253,7 @@ export function createOutboxRelay(opts: RelayOptions): OutboxRelay {
       gauges = [];
       if (leaderClient) {
         await leaderClient.query('SELECT pg_advisory_unlock($1)', [lockKey]).catch(() => undefined);
-        leaderClient.release();
+        releaseLeader?.();
         leaderClient = null;
         stats.leader = false;
       }

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import { withTenant, withTransaction } from './tx';
 
@@ -6,6 +7,8 @@ function fakePool(commitAnswer = 'COMMIT') {
   const sent: string[] = [];
   let released = 0;
   const client = {
+    // The client's events, as pg's Client emits them ('error' when its connection drops).
+    ...EventEmitter.prototype,
     query: async (text: string) => {
       sent.push(text);
       return { command: text === 'COMMIT' ? commitAnswer : text.split(' ')[0], rows: [] };
@@ -21,8 +24,21 @@ function fakePool(commitAnswer = 'COMMIT') {
       return client;
     },
   } as unknown as pg.Pool;
-  return { pool, sent, connects: () => connects, released: () => released };
+  EventEmitter.call(client as unknown as EventEmitter);
+  return { pool, client: client as unknown as EventEmitter, sent, connects: () => connects, released: () => released };
 }
+
+describe('a connection that drops between statements', () => {
+  it('does not crash the process; the listener is gone once the client is back in the pool', async () => {
+    const f = fakePool();
+    await withTransaction(f.pool, async () => {
+      // Unhandled, this 'error' would throw out of emit() (and crash a real process).
+      expect(() => f.client.emit('error', new Error('Connection terminated unexpectedly'))).not.toThrow();
+      return 'ok';
+    });
+    expect(f.client.listenerCount('error')).toBe(0);
+  });
+});
 
 const TENANT = 'ten_01jabcdefghjkmnpqrstvwxyz0';
 

@@ -12,6 +12,12 @@ const beginStatement = (isolation?: Isolation) =>
  */
 async function inTransaction<T>(pool: pg.Pool, begin: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // The pool listens for errors of idle clients only. A connection that drops while this one is
+  // checked out but between statements (fn awaiting something else; the server restarting)
+  // emits 'error' with nobody listening — which would crash the process. The next statement
+  // fails with the reason instead, and the error handler answers 503.
+  const onError = (): void => undefined;
+  client.on('error', onError);
   try {
     await client.query(begin);
     const result = await fn(client);
@@ -22,6 +28,7 @@ async function inTransaction<T>(pool: pg.Pool, begin: string, fn: (client: pg.Po
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;
   } finally {
+    client.off('error', onError);
     client.release();
   }
 }

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ErrorBody, type ErrorCode, statusFor } from './errors';
 import { REQUEST_ID_HEADER } from './request-id';
 import { recordServerError } from './tracing';
+import { isDependencyUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable';
 
 /** One ajv error as clients see it: where, and what is wrong — never the submitted value. */
 export interface ValidationIssue {
@@ -145,7 +146,7 @@ function messageForClientStatus(status: number): string {
 export function mapError(err: unknown, opts: { bodyLimit?: number } = {}): MappedError {
   if (err instanceof AppError) {
     if (err.status >= 500) {
-      const code = err.code === 'UNAVAILABLE' ? 'UNAVAILABLE' : 'INTERNAL';
+      const code = err.code === 'UNAVAILABLE' || isDependencyUnavailable(err.cause) ? 'UNAVAILABLE' : 'INTERNAL';
       return { status: statusFor(code), code, message: MASKED_5XX[code], serverFault: true };
     }
     const mapped: MappedError = { status: err.status, code: err.code, message: err.message, serverFault: false };
@@ -174,7 +175,7 @@ export function mapError(err: unknown, opts: { bodyLimit?: number } = {}): Mappe
           : messageForClientStatus(statusCode);
     return { status: statusCode, code: codeForClientStatus(statusCode), message, serverFault: false };
   }
-  if (statusCode === 503) {
+  if (statusCode === 503 || isDependencyUnavailable(err)) {
     return { status: 503, code: 'UNAVAILABLE', message: MASKED_5XX.UNAVAILABLE, serverFault: true };
   }
   return { status: 500, code: 'INTERNAL', message: MASKED_5XX.INTERNAL, serverFault: true };
@@ -197,6 +198,10 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
   } else {
     // `errorCode`, not `code`: the logger redacts any field named `code` (OAuth authorization codes).
     request.log.info({ statusCode: mapped.status, errorCode: mapped.code, reason: mapped.message }, 'request rejected');
+  }
+  // A 503 is worth retrying: say when (unless the code that refused already did).
+  if (mapped.status === 503 && !reply.hasHeader('retry-after')) {
+    void reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
   }
   return reply
     .code(mapped.status)

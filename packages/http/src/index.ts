@@ -1,5 +1,6 @@
 export { AppError, ERROR_CODES, type ErrorBody, type ErrorCode, isAppError, statusFor } from './errors';
 export { errorBody, mapError, type MappedError, sendError, type ValidationIssue } from './error-handler';
+export { isDependencyUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable';
 export { buildServiceApp, DEFAULT_BODY_LIMIT, type ServiceAppOptions, type ServiceTlsOptions } from './app';
 export {
   type CheckResult,

@@ -228,7 +228,7 @@ export async function runService<S extends z.ZodType<BaseConfig, z.ZodTypeDef, u
   }
 }
 
-export { createRedis, type Redis } from './redis';
+export { createRedis, SECURITY_SYNC_KEY, SECURITY_SYNC_PENDING_KEY, type Redis } from './redis';
 
 /** Decodes INTERNAL_IDENTITY_PUBLIC_KEYS (base64 raw Ed25519 keys); a malformed key fails at boot. */
 export function identityPublicKeys(config: { INTERNAL_IDENTITY_PUBLIC_KEYS: string[] }): Uint8Array[] {

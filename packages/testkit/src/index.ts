@@ -3,7 +3,19 @@ export { freshDatabase, type TestDatabase } from './database';
 export { uniqueTopicPrefix, provisionTopics, adminKafka, testKafka, readTopic } from './kafka';
 export { eventually } from './wait';
 export { httpsRequest, type HttpsResponse } from './https';
-export { stopKafka, restartStack } from './faults';
+export {
+  kafkaAnswers,
+  redisAnswers,
+  restartAndWait,
+  measureRestarts,
+  restartStack,
+  type RestartTimings,
+  spawnService,
+  type ServiceProcess,
+  stopKafka,
+  stopPostgres,
+  stopRedis,
+} from './faults';
 export { repoRoot } from './stack';
 export { testIdentityKey } from './identity';
 export {

@@ -13,9 +13,6 @@ import { createPasswordHasher } from './features/users/password';
 import { createUserService } from './features/users/users.service';
 import { createGuards } from './guards';
 
-/** How often start-up retries mirroring the allowlists while Redis is unreachable. */
-const MIRROR_RETRY_MS = 5_000;
-
 export async function createAuth(config: AuthConfig, logger: Logger, opts: { now?: () => Date } = {}) {
   const now = opts.now ?? (() => new Date());
   const tls = loadTls(config);
@@ -31,7 +28,17 @@ export async function createAuth(config: AuthConfig, logger: Logger, opts: { now
     identityPublicKeys: identityPublicKeys(config),
   });
   const tenants = createTenantService({ pool, outbox, hasher });
-  const apiKeys = createApiKeysFeature({ config, pool, outbox, logger, redis });
+  const allowlist = createAllowlistService({ pool, outbox, store: redis, logger, now });
+  // One re-write of everything the gateway reads from Redis (revocations, then allowlists, then
+  // the sync marker): at start-up, after every reconnect, and periodically; retried until it holds.
+  const apiKeys = createApiKeysFeature({
+    config,
+    pool,
+    outbox,
+    logger,
+    redis,
+    alsoMirror: [() => allowlist.mirrorAll()],
+  });
   const users = createUserService({ pool, outbox, hasher, now, revocations: apiKeys.revocations });
   const sessions = createSessionService({
     pool,
@@ -47,7 +54,6 @@ export async function createAuth(config: AuthConfig, logger: Logger, opts: { now
     },
   });
   const grants = createGrantService({ pool, outbox, now });
-  const allowlist = createAllowlistService({ pool, outbox, store: redis, logger, now });
   const app = buildApp({
     logger,
     tls: { ...tls, requestClientCert: true },
@@ -67,33 +73,19 @@ export async function createAuth(config: AuthConfig, logger: Logger, opts: { now
     },
   });
 
-  let retry: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const mirrorAllowlists = async (): Promise<void> => {
-    try {
-      await allowlist.mirrorAll();
-    } catch (e) {
-      logger.error({ err: e }, 'could not mirror allowlists to Redis; retrying');
-      if (!stopped) retry = setTimeout(() => void mirrorAllowlists(), MIRROR_RETRY_MS);
-    }
-  };
-
   return {
     app,
     pool,
     relay,
     redis,
     apiKeys,
-    /** Topics, the relay, then every company's allowlist into Redis. The HTTP listener is the caller's. */
+    /** Topics, the relay, then revocations and allowlists into Redis. The HTTP listener is the caller's. */
     async start() {
       await bus.requireTopics();
       relay.start();
       await apiKeys.start();
-      await mirrorAllowlists();
     },
     async stop() {
-      stopped = true;
-      if (retry) clearTimeout(retry);
       await apiKeys.stop();
       await bus.stop();
       redis.disconnect();

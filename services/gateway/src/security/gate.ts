@@ -5,7 +5,12 @@
 // Redis unreachable (docs/identity-and-access.md): rate limiting falls back to a per-replica
 // in-memory limiter (availability); revocation and allowlist answers are `unavailable`, which
 // the caller turns into 503 — a security control never silently turns off.
-import type { Redis } from '@flow8/runtime';
+//
+// Redis restarted empty: revocations and allowlists are answered only while auth's sync marker
+// (SECURITY_SYNC_KEY) is present in the same Redis, read in the same script. Without it an empty
+// Redis would say "not revoked, no allowlist"; instead the answers are `unavailable` (503) until
+// auth has re-written everything and set the marker again.
+import { SECURITY_SYNC_KEY, type Redis } from '@flow8/runtime';
 import type { Logger } from '@flow8/telemetry';
 
 export interface Limits {
@@ -33,9 +38,9 @@ export interface RateOutcome {
 
 export interface GateOutcome {
   rate: RateOutcome;
-  /** `unavailable`: Redis could not answer. */
+  /** `unavailable`: Redis could not answer, or holds no sync marker (restarted, not yet re-written). */
   revoked: boolean | 'unavailable' | null;
-  /** The raw JSON list, null when there is none, `unavailable` when Redis could not answer. */
+  /** The raw JSON list, null when there is none, `unavailable` as for `revoked`. */
   allowlist: string | null | 'unavailable';
   source: 'redis' | 'memory';
 }
@@ -47,8 +52,11 @@ export const allowlistKey = (tenantId: string) => `flow8:tenant:${tenantId}:allo
 // inheriting each other's expiry.
 const counterPrefix = (windowMs: number) => `flow8:rl:${windowMs}:`;
 
-// KEYS: counters…, then the revocation key and the allowlist key when asked for.
+// KEYS: counters…, then — when a revocation or allowlist is asked for — the sync marker, then
+// the revocation key and the allowlist key when asked for.
 // ARGV: window ms, number of counters, 1/0 revocation, 1/0 allowlist.
+// Reply: count and ttl per counter, marker present (1/0, -1 when not asked), revoked (1/0, -1),
+// the allowlist ('' when none or not asked).
 const SCRIPT = `
 local window = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
@@ -69,6 +77,12 @@ for i = 1, n do
   out[#out + 1] = ttl
 end
 local k = n
+if ARGV[3] == '1' or ARGV[4] == '1' then
+  k = k + 1
+  out[#out + 1] = redis.call('EXISTS', KEYS[k])
+else
+  out[#out + 1] = -1
+end
 if ARGV[3] == '1' then
   k = k + 1
   out[#out + 1] = redis.call('EXISTS', KEYS[k])
@@ -149,13 +163,16 @@ export function createGate(opts: { redis: Redis; limits: Limits; logger: Logger 
   const memory = createMemoryLimiter();
   const prefix = counterPrefix(limits.windowMs);
   let degraded = false;
+  let unsynced = false;
 
   return {
     async check(q: { counters: Counter[]; jti?: string | null; tenantId?: string | null }): Promise<GateOutcome> {
       // The script's arguments in one array: numkeys, KEYS…, then ARGV (see SCRIPT).
       const n = q.counters.length;
-      const args: Array<string | number> = [n + (q.jti ? 1 : 0) + (q.tenantId ? 1 : 0)];
+      const security = Boolean(q.jti) || Boolean(q.tenantId);
+      const args: Array<string | number> = [n + (security ? 1 : 0) + (q.jti ? 1 : 0) + (q.tenantId ? 1 : 0)];
       for (const c of q.counters) args.push(`${prefix}${c.kind}:${c.id}`);
+      if (security) args.push(SECURITY_SYNC_KEY);
       if (q.jti) args.push(REVOKED_PREFIX + q.jti);
       if (q.tenantId) args.push(allowlistKey(q.tenantId));
       args.push(limits.windowMs, n, q.jti ? '1' : '0', q.tenantId ? '1' : '0');
@@ -167,10 +184,31 @@ export function createGate(opts: { redis: Redis; limits: Limits; logger: Logger 
         }
         const counts: Array<{ count: number; ttlMs: number }> = [];
         for (let i = 0; i < n; i += 1) counts.push({ count: Number(reply[2 * i]), ttlMs: Number(reply[2 * i + 1]) });
-        const revoked = Number(reply[2 * n]);
-        const list = String(reply[2 * n + 1] ?? '');
+        const synced = Number(reply[2 * n]) !== 0;
+        const revoked = Number(reply[2 * n + 1]);
+        const list = String(reply[2 * n + 2] ?? '');
+        const rate = summarise(limits, q.counters, counts);
+        if (!synced) {
+          if (!unsynced) {
+            unsynced = true;
+            logger.error(
+              { key: SECURITY_SYNC_KEY },
+              'redis holds no security sync marker (restarted empty?): API keys and tenant requests refused (503) until auth re-writes revocations and allowlists',
+            );
+          }
+          return {
+            rate,
+            revoked: q.jti ? 'unavailable' : null,
+            allowlist: q.tenantId ? 'unavailable' : null,
+            source: 'redis',
+          };
+        }
+        if (unsynced && security) {
+          unsynced = false;
+          logger.info('security sync marker present again: API keys and tenant allowlists checked in redis');
+        }
         return {
-          rate: summarise(limits, q.counters, counts),
+          rate,
           revoked: q.jti ? revoked === 1 : null,
           allowlist: list === '' ? null : list,
           source: 'redis',

@@ -294,13 +294,19 @@ export function createGuard(deps: GuardDeps) {
     request.auth = auth;
     if (auth.jti) {
       if (gate.revoked === 'unavailable')
-        throw new AppError('UNAVAILABLE', 'cannot check API-key revocation: redis down');
+        throw new AppError(
+          'UNAVAILABLE',
+          'cannot check API-key revocation: redis down or not yet re-synchronised by auth',
+        );
       if (gate.revoked === true)
         deny(request, 'UNAUTHENTICATED', 'API key revoked or rotated', 'The API key is not valid');
     }
     if (p.tenantId) {
       if (gate.allowlist === 'unavailable')
-        throw new AppError('UNAVAILABLE', 'cannot check the tenant allowlist: redis down');
+        throw new AppError(
+          'UNAVAILABLE',
+          'cannot check the tenant allowlist: redis down or not yet re-synchronised by auth',
+        );
       if (gate.allowlist !== null) {
         const list = tenantAllowlist(gate.allowlist);
         // An unreadable list is not "no list": refuse rather than open up.

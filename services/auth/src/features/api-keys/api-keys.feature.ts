@@ -26,6 +26,8 @@ export function createApiKeysFeature(deps: {
   logger: Logger;
   /** A Redis client to share; one is created (and closed on stop) if none is given. */
   redis?: Redis;
+  /** Other mirrors into Redis that every full re-write includes before the sync marker. */
+  alsoMirror?: Array<() => Promise<unknown>>;
 }) {
   const { config, pool, outbox, logger } = deps;
   const ownRedis = deps.redis
@@ -35,7 +37,7 @@ export function createApiKeysFeature(deps: {
   // Errors are reported where a command fails; an unhandled 'error' event would crash the process.
   if (ownRedis) ownRedis.on('error', (e: unknown) => logger.debug({ err: e }, 'redis connection error'));
   const keyring = createSigningKeyring(config.AUTH_API_KEY_SIGNING_KEYS);
-  const revocations = createRevocationPublisher({ pool, redis, logger });
+  const revocations = createRevocationPublisher({ pool, redis, logger, alsoMirror: deps.alsoMirror ?? [] });
   const service = createApiKeyService({ pool, outbox, keyring, revocations });
   return {
     service,
@@ -57,7 +59,7 @@ export function createApiKeysFeature(deps: {
         allowedCallers: config.AUTH_ALLOWED_CALLERS,
       });
     },
-    /** Republishes every live revocation to Redis, then keeps retrying pending ones. */
+    /** Re-writes every live revocation (and the other mirrors) to Redis, then keeps it so. */
     async start() {
       await revocations.start();
     },

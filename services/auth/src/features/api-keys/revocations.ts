@@ -6,10 +6,17 @@
 //  - a failed Redis write fails the request (503) and leaves the flag; this loop retries every
 //    few seconds until Redis takes it;
 //  - at start-up, after every Redis (re)connect and periodically, every revoked, unexpired jti is
-//    written again — so a Redis that restarted empty, or lost keys, heals without anyone acting.
+//    written again (and whatever else must be mirrored: the companies' IP allowlists) — so a
+//    Redis that restarted empty, or lost keys, heals without anyone acting;
+//  - a full re-write ends with SECURITY_SYNC_KEY. The gateway refuses API keys and tenant
+//    requests while that marker is missing, so the seconds between an empty Redis coming back and
+//    this re-write never let a revoked key through. The marker is set only if the token written
+//    before the re-write is still there: a Redis that restarted during the re-write (and so may
+//    hold only part of it) gets no marker, and the next pass starts over.
+import { randomUUID } from 'node:crypto';
 import type { Pool } from '@flow8/db';
 import { withTenant } from '@flow8/db';
-import type { Redis } from '@flow8/runtime';
+import { SECURITY_SYNC_KEY, SECURITY_SYNC_PENDING_KEY, type Redis } from '@flow8/runtime';
 import type { Logger } from '@flow8/telemetry';
 import { clearRevocationPending, revocationsToPublish, type Revocation } from './api-keys.repo';
 import { revokedJtiKey } from './verify';
@@ -24,11 +31,28 @@ export interface RevocationPublisher {
 }
 
 const SWEEP_BATCH = 10_000;
+/**
+ * A full re-write reads every live revocation at once (the function has no cursor). Beyond this
+ * many the pass cannot vouch for completeness: the marker is not set, the gateway stays closed
+ * for API keys, and the log says why.
+ */
+const FULL_SWEEP_LIMIT = 100_000;
+
+// KEYS: pending token key, sync marker. ARGV: this pass's token.
+const SET_SYNCED = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+`;
 
 export function createRevocationPublisher(deps: {
   pool: Pool;
-  redis: Pick<Redis, 'set' | 'on' | 'off' | 'once' | 'status'>;
+  redis: Pick<Redis, 'set' | 'eval' | 'on' | 'off' | 'once' | 'status'>;
   logger: Logger;
+  /** Other mirrors a full re-write includes before the sync marker (the allowlists). Throw on failure. */
+  alsoMirror?: Array<() => Promise<unknown>>;
   /** How often pending revocations are retried. */
   retryIntervalMs?: number;
   /** How often every live revocation is rewritten (heals a Redis that lost keys without reconnecting). */
@@ -61,7 +85,10 @@ export function createRevocationPublisher(deps: {
     let failed = 0;
     let rows: Revocation[];
     try {
-      rows = await revocationsToPublish(pool, { pendingOnly: opts.pendingOnly, limit: SWEEP_BATCH });
+      rows = await revocationsToPublish(pool, {
+        pendingOnly: opts.pendingOnly,
+        limit: opts.pendingOnly ? SWEEP_BATCH : FULL_SWEEP_LIMIT,
+      });
     } catch (e) {
       logger.warn({ err: e }, 'api-key revocations: cannot read pending revocations');
       return { published, failed: 1 };
@@ -89,15 +116,59 @@ export function createRevocationPublisher(deps: {
     return { published, failed };
   }
 
+  /** Every revocation and every other mirror, then the sync marker. true when the marker was set. */
+  async function fullSync(): Promise<boolean> {
+    const token = `${randomUUID()}@${new Date(now()).toISOString()}`;
+    try {
+      await redis.set(SECURITY_SYNC_PENDING_KEY, token);
+    } catch (e) {
+      logger.warn({ err: e }, 'security sync: Redis unreachable; will retry');
+      return false;
+    }
+    const r = await sweep({ pendingOnly: false });
+    if (r.failed > 0) return false;
+    if (r.published >= FULL_SWEEP_LIMIT) {
+      logger.error(
+        { limit: FULL_SWEEP_LIMIT },
+        'security sync: more live API-key revocations than one pass can vouch for; marker not set, gateways refuse API keys',
+      );
+      return false;
+    }
+    for (const mirror of deps.alsoMirror ?? []) {
+      try {
+        await mirror();
+      } catch (e) {
+        logger.warn({ err: e }, 'security sync: a mirror failed; will retry');
+        return false;
+      }
+    }
+    try {
+      const set = Number(await redis.eval(SET_SYNCED, 2, SECURITY_SYNC_PENDING_KEY, SECURITY_SYNC_KEY, token));
+      if (set !== 1) {
+        // Redis restarted during the pass (or another replica started one): go again.
+        logger.warn('security sync: Redis changed during the re-write; starting over');
+        return false;
+      }
+    } catch (e) {
+      logger.warn({ err: e }, 'security sync: cannot write the sync marker; will retry');
+      return false;
+    }
+    logger.info({ marker: SECURITY_SYNC_KEY }, 'security sync: revocations and allowlists re-written to Redis');
+    return true;
+  }
+
   async function tick(): Promise<void> {
     if (running || stopped) return;
     running = true;
     try {
       const full = fullDue || now() - lastFull >= fullMs;
-      const r = await sweep({ pendingOnly: !full });
-      if (full && r.failed === 0) {
+      if (full) {
+        // A reconnect during this pass sets fullDue again: that one must run too.
         fullDue = false;
-        lastFull = now();
+        if (await fullSync()) lastFull = now();
+        else fullDue = true;
+      } else {
+        await sweep({ pendingOnly: true });
       }
     } finally {
       running = false;
@@ -106,15 +177,20 @@ export function createRevocationPublisher(deps: {
 
   function schedule(): void {
     if (stopped) return;
+    if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       inFlight = tick().finally(schedule);
     }, retryMs);
     timer.unref();
   }
 
-  // A reconnect may be to a Redis that restarted empty: rewrite everything on the next tick.
+  // A reconnect may be to a Redis that restarted empty: rewrite everything now (the gateway
+  // answers 503 to API keys and tenant requests until the marker is back).
   const onReady = () => {
     fullDue = true;
+    if (stopped || running) return;
+    if (timer) clearTimeout(timer);
+    inFlight = tick().finally(schedule);
   };
 
   return {
@@ -127,7 +203,6 @@ export function createRevocationPublisher(deps: {
     sweep,
     async start() {
       stopped = false;
-      redis.on('ready', onReady);
       fullDue = true;
       // Give a fresh client a moment to connect, so start-up republishes at once; if Redis is
       // down, the loop (and the reconnect) does it later. Start-up never blocks on Redis.
@@ -141,6 +216,9 @@ export function createRevocationPublisher(deps: {
           });
         });
       }
+      // From here on a reconnect re-writes at once (while this first pass runs, it marks the
+      // next pass as full).
+      redis.on('ready', onReady);
       inFlight = tick();
       await inFlight;
       schedule();
