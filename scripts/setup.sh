@@ -3,7 +3,8 @@
 # everything is present (it runs at the start of every test run).
 #   - Debian packages for PostgreSQL, Redis (with TLS), OpenSSL, Java, Maven — only when a
 #     needed binary is absent (apt-get update only then)
-#   - pnpm (npm install -g pnpm@10.28.2) if absent
+#   - the pinned Node.js 24 and pnpm (scripts/lib/runtime.sh) into $FLOW8_CACHE_DIR/runtime,
+#     integrity-checked, unless the machine's own node is already on that line and not older
 #   - workspace dependencies: pnpm install --frozen-lockfile (skipped when node_modules already
 #     matches pnpm-lock.yaml; FLOW8_SETUP_FORCE=1 forces it)
 #   - the Apache Kafka jars from Maven Central into $FLOW8_CACHE_DIR/kafka-<version>/kafka-libs
@@ -23,7 +24,6 @@ for arg in "$@"; do
     *) die setup "unknown argument: $arg" ;;
   esac
 done
-PNPM_VERSION=10.28.2
 
 # ---------------------------------------------------------------------------------------------
 apt_packages() {
@@ -42,6 +42,11 @@ apt_packages() {
   command -v mvn >/dev/null || missing+=(maven)
   command -v ss >/dev/null || missing+=(iproute2)
   command -v runuser >/dev/null || missing+=(util-linux)
+  command -v flock >/dev/null || missing+=(util-linux)
+  # npm fetches the pinned Node.js and pnpm the first time (any npm will do).
+  if ! command -v npm >/dev/null && ! { node_is_supported node && [[ -x "$FLOW8_RUNTIME_BIN/pnpm" ]]; }; then
+    missing+=(npm)
+  fi
   if ((${#missing[@]} == 0)); then return 0; fi
 
   command -v apt-get >/dev/null || die setup "missing packages (${missing[*]}) and no apt-get to install them"
@@ -60,24 +65,15 @@ apt_packages() {
   ok "setup: installed ${missing[*]}"
 }
 
-pnpm_binary() {
-  if command -v pnpm >/dev/null; then return 0; fi
-  command -v npm >/dev/null || die setup "neither pnpm nor npm found; install Node.js 20 first"
-  log "setup: installing pnpm@$PNPM_VERSION"
-  npm install -g "pnpm@$PNPM_VERSION" >/dev/null 2>&1 || die pnpm "npm install -g pnpm@$PNPM_VERSION failed"
-  ok "setup: pnpm $(pnpm --version)"
-}
-
 workspace_install() {
-  command -v node >/dev/null || die setup "node not found; install Node.js 20"
-  local major
-  major="$(node -p 'process.versions.node.split(".")[0]')"
-  ((major >= 20)) || die setup "Node.js >= 20 required, found $(node --version)"
+  require_supported_node setup
   cd "$FLOW8_REPO_ROOT"
   if [[ -f pnpm-lock.yaml ]]; then
-    # pnpm keeps a copy of the lockfile it installed in node_modules/.pnpm/lock.yaml.
+    # pnpm keeps a copy of the lockfile it installed in node_modules/.pnpm/lock.yaml; we keep the
+    # Node.js version it was installed with (install scripts and native modules depend on it).
     if [[ "${FLOW8_SETUP_FORCE:-0}" != "1" && -f node_modules/.pnpm/lock.yaml ]] \
-      && cmp -s pnpm-lock.yaml node_modules/.pnpm/lock.yaml; then
+      && cmp -s pnpm-lock.yaml node_modules/.pnpm/lock.yaml \
+      && [[ "$(cat node_modules/.flow8-node-version 2>/dev/null)" == "$(node --version)" ]]; then
       return 0
     fi
     log "setup: pnpm install --frozen-lockfile"
@@ -88,7 +84,8 @@ workspace_install() {
     pnpm install >"${TMPDIR:-/tmp}/flow8-pnpm-install.log" 2>&1 \
       || die pnpm "pnpm install failed" "${TMPDIR:-/tmp}/flow8-pnpm-install.log"
   fi
-  ok "setup: workspace dependencies installed"
+  node --version >node_modules/.flow8-node-version
+  ok "setup: workspace dependencies installed (Node.js $(node --version))"
 }
 
 kafka_jars() {
@@ -124,6 +121,6 @@ if ((KAFKA_ONLY)); then
   exit 0
 fi
 apt_packages
-pnpm_binary
+runtime_install
 ((NO_INSTALL)) || workspace_install
 kafka_jars

@@ -4,7 +4,7 @@
 # runs the unit and integration tests against it. CI (.ci/run) calls exactly this.
 #
 # Usage: scripts/test.sh [jest args...]      e.g. scripts/test.sh services/audit-ingest
-# Env:   FLOW8_TEST_SKIP_CHECK=1  skip typecheck + lint (quicker local loops)
+# Env:   FLOW8_TEST_SKIP_CHECK=1  skip typecheck, lint, SBOM and licence check (quicker local loops)
 #        FLOW8_KEEP_STACK=0       stop the stack afterwards (default: leave it running)
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$FLOW8_REPO_ROOT"
@@ -24,6 +24,9 @@ if [[ "${FLOW8_TEST_SKIP_CHECK:-0}" != 1 ]]; then
   log "type-check and lint"
   pnpm -s typecheck || die tests "type-check failed"
   pnpm -s lint || die tests "lint failed"
+  log "supply chain: SBOMs (dist/sbom/) and the licence check"
+  pnpm -s run sbom || die supply-chain "SBOM generation failed"
+  pnpm -s run licenses:check || die supply-chain "licence check failed"
 fi
 
 jest() { node --experimental-vm-modules node_modules/jest/bin/jest.js --forceExit "$@"; }

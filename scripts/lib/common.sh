@@ -86,6 +86,10 @@ FLOW8_CERT_NAMES=(gateway auth credential-vault flow-engine audit-ingest retenti
 
 FLOW8_KAFKA_LIBS="$FLOW8_CACHE_DIR/kafka-$FLOW8_KAFKA_VERSION/kafka-libs"
 
+# The pinned Node.js and pnpm (first on PATH from here on; scripts/setup.sh installs them).
+# shellcheck source=scripts/lib/runtime.sh
+source "$FLOW8_REPO_ROOT/scripts/lib/runtime.sh"
+
 # PostgreSQL binaries: FLOW8_PG_BIN, else the newest /usr/lib/postgresql/<v>/bin, else PATH.
 resolve_pg_bin() {
   if [[ -n "${FLOW8_PG_BIN:-}" ]]; then printf '%s\n' "$FLOW8_PG_BIN"; return; fi

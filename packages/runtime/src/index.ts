@@ -23,6 +23,7 @@ import {
   type MetricsHandle,
   type MetricsServer,
 } from '@flow8/telemetry';
+import { assertSupportedNode } from './node-support';
 
 export interface TlsMaterial {
   ca: string;
@@ -192,7 +193,7 @@ export function createServiceLogger(opts: {
 }
 
 /**
- * main() of a service: telemetry first, configuration (every problem reported, exit 78), the
+ * main() of a service: refuse an unsupported Node.js, telemetry first, configuration (every problem reported, exit 78), the
  * logger scrubbing the service's secrets, then create → start → listen → metrics listener, with
  * graceful shutdown.
  */
@@ -201,6 +202,7 @@ export async function runService<S extends z.ZodType<BaseConfig, z.ZodTypeDef, u
   schema: S;
   create: (config: z.infer<S>, logger: Logger) => Promise<RunnableService>;
 }): Promise<void> {
+  assertSupportedNode(opts.name);
   const config = parseConfigOrExit(opts.schema, { service: opts.name }) as z.infer<S>;
   const telemetry = startTelemetry({
     serviceName: config.OTEL_SERVICE_NAME ?? opts.name,
@@ -229,6 +231,7 @@ export async function runService<S extends z.ZodType<BaseConfig, z.ZodTypeDef, u
 }
 
 export { createRedis, SECURITY_SYNC_KEY, SECURITY_SYNC_PENDING_KEY, type Redis } from './redis';
+export { assertSupportedNode, SUPPORTED_NODE, unsupportedNodeReason } from './node-support';
 
 /** Decodes INTERNAL_IDENTITY_PUBLIC_KEYS (base64 raw Ed25519 keys); a malformed key fails at boot. */
 export function identityPublicKeys(config: { INTERNAL_IDENTITY_PUBLIC_KEYS: string[] }): Uint8Array[] {
