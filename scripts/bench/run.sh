@@ -10,6 +10,10 @@ set -o errexit -o nounset -o pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 ROOT="$(cd "$BENCH_DIR/../.." && pwd -P)"
+# The pinned Node.js first on PATH, as for every other script (scripts/lib/runtime.sh).
+# shellcheck source=scripts/lib/common.sh
+source "$ROOT/scripts/lib/common.sh"
+require_supported_node bench
 TSX="$ROOT/node_modules/.bin/tsx"
 ENV_FILE="${FLOW8_STATE_DIR:-$ROOT/.flow8}/stack.env"
 
