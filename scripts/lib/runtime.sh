@@ -9,7 +9,8 @@
 # into the cache. The machine's own `node` is used instead when it is already on the pinned
 # major line and not older than the pinned version; otherwise the pinned one is. Changing a
 # version here means changing its integrity too (`npm view <pkg>@<version> dist.integrity`), and
-# the Dockerfile's NODE_VERSION/PNPM_VERSION with it (packages/runtime checks they agree).
+# deploy/Dockerfile's NODE_VERSION, PNPM_VERSION and PNPM_INTEGRITY with them (a unit test in
+# packages/runtime checks that they agree).
 
 FLOW8_NODE_VERSION=24.22.3
 FLOW8_PNPM_VERSION=10.28.2

@@ -44,6 +44,8 @@ describe('one Node.js line everywhere', () => {
     expect(dockerfile).toContain(`ARG NODE_VERSION=${pinnedNode}\n`);
     expect(dockerfile).toMatch(/^FROM node:\$\{NODE_VERSION\}-/m);
     expect(dockerfile).toContain(`ARG PNPM_VERSION=${pinnedPnpm}\n`);
+    const pnpmIntegrity = /^FLOW8_PNPM_INTEGRITY='(\S+)'$/m.exec(read('scripts/lib/runtime.sh'))![1];
+    expect(dockerfile).toContain(`ARG PNPM_INTEGRITY=${pnpmIntegrity}\n`);
   });
 
   it('these tests run on a supported Node.js, the pinned binary when the scripts installed one', () => {
