@@ -68,8 +68,8 @@ const canCutNetwork = spawnSync('unshare', ['-n', 'true']).status === 0;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'flow8-fresh-install-'));
     // The workspace as a fresh clone has it: manifests, lockfile, sources; no node_modules.
-    const filter = (src: string) =>
-      !src.includes('/node_modules') && !src.includes('/.flow8') && !src.includes('/dist');
+    const skip = ['/node_modules', '/.flow8', '/dist', '/scripts/kafka/target'];
+    const filter = (src: string) => !skip.some((s) => src.slice(ROOT.length - 1).includes(s));
     for (const f of [
       'package.json',
       'pnpm-lock.yaml',
