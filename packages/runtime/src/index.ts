@@ -193,9 +193,9 @@ export function createServiceLogger(opts: {
 }
 
 /**
- * main() of a service: refuse an unsupported Node.js, telemetry first, configuration (every problem reported, exit 78), the
- * logger scrubbing the service's secrets, then create → start → listen → metrics listener, with
- * graceful shutdown.
+ * main() of a service: refuse an unsupported Node.js (exit 78, node-support.ts), telemetry first,
+ * configuration (every problem reported, exit 78), the logger scrubbing the service's secrets,
+ * then create → start → listen → metrics listener, with graceful shutdown.
  */
 export async function runService<S extends z.ZodType<BaseConfig, z.ZodTypeDef, unknown>>(opts: {
   name: string;
