@@ -173,8 +173,16 @@ describe('dead-letter replay', () => {
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.on('close', (code) => resolve({ code, stdout, stderr: withoutKafkajsTimerWarning(stderr) }));
     });
+  }
+
+  /** kafkajs 2.2.4 arms one negative timer per process, which Node.js 24 reports on stderr
+   * (docs/infrastructure.md); anything else the CLI writes to stderr still fails the test. */
+  function withoutKafkajsTimerWarning(stderr: string): string {
+    return stderr
+      .replace(/^\(node:\d+\) TimeoutNegativeWarning: .*\n(?:Timeout duration was set to 1\.\n)?/m, '')
+      .replace(/^\(Use `node --trace-warnings \.\.\.` to show where the warning was created\)\n/m, '');
   }
 
   test('re-publishes a dead-lettered event to its own topic once, logged, and refuses what does not belong there', async () => {
