@@ -89,7 +89,9 @@ export async function redisAnswers(): Promise<boolean> {
  * with a group id, once that group's coordinator has also loaded its state and answers.
  */
 export async function kafkaAnswers(groupId?: string): Promise<boolean> {
-  const { ca, cert, key } = certPair('testkit');
+  // Describing a service's consumer group needs more than the test principal has: the probe
+  // uses the admin certificate (the broker's ACLs allow the testkit only its own groups).
+  const { ca, cert, key } = certPair(groupId ? 'kafka-admin' : 'testkit');
   const admin = createKafka({
     brokers: stackEnv().kafkaBrokers,
     clientId: 'fault-probe',

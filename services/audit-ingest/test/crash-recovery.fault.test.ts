@@ -12,6 +12,7 @@ import {
   freshDatabase,
   httpsRequest,
   measureRestarts,
+  provisionTopics,
   spawnService,
   stackEnv,
   testIdentityKey,
@@ -25,6 +26,7 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 test('killed, a new audit-ingest is ready and appending within seconds of a normal restart', async () => {
   const db = await freshDatabase('AUDIT', AUDIT_MIGRATIONS);
   const prefix = uniqueTopicPrefix();
+  await provisionTopics(prefix); // topics and ACLs, as the admin step does; the group is the ACL'd one
   const env = stackEnv();
   const tls = certPair('audit-ingest');
   const port = 20000 + Math.floor(Math.random() * 20000);
@@ -36,7 +38,6 @@ test('killed, a new audit-ingest is ready and appending within seconds of a norm
     TLS_KEY_FILE: tls.keyFile,
     AUDIT_DATABASE_URL: db.appUrl,
     AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
-    AUDIT_CONSUMER_GROUP: `audit-${prefix}`,
     KAFKA_TOPIC_PREFIX: prefix,
     AUDIT_ALLOWED_CALLERS: 'testkit',
     INTERNAL_IDENTITY_PUBLIC_KEYS: testIdentityKey().publicKeyBase64,

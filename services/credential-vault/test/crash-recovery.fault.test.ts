@@ -11,6 +11,7 @@ import {
   freshDatabase,
   httpsRequest,
   measureRestarts,
+  provisionTopics,
   spawnService,
   testKafka,
   uniqueTopicPrefix,
@@ -22,6 +23,7 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 test('killed, a new credential vault is ready and its grant replica reading within seconds of a normal restart', async () => {
   const db = await freshDatabase('VAULT', VAULT_MIGRATIONS);
   const prefix = uniqueTopicPrefix();
+  await provisionTopics(prefix); // topics and ACLs, as the admin step does
   const port = 20000 + Math.floor(Math.random() * 20000);
   const identityKey = Buffer.from(ed25519RawPublicKey(randomBytes(32))).toString('base64');
   const procEnv = vaultEnv(db, prefix, identityKey, { PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: 'error' });

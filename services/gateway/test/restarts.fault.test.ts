@@ -230,7 +230,7 @@ describe('Kafka is down while state changes commit', () => {
     const { back, done } = await restartAndWait(() => kafkaAnswers());
     // A broker that answers first loads its consumer groups (seconds on a busy machine); until
     // then no consumer can join. Timings are given from both moments.
-    const groupId = up.audit.config.AUDIT_CONSUMER_GROUP;
+    const groupId = `${up.audit.config.KAFKA_TOPIC_PREFIX}${up.audit.config.AUDIT_CONSUMER_GROUP}`;
     const at = (what: string, check: () => Promise<boolean>) =>
       eventually(async () => (await check()) && Date.now(), { what, timeoutMs: 120_000, intervalMs: 100 });
     const [groupsBack, publishedAt, readyAt, ledgerAt] = await Promise.all([
