@@ -33,7 +33,7 @@ ssl.truststore.location=/pki/kafka/ca.pem
 PROPS
 chown -R 1000:1000 /pki/kafka && chmod 700 /pki/kafka && chmod 600 /pki/kafka/*
 
-for n in gateway auth credential-vault flow-engine audit-ingest retention testkit operator kafka-admin; do
+for n in gateway auth credential-vault audit-ingest testkit operator kafka-admin; do
   layout "/pki/$n" 1000 ca.pem "$n.pem" "$n-key.pem"
 done
 echo "certs-init: PKI ready"

@@ -4,7 +4,9 @@
 //   1. resolve — C credentials over T companies are created through the real service (started
 //      in-process like the integration tests); then N resolves are sent over mTLS as the flow
 //      engine (keep-alive connections, K in flight). Each resolve is the whole product path:
-//      mTLS, schema, RLS transaction, scope/revocation checks, data-key unwrap (cached), AEAD
+//      mTLS, the flow engine's signed service call (signed and verified per call), schema, RLS
+//      transaction, the principal's role and grants from the replicated copy, scope/revocation
+//      checks, data-key unwrap (cached), AEAD
 //      open, the credential.used event into the outbox, commit. Also reported: latency p50/p99
 //      and this process's CPU per resolve (the vault and the bench's client share it).
 //   2. open    — the very ciphertexts those resolves opened (read from the database), opened N
@@ -21,6 +23,7 @@ import { Agent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { createOutbox } from '../../packages/bus/src/index';
 import { newId } from '../../packages/contracts/src/index';
+import { INTERNAL_IDENTITY_HEADER } from '../../packages/http/src/index';
 import {
   associatedData,
   generateKey,
@@ -36,13 +39,7 @@ import {
 import { certPair, freshDatabase } from '../../packages/testkit/src/index';
 import { rotateRootKey } from '../../services/credential-vault/src/features/keys/keys.service';
 import { createKeyring } from '../../services/credential-vault/src/keyring/keyring';
-import {
-  designer,
-  newTenant,
-  RESOLVE_USER,
-  startVault,
-  VAULT_MIGRATIONS,
-} from '../../services/credential-vault/test/harness';
+import { designer, newTenant, startVault, VAULT_MIGRATIONS } from '../../services/credential-vault/test/harness';
 
 function intArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -88,7 +85,11 @@ async function main(): Promise<void> {
       `vault bench: ${CREDENTIALS} credentials over ${TENANTS} companies; ${RESOLVES} resolves, ${CONCURRENCY} in flight`,
     );
 
-    // ---- 1. resolve over mTLS as the flow engine
+    // ---- 1. resolve over mTLS as the flow engine, each call signed with its identity key and
+    // acting for a real Executor of the company (in the vault's copy of the identity topic)
+    const executors = new Map<string, { type: 'user'; id: string }>();
+    for (const tenantId of tenants)
+      executors.set(tenantId, (await v.executorOf(tenantId)) as { type: 'user'; id: string });
     const fe = certPair('flow-engine');
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY, ca: fe.ca, cert: fe.cert, key: fe.key });
     const url = new URL(v.url);
@@ -97,14 +98,16 @@ async function main(): Promise<void> {
       new Promise<number>((resolve, reject) => {
         const started = performance.now();
         const body = JSON.stringify({
-          tenantId: c.tenantId,
           flowId: 'flw_bench',
           executionId: 'exe_bench',
           stepId: 'step-1',
           scope: 'invoices:read',
           purpose: 'benchmark',
-          actingFor: { type: 'user', id: RESOLVE_USER, role: 'executor' },
         });
+        const identity = v.services['flow-engine'].sign(
+          { tenantId: c.tenantId, actingFor: executors.get(c.tenantId)! },
+          'credential-vault',
+        );
         const req = request(
           {
             host: url.hostname,
@@ -112,7 +115,11 @@ async function main(): Promise<void> {
             path: `/internal/v1/credentials/${c.id}/resolve`,
             method: 'POST',
             agent,
-            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+            headers: {
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(body),
+              [INTERNAL_IDENTITY_HEADER]: identity,
+            },
           },
           (res) => {
             res.resume();

@@ -116,6 +116,31 @@ export function csv() {
     });
 }
 
+/**
+ * Public keys per calling service: `name:base64,name:base64,…` (raw 32-byte Ed25519 keys; a name
+ * may appear twice during a key change) → Map<name, keys>. Empty string: no service trusted.
+ * Public keys, so not a secret.
+ */
+export function serviceKeys() {
+  return z.string({ invalid_type_error: 'must be a string' }).transform((v, ctx) => {
+    const out = new Map<string, Uint8Array[]>();
+    if (v.trim() === '') return out;
+    for (const entry of v.split(',').map((s) => s.trim())) {
+      const m = /^([a-z][a-z0-9-]{0,62}):(.+)$/.exec(entry);
+      const raw = m && BASE64.test(m[2]!) ? Buffer.from(m[2]!, 'base64') : null;
+      if (!m || !raw || raw.length !== 32) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: 'must be a comma-separated list of <service>:<base64 of a raw 32-byte Ed25519 public key>',
+        });
+        return z.NEVER;
+      }
+      out.set(m[1]!, [...(out.get(m[1]!) ?? []), new Uint8Array(raw)]);
+    }
+    return out;
+  });
+}
+
 /** One of a fixed set of strings. The message lists the allowed values (never the received one). */
 export function enumOf<U extends string, T extends Readonly<[U, ...U[]]>>(values: T) {
   return z.enum(values, {

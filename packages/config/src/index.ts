@@ -10,6 +10,7 @@ export {
   parseDuration,
   port,
   secret,
+  serviceKeys,
   str,
   url,
 } from './fields';

@@ -57,6 +57,18 @@ describe('AEAD (XChaCha20-Poly1305, format v1)', () => {
     expect(e.message).not.toContain('s3cret');
   });
 
+  it.each([
+    ['sealed for one service, opened for another', { ...AD, service: 'flow-engine' }, { ...AD, service: 'retention' }],
+    ['sealed for a service, opened without one', { ...AD, service: 'flow-engine' }, AD],
+    ['sealed without a service, opened for one', AD, { ...AD, service: 'flow-engine' }],
+  ])('binds the service: refuses %s', (_what, sealedFor, openedFor) => {
+    const sealed = seal({ key, keyId, plaintext: enc('s3cret'), ad: associatedData(sealedFor) });
+    expect(failureOf(() => open({ keys: lookup(), sealed, ad: associatedData(openedFor) })).reason).toBe(
+      'AUTHENTICATION_FAILED',
+    );
+    expect(dec(open({ keys: lookup(), sealed, ad: associatedData(sealedFor) }))).toBe('s3cret');
+  });
+
   it('refuses any single flipped bit, header included', () => {
     const sealed = seal({ key, keyId, plaintext: enc('s3cret'), ad: associatedData(AD) });
     for (let i = 1; i < sealed.byteLength; i += 1) {

@@ -187,22 +187,28 @@ export function encodeFields(fields: readonly string[]): Uint8Array {
 
 /**
  * The canonical associated data that binds a sealed value to where it is stored: the tenant,
- * the record (e.g. `crd_…`), the record's version and the field. A ciphertext copied to another
- * row, company, version or field then fails to open.
+ * the record (e.g. `crd_…`), the record's version and the field — and, for a value sealed on
+ * behalf of another service (field encryption), that service: a ciphertext copied to another
+ * row, company, version or field, or presented by another service, then fails to open.
  */
 export function associatedData(input: {
   tenantId: string;
   recordId: string;
   version: number;
   field: string;
+  service?: string;
 }): Uint8Array {
   if (!Number.isSafeInteger(input.version) || input.version < 0) throw new Error('version must be a whole number >= 0');
   for (const [k, v] of [
     ['tenantId', input.tenantId],
     ['recordId', input.recordId],
     ['field', input.field],
+    ...(input.service === undefined ? [] : [['service', input.service] as const]),
   ] as const) {
     if (typeof v !== 'string' || v.length === 0) throw new Error(`${k} must be a non-empty string`);
   }
-  return encodeFields([AD_LABEL, input.tenantId, input.recordId, String(input.version), input.field]);
+  const fields = [AD_LABEL, input.tenantId, input.recordId, String(input.version), input.field];
+  // Length-prefixed, so five fields and six never encode alike.
+  if (input.service !== undefined) fields.push(input.service);
+  return encodeFields(fields);
 }

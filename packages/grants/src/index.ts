@@ -13,6 +13,16 @@ export {
   type GrantReplicaRow,
   type GrantReplicaState,
 } from './replica';
+export {
+  applyPrincipalEvent,
+  grantHolderIdsSql,
+  isPrincipalEvent,
+  livePrincipal,
+  livePrincipalJsonSql,
+  principalFromJson,
+  type PrincipalEvent,
+  type ReplicatedPrincipal,
+} from './principals';
 
-/** The replica's table and progress, applied by every service that decides with grants. */
+/** The replica's tables (grants, principals) and progress, applied by every service that decides with them. */
 export const GRANT_REPLICA_MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));

@@ -1,4 +1,6 @@
-// A service's local copy of auth's entity grants, kept current from the identity topic.
+// A service's local copy of auth's entity grants — and of the principals they belong to (users
+// with their role, API keys with owner and scopes: principals.ts) — kept current from the
+// identity topic by one consumer.
 //
 // Why a copy: DESIGN § Security model — decisions are made in-process from replicated grants, so
 // a service never calls auth on a request path and keeps deciding while auth is down.
@@ -6,8 +8,11 @@
 // Exactly what is applied: identity.grant.given inserts the grant unless the copy already knows
 // it; identity.grant.removed marks it removed (inserting a tombstone if the "given" was never
 // seen). Both are idempotent and commute, so a batch redelivered after a rebalance, or replayed
-// in any order, leaves the same rows. The partition's next offset is stored in the same
-// transaction, which is what readiness compares with the topic's end at start-up.
+// in any order, leaves the same rows. Principal events (principals.ts) are applied in topic order.
+// The partition's next offset is stored in the same transaction, and a batch skips the offsets
+// that transaction already covers, so a batch redelivered after a rebalance never applies an
+// older event again (a user demoted, then "created" again by a replay, would briefly regain their
+// old role). Readiness compares the stored offsets with the topic's end at start-up.
 //
 // Freshness: until the copy has read everything that was on the topic when the service started,
 // grantsOf() refuses (GrantReplicaNotReady → 503) instead of deciding from a partial copy — a
@@ -18,6 +23,13 @@ import { createEventConsumer, topicEndOffsets, type ConsumedEvent, type Kafka, t
 import { eventsTopic, type GrantGivenPayload, type GrantRemovedPayload } from '@flow8/contracts';
 import { setTenant, withTenant, withTransaction, type Pool, type Queryable } from '@flow8/db';
 import type { Logger } from '@flow8/telemetry';
+import {
+  applyPrincipalEvent,
+  isPrincipalEvent,
+  livePrincipal,
+  type PrincipalEvent,
+  type ReplicatedPrincipal,
+} from './principals';
 
 export class GrantReplicaNotReady extends Error {
   constructor() {
@@ -43,7 +55,7 @@ export interface GrantReplicaOptions {
 
 export interface GrantReplicaState {
   caughtUp: boolean;
-  /** Events applied since start (given + removed; other identity events are skipped). */
+  /** Events applied since start (grants and principals; other identity events are skipped). */
   applied: number;
   /** How old the newest applied change was when it was applied, in ms (null before the first). */
   lagMs: number | null;
@@ -56,10 +68,20 @@ type GrantEvent =
       payload: GrantRemovedPayload;
     };
 
-function grantEventOf(e: ConsumedEvent): (GrantEvent & { tenantId: string; occurredAt: string }) | null {
+type Applied = (GrantEvent | PrincipalEvent) & { tenantId: string; occurredAt: string };
+
+/** The events the copy applies (grants and principals); other identity events are skipped. */
+function identityEventOf(e: ConsumedEvent): Applied | null {
   const ev = e.event as unknown as { type: string; tenantId: string; occurredAt: string; payload: unknown };
-  if (ev.type !== 'identity.grant.given' && ev.type !== 'identity.grant.removed') return null;
-  return ev as GrantEvent & { tenantId: string; occurredAt: string };
+  if (ev.type === 'identity.grant.given' || ev.type === 'identity.grant.removed' || isPrincipalEvent(ev))
+    return ev as Applied;
+  return null;
+}
+
+async function applyEvent(tx: Queryable, ev: Applied): Promise<void> {
+  if (ev.type === 'identity.grant.given' || ev.type === 'identity.grant.removed') return applyGrantEvent(tx, ev);
+  await setTenant(tx, ev.tenantId);
+  return applyPrincipalEvent(tx, ev);
 }
 
 /** Applies one grant event inside the caller's transaction (tenant set per event for RLS). */
@@ -184,18 +206,33 @@ export function createGrantReplica(opts: GrantReplicaOptions) {
     logger: opts.logger,
     fromBeginning: true,
     handleBatch: async (batch) => {
-      const grants = batch.events.map((e) => grantEventOf(e)).filter((e) => e !== null);
-      await withTransaction(opts.pool, async (tx) => {
-        for (const ev of grants) await applyGrantEvent(tx, ev);
+      const applied = await withTransaction(opts.pool, async (tx) => {
+        // The row lock serialises two replicas handling the same partition during a rebalance,
+        // and the stored offset says which of this batch's events are already applied.
         await tx.query(
-          `INSERT INTO grant_replica_progress (topic, partition, next_offset) VALUES ($1, $2, $3)
-           ON CONFLICT (topic, partition) DO UPDATE
-             SET next_offset = GREATEST(grant_replica_progress.next_offset, EXCLUDED.next_offset), updated_at = now()`,
+          `INSERT INTO grant_replica_progress (topic, partition, next_offset) VALUES ($1, $2, 0)
+           ON CONFLICT (topic, partition) DO NOTHING`,
+          [batch.topic, batch.partition],
+        );
+        const { rows } = await tx.query<{ next_offset: string }>(
+          'SELECT next_offset FROM grant_replica_progress WHERE topic = $1 AND partition = $2 FOR UPDATE',
+          [batch.topic, batch.partition],
+        );
+        const from = BigInt(rows[0]?.next_offset ?? '0');
+        const events = batch.events
+          .filter((e) => BigInt(e.offset) >= from)
+          .map((e) => identityEventOf(e))
+          .filter((e) => e !== null);
+        for (const ev of events) await applyEvent(tx, ev);
+        await tx.query(
+          `UPDATE grant_replica_progress SET next_offset = GREATEST(next_offset, $3), updated_at = now()
+            WHERE topic = $1 AND partition = $2`,
           [batch.topic, batch.partition, (BigInt(batch.lastOffset) + 1n).toString()],
         );
+        return events;
       });
-      state.applied += grants.length;
-      const last = grants.at(-1);
+      state.applied += applied.length;
+      const last = applied.at(-1);
       if (last) state.lagMs = Math.max(0, Date.now() - Date.parse(last.occurredAt));
       if (!state.caughtUp) await checkCaughtUp();
     },
@@ -225,6 +262,16 @@ export function createGrantReplica(opts: GrantReplicaOptions) {
       if (!state.caughtUp && !(await checkCaughtUp())) throw new GrantReplicaNotReady();
       if (tx) return grantsOfPrincipals(tx, tenantId, principals);
       return withTenant(opts.pool, tenantId, (c) => grantsOfPrincipals(c, tenantId, principals));
+    },
+    /**
+     * The live principal `id` of the company with its role (and, for an API key, its scopes and
+     * owner) — or null when the copy does not know it as a live principal of that company.
+     * Refuses while the copy is still catching up.
+     */
+    async principalOf(tenantId: string, id: string, tx?: Queryable): Promise<ReplicatedPrincipal | null> {
+      if (!state.caughtUp && !(await checkCaughtUp())) throw new GrantReplicaNotReady();
+      if (tx) return livePrincipal(tx, tenantId, id);
+      return withTenant(opts.pool, tenantId, (c) => livePrincipal(c, tenantId, id));
     },
   };
 }

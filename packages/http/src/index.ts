@@ -42,6 +42,17 @@ export {
   type PrincipalType,
   type VerifyOutcome,
 } from './internal-identity';
+export {
+  createServiceCallSigner,
+  createServiceCallVerifier,
+  requireServiceCall,
+  serviceCallOf,
+  type ActingPrincipal,
+  type ServiceCall,
+  type ServiceCallOutcome,
+  type ServiceCallSigner,
+  type ServiceCallVerifierOptions,
+} from './service-caller';
 export { decodeCursor, encodeCursor, listQuery, listResponse, page } from './cursor';
 export {
   checkUrlText,

@@ -1,4 +1,5 @@
 export { stackEnv, certPair, type StackEnv } from './stack';
+export { issueTestCertificate } from './certs';
 export { freshDatabase, type TestDatabase } from './database';
 export { uniqueTopicPrefix, provisionTopics, adminKafka, testKafka, readTopic } from './kafka';
 export { eventually } from './wait';

@@ -4,6 +4,7 @@
 // pointed at any other stack.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { issueTestCertificate } from './certs';
 
 export interface StackEnv {
   stateDir: string;
@@ -71,10 +72,16 @@ export function stackEnv(): StackEnv {
   return cached;
 }
 
+/**
+ * The certificate and key of `name`: the stack's own when it issues one (what runs), else one
+ * signed at test time by the stack's CA (issueTestCertificate) — e.g. `flow-engine`, a caller
+ * that does not run in the local stack yet.
+ */
 export function certPair(name: string): { cert: string; key: string; ca: string; certFile: string; keyFile: string } {
   const env = stackEnv();
-  const certFile = join(env.certsDir, `${name}.pem`);
-  const keyFile = join(env.certsDir, `${name}-key.pem`);
+  let certFile = join(env.certsDir, `${name}.pem`);
+  let keyFile = join(env.certsDir, `${name}-key.pem`);
+  if (!existsSync(certFile) || !existsSync(keyFile)) ({ certFile, keyFile } = issueTestCertificate(env.certsDir, name));
   return {
     cert: readFileSync(certFile, 'utf8'),
     key: readFileSync(keyFile, 'utf8'),

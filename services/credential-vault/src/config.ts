@@ -11,6 +11,7 @@ import {
   kafkaFields,
   port,
   secret,
+  serviceKeys,
   str,
   metricsFields,
   metricsPort,
@@ -73,10 +74,16 @@ export const vaultConfigSchema = z.object({
   /** The root key being replaced, only while a root-key rotation is under way (or _FILE). */
   ENCRYPTION_KEY_PREVIOUS: base64Key(32).optional(),
   /**
-   * Consumer group of the vault's copy of the entity grants (read from the identity topic). One
-   * group per deployment: every replica shares the copy in the database.
+   * Consumer group of the vault's copy of auth's principals and grants (read from the identity
+   * topic). One group per deployment: every replica shares the copy in the database.
    */
-  VAULT_GRANTS_CONSUMER_GROUP: str().default('credential-vault.grants'),
+  VAULT_IDENTITY_CONSUMER_GROUP: str().default('credential-vault.identity'),
+  /**
+   * The services that call the vault on their own initiative (resolve, field encryption) and the
+   * public keys their service-call tokens are signed with: `name:base64,…` (raw 32-byte Ed25519;
+   * a name twice during a key change). A caller without a key here is refused. Empty: none.
+   */
+  VAULT_SERVICE_IDENTITY_KEYS: serviceKeys().default(''),
   /** Client-certificate CNs allowed on the tenant routes (with an internal identity token). */
   VAULT_ALLOWED_CALLERS: csv().default('gateway'),
   /** Client-certificate CNs allowed on the key-maintenance routes (/internal/v1/keys/*). */

@@ -1,6 +1,6 @@
 // The ways in. All are onRequest hooks: the caller is checked before its body is parsed.
 import type { FastifyRequest } from 'fastify';
-import { requireInternalIdentity, requireServiceIdentity } from '@flow8/http';
+import { requireInternalIdentity, requireServiceCall, requireServiceIdentity } from '@flow8/http';
 
 export const AUDIENCE = 'credential-vault';
 
@@ -13,9 +13,12 @@ export const RESOLVE_CALLERS = ['flow-engine'] as const;
 export interface Guards {
   /** mTLS from an allowed caller (the gateway) AND a valid internal identity token for this service. */
   identity: (req: FastifyRequest) => Promise<void>;
-  /** mTLS from the flow engine, no identity token: resolve. */
+  /**
+   * mTLS from the flow engine AND a service-call token signed with the flow engine's own key,
+   * naming the company and the principal the step runs for: resolve.
+   */
   flowEngine: (req: FastifyRequest) => Promise<void>;
-  /** mTLS from a service that may encrypt/decrypt sensitive fields. */
+  /** mTLS from a field service AND a service-call token signed with that service's own key. */
   fields: (req: FastifyRequest) => Promise<void>;
   /** mTLS from the platform operator: key status and retire. */
   operator: (req: FastifyRequest) => Promise<void>;
@@ -26,6 +29,8 @@ export function createGuards(opts: {
   operatorCallers: readonly string[];
   fieldCallers: readonly string[];
   identityPublicKeys: Uint8Array[];
+  /** Public keys of the services that call on their own initiative (VAULT_SERVICE_IDENTITY_KEYS). */
+  serviceKeys: ReadonlyMap<string, readonly Uint8Array[]>;
 }): Guards {
   return {
     identity: requireInternalIdentity({
@@ -33,8 +38,8 @@ export function createGuards(opts: {
       publicKeys: opts.identityPublicKeys,
       callers: opts.allowedCallers,
     }),
-    flowEngine: requireServiceIdentity(RESOLVE_CALLERS),
-    fields: requireServiceIdentity(opts.fieldCallers),
+    flowEngine: requireServiceCall({ audience: AUDIENCE, keys: opts.serviceKeys, callers: RESOLVE_CALLERS }),
+    fields: requireServiceCall({ audience: AUDIENCE, keys: opts.serviceKeys, callers: opts.fieldCallers }),
     operator: requireServiceIdentity(opts.operatorCallers),
   };
 }

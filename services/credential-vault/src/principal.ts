@@ -1,6 +1,10 @@
-// Who is acting, as the gateway authenticated them (requireInternalIdentity sets
-// request.principal), and what they may do: packages/authz decides, with the caller's grants from
-// this service's copy of auth's grants (packages/grants), never by calling auth.
+// Who is acting and what they may do. Two ways in:
+//  - through the gateway, which authenticated the person (requireInternalIdentity sets
+//    request.principal, role included — the gateway is the authenticator);
+//  - from another service on its own initiative (requireServiceCall sets request.serviceCall): the
+//    signed call names only the company and the principal acted for; the principal's role, scopes
+//    and owner come from this service's copy of auth's principals, never from the caller.
+// packages/authz decides, with grants from the same copy (packages/grants), never by calling auth.
 import type { FastifyRequest } from 'fastify';
 import {
   decide,
@@ -12,8 +16,8 @@ import {
 } from '@flow8/authz';
 import type { Actor } from '@flow8/contracts';
 import type { Queryable } from '@flow8/db';
-import { GrantReplicaNotReady, type GrantPrincipalRef } from '@flow8/grants';
-import { AppError, principalOf, type InternalPrincipal } from '@flow8/http';
+import { GrantReplicaNotReady, type GrantPrincipalRef, type ReplicatedPrincipal } from '@flow8/grants';
+import { AppError, principalOf, serviceCallOf, type ActingPrincipal, type InternalPrincipal } from '@flow8/http';
 import { INTEGRATIONS, type Integration } from './features/credentials/scopes';
 
 export interface Caller {
@@ -28,14 +32,27 @@ export function callerOf(req: FastifyRequest): Caller {
   return { tenantId: p.tenantId, actor: { type: p.type, id: p.id, ip: p.ip }, principal: p };
 }
 
-/** The principal a flow step runs for, as the flow engine states it on resolve. */
-export interface ActingFor {
-  type: 'user' | 'api_key';
-  id: string;
-  role: Role;
-  /** An API key's scopes and owner (its owner's grants bound it). */
-  scopes?: string[];
-  ownerId?: string;
+/** A service calling on its own initiative, as its signed service-call token states it. */
+export interface ServiceCaller {
+  /** The calling service (its certificate CN, matched by the token's issuer). */
+  service: string;
+  tenantId: string;
+  /** Whom the call acts for (ids only), or null when the service acts on its own. */
+  actingFor: ActingPrincipal | null;
+  /** The audit actor: the calling service. */
+  actor: Actor;
+}
+
+export function serviceCallerOf(req: FastifyRequest): ServiceCaller {
+  const c = serviceCallOf(req);
+  return { ...c, actor: { type: 'service', id: c.service, ip: null } };
+}
+
+/** The authz principal of a principal from the replicated copy (its real role, scopes and owner). */
+export function replicatedAuthzPrincipal(p: ReplicatedPrincipal): AuthzPrincipal {
+  return p.type === 'user'
+    ? { type: 'user', id: p.id, role: p.role }
+    : { type: 'api_key', id: p.id, role: p.role, scopes: p.scopes, ownerId: p.ownerId };
 }
 
 export function authzPrincipal(
@@ -61,6 +78,7 @@ export function grantHolders(p: AuthzPrincipal): GrantPrincipalRef[] {
 
 export interface GrantSource {
   grantsOf(tenantId: string, principals: readonly GrantPrincipalRef[], tx?: Queryable): Promise<Grant[]>;
+  principalOf(tenantId: string, id: string, tx?: Queryable): Promise<ReplicatedPrincipal | null>;
   /** Throws GrantReplicaNotReady until the copy has caught up (once it has, it stays so). */
   readiness(): Promise<void>;
 }
@@ -123,6 +141,21 @@ export function createAccess(deps: { grants: GrantSource }) {
     async requireCompleteGrants(): Promise<void> {
       try {
         await deps.grants.readiness();
+      } catch (e) {
+        if (e instanceof GrantReplicaNotReady) throw notReady(e);
+        throw e;
+      }
+    },
+
+    /**
+     * The principal a service call acts for, as the copy knows it (real role, scopes, owner), or
+     * null when it is not a live principal of the call's company — the caller then refuses.
+     */
+    async actingPrincipal(caller: ServiceCaller): Promise<ReplicatedPrincipal | null> {
+      if (!caller.actingFor) return null;
+      try {
+        const p = await deps.grants.principalOf(caller.tenantId, caller.actingFor.id);
+        return p && p.type === caller.actingFor.type ? p : null;
       } catch (e) {
         if (e instanceof GrantReplicaNotReady) throw notReady(e);
         throw e;

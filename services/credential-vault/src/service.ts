@@ -45,11 +45,12 @@ export async function createVault(config: VaultConfig, logger: Logger) {
   );
   const bus = createServiceBus({ name: SERVICE_NAME, config, tls, pool, logger });
   const { outbox, relay } = bus;
-  // The vault's copy of auth's grants (integration grants decide who may attach or use what).
+  // The vault's copy of auth's principals and grants: integration grants decide who may attach or
+  // use what; the principals' real roles decide what a service caller's "acting for" may do.
   const grants = createGrantReplica({
     kafka: bus.kafka,
     pool,
-    groupId: `${config.KAFKA_TOPIC_PREFIX}${config.VAULT_GRANTS_CONSUMER_GROUP}`,
+    groupId: `${config.KAFKA_TOPIC_PREFIX}${config.VAULT_IDENTITY_CONSUMER_GROUP}`,
     topicPrefix: config.KAFKA_TOPIC_PREFIX,
     deadLetters: bus.publisher,
     logger,
@@ -60,6 +61,7 @@ export async function createVault(config: VaultConfig, logger: Logger) {
     operatorCallers: config.VAULT_OPERATOR_CALLERS,
     fieldCallers: config.VAULT_FIELD_CALLERS,
     identityPublicKeys: identityPublicKeys(config),
+    serviceKeys: config.VAULT_SERVICE_IDENTITY_KEYS,
   });
   // OAuth2 (src/features/oauth): only when VAULT_OAUTH_REDIRECT_URI is set; refresh on resolve and
   // revocation at the provider on delete go through the same flow. The service is created first
@@ -95,7 +97,7 @@ export async function createVault(config: VaultConfig, logger: Logger) {
     });
   }
   const keys = createKeyService({ pool, outbox, keyring, logger, access, batchSize: config.VAULT_REENCRYPT_BATCH });
-  const fields = createFieldService({ pool, outbox, keyring, kickReencryption: () => reencrypt() });
+  const fields = createFieldService({ pool, outbox, keyring, access, kickReencryption: () => reencrypt() });
 
   // Background re-encryption after a data-key rotation: on a timer, and at once when kicked.
   let timer: NodeJS.Timeout | undefined;

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { dlqTopic, eventsTopic } from '@flow8/contracts';
-import { eventually, httpsRequest, readTopic, stackEnv, testKafka } from '@flow8/testkit';
+import { eventually, readTopic, stackEnv, testKafka } from '@flow8/testkit';
 import { admin, designer, newTenant, resolveBody, startVault, type VaultHarness } from './harness';
 
 const run = promisify(execFile);
@@ -34,8 +34,7 @@ it('finds no canary in logs, on the bus, or in a dump of the database', async ()
   const other = newTenant();
   const who = designer(t);
   const post = (path: string, body: unknown, p = who) => v.call('POST', path, { principal: p, body });
-  const field = (op: string, body: unknown) =>
-    httpsRequest(`${v.url}/internal/v1/fields/${op}`, { method: 'POST', as: 'flow-engine', body });
+  const field = (op: string, tenantId: string, body: unknown) => v.fields('POST', op, { tenantId }, body);
 
   // Create: every kind, every integration.
   const created: Record<string, string> = {};
@@ -57,21 +56,21 @@ it('finds no canary in logs, on the bus, or in a dump of the database', async ()
     expect(res.status).toBe(201);
     created[integration] = res.json<{ id: string }>().id;
     // Use.
-    const used = await v.resolve(created[integration], resolveBody(t, scope));
+    const used = await v.resolve(created[integration], { tenantId: t }, resolveBody(scope));
     expect(used.json<{ secret: string }>().secret).toBe(secret);
   }
   const qb = created.quickbooks!;
   // Refusals: out of scope, another company, not the flow engine.
-  expect((await v.resolve(qb, resolveBody(t, 'invoices:delete'))).status).toBe(403);
-  expect((await v.resolve(qb, resolveBody(other, 'invoices:read'))).status).toBe(404);
-  expect((await v.resolve(qb, resolveBody(t, 'invoices:read'), 'gateway')).status).toBe(403);
+  expect((await v.resolve(qb, { tenantId: t }, resolveBody('invoices:delete'))).status).toBe(403);
+  expect((await v.resolve(qb, { tenantId: other }, resolveBody('invoices:read'))).status).toBe(404);
+  expect((await v.resolve(qb, { tenantId: t, cert: 'gateway' }, resolveBody('invoices:read'))).status).toBe(403);
   // Rotate, use, revoke, refused.
   expect((await post(`/v1/credentials/${qb}/rotate`, { secret: canary('quickbooks-v2') })).status).toBe(200);
-  expect((await v.resolve(qb, resolveBody(t, 'invoices:read'))).json<{ secret: string }>().secret).toBe(
+  expect((await v.resolve(qb, { tenantId: t }, resolveBody('invoices:read'))).json<{ secret: string }>().secret).toBe(
     canary('quickbooks-v2'),
   );
   expect((await v.call('DELETE', `/v1/credentials/${qb}`, { principal: who })).status).toBe(204);
-  expect((await v.resolve(qb, resolveBody(t, 'invoices:read'))).status).toBe(403);
+  expect((await v.resolve(qb, { tenantId: t }, resolveBody('invoices:read'))).status).toBe(403);
   // Error paths that carry a secret in the request.
   expect((await post(`/v1/credentials/${qb}/rotate`, { secret: canary('rotate-revoked') })).status).toBe(409);
   expect(
@@ -120,12 +119,12 @@ it('finds no canary in logs, on the bus, or in a dump of the database', async ()
   ).toBe(400);
   // Field encryption, and a failed decrypt.
   const item = { recordId: 'exe_canary', field: 'input.password', version: 0 };
-  const enc = await field('encrypt', { tenantId: t, items: [{ ...item, plaintext: canary('field') }] });
+  const enc = await field('encrypt', t, { items: [{ ...item, plaintext: canary('field') }] });
   const sealed = enc.json<{ sealed: string[] }>().sealed[0]!;
-  expect((await field('decrypt', { tenantId: t, items: [{ ...item, sealed }] })).json()).toEqual({
+  expect((await field('decrypt', t, { items: [{ ...item, sealed }] })).json()).toEqual({
     plaintext: [canary('field')],
   });
-  expect((await field('decrypt', { tenantId: other, items: [{ ...item, sealed }] })).status).toBe(409);
+  expect((await field('decrypt', other, { items: [{ ...item, sealed }] })).status).toBe(409);
   // Key rotation and its background re-encryption (plaintext passes through memory only).
   expect((await v.call('POST', '/v1/keys/rotate', { principal: admin(t) })).status).toBe(202);
   await eventually(async () => {
@@ -139,7 +138,7 @@ it('finds no canary in logs, on the bus, or in a dump of the database', async ()
       WHERE credential_id = $2 AND status = 'current'`,
     [created.clio, created.slack],
   );
-  expect((await v.resolve(created.slack!, resolveBody(t, 'chat:write'))).status).toBe(409);
+  expect((await v.resolve(created.slack!, { tenantId: t }, resolveBody('chat:write'))).status).toBe(409);
   // Wait for the relay to drain the outbox, then read every vault topic.
   await eventually(async () => {
     const r = await v.db.admin.query('SELECT 1 FROM outbox WHERE sent_at IS NULL');

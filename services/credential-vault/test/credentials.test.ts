@@ -124,41 +124,43 @@ describe('resolve (flow engine only)', () => {
     const t = newTenant();
     const secret = `sf-secret-${tag}`;
     const c = await create(designer(t), { ...qbBody(secret, ['records:read']), integration: 'salesforce' });
-    const ok = await v.resolve(c.id, resolveBody(t, 'records:read'));
+    const ok = await v.resolve(c.id, { tenantId: t }, resolveBody('records:read'));
     expect(ok.status).toBe(200);
     expect(ok.json()).toEqual({ credentialId: c.id, version: 1, integration: 'salesforce', secret });
     for (const cert of ['gateway', 'testkit', 'operator', 'auth']) {
-      const res = await v.resolve(c.id, resolveBody(t, 'records:read'), cert);
+      const res = await v.resolve(c.id, { tenantId: t, cert }, resolveBody('records:read'));
       expect(res.status).toBe(403);
       expect(res.body).not.toContain(secret);
     }
-    await expect(v.resolve(c.id, resolveBody(t, 'records:read'), null)).rejects.toThrow(/certificate required/);
+    await expect(v.resolve(c.id, { tenantId: t, cert: null }, resolveBody('records:read'))).rejects.toThrow(
+      /certificate required/,
+    );
   });
 
   it('enforces scopes: read-only cannot write; Drive one folder cannot read everything', async () => {
     const t = newTenant();
     const sf = await create(designer(t), { ...qbBody(`s-${tag}`, ['records:read']), integration: 'salesforce' });
-    const denied = await v.resolve(sf.id, resolveBody(t, 'records:write'));
+    const denied = await v.resolve(sf.id, { tenantId: t }, resolveBody('records:write'));
     expect(denied.status).toBe(403);
     expect(denied.json<{ error: { details: { reason: string } } }>().error.details.reason).toBe('scope_not_granted');
     const drive = await create(designer(t), {
       ...qbBody(`d-${tag}`, ['drive:folder:abc123']),
       integration: 'google_drive',
     });
-    expect((await v.resolve(drive.id, resolveBody(t, 'drive:folder:abc123'))).status).toBe(200);
-    expect((await v.resolve(drive.id, resolveBody(t, 'drive:folder:other'))).status).toBe(403);
-    expect((await v.resolve(drive.id, resolveBody(t, 'drive:readonly'))).status).toBe(403);
+    expect((await v.resolve(drive.id, { tenantId: t }, resolveBody('drive:folder:abc123'))).status).toBe(200);
+    expect((await v.resolve(drive.id, { tenantId: t }, resolveBody('drive:folder:other'))).status).toBe(403);
+    expect((await v.resolve(drive.id, { tenantId: t }, resolveBody('drive:readonly'))).status).toBe(403);
     const qb = await create(designer(t), qbBody(`q-${tag}`, ['invoices:read', 'invoices:write']));
-    expect((await v.resolve(qb.id, resolveBody(t, 'invoices:write'))).status).toBe(200);
-    expect((await v.resolve(qb.id, resolveBody(t, 'invoices:delete'))).status).toBe(403);
+    expect((await v.resolve(qb.id, { tenantId: t }, resolveBody('invoices:write'))).status).toBe(200);
+    expect((await v.resolve(qb.id, { tenantId: t }, resolveBody('invoices:delete'))).status).toBe(403);
   });
 
   it('revoke takes effect immediately', async () => {
     const t = newTenant();
     const c = await create(designer(t), qbBody(`rv-${tag}`));
-    expect((await v.resolve(c.id, resolveBody(t, 'invoices:read'))).status).toBe(200);
+    expect((await v.resolve(c.id, { tenantId: t }, resolveBody('invoices:read'))).status).toBe(200);
     expect((await v.call('DELETE', `/v1/credentials/${c.id}`, { principal: designer(t) })).status).toBe(204);
-    const after = await v.resolve(c.id, resolveBody(t, 'invoices:read'));
+    const after = await v.resolve(c.id, { tenantId: t }, resolveBody('invoices:read'));
     expect(after.status).toBe(403);
     expect(after.json<{ error: { details: { reason: string } } }>().error.details.reason).toBe('revoked');
     expect(after.body).not.toContain(`rv-${tag}`);
@@ -181,7 +183,7 @@ describe('resolve (flow engine only)', () => {
     expect(r.status).toBe(200);
     expect(r.json<View>().version).toBe(2);
     expect(r.body).not.toContain(`new-${tag}`);
-    const res = await v.resolve(c.id, resolveBody(t, 'invoices:read'));
+    const res = await v.resolve(c.id, { tenantId: t }, resolveBody('invoices:read'));
     expect(res.json()).toMatchObject({ version: 2, secret: `new-${tag}` });
     const old = await v.db.admin.query<{ status: string; ciphertext: Buffer | null }>(
       'SELECT status, ciphertext FROM credential_versions WHERE credential_id = $1 AND version = 1',
@@ -199,7 +201,7 @@ describe('resolve (flow engine only)', () => {
       (await v.call('POST', `/v1/credentials/${c.id}/rotate`, { principal: admin(b), body: { secret: 'x' } })).status,
     ).toBe(404);
     expect((await v.call('DELETE', `/v1/credentials/${c.id}`, { principal: admin(b) })).status).toBe(404);
-    const res = await v.resolve(c.id, resolveBody(b, 'invoices:read'));
+    const res = await v.resolve(c.id, { tenantId: b }, resolveBody('invoices:read'));
     expect(res.status).toBe(404);
     expect(res.body).not.toContain(`xt-${tag}`);
     expect(
@@ -210,7 +212,7 @@ describe('resolve (flow engine only)', () => {
 
 describe('ciphertext moved elsewhere refuses to open', () => {
   async function integrityRefusal(id: string, tenantId: string) {
-    const res = await v.resolve(id, resolveBody(tenantId, 'invoices:read'));
+    const res = await v.resolve(id, { tenantId }, resolveBody('invoices:read'));
     expect(res.status).toBe(409);
     expect(res.json<{ error: { details: { reason: string } } }>().error.details.reason).toBe('integrity_check_failed');
     return res;
@@ -257,28 +259,22 @@ describe('ciphertext moved elsewhere refuses to open', () => {
 });
 
 describe('field encryption', () => {
-  const fields = (path: string, body: unknown, cert = 'flow-engine') =>
-    import('@flow8/testkit').then(({ httpsRequest }) =>
-      httpsRequest(`${v.url}/internal/v1/fields/${path}`, { method: 'POST', as: cert, body }),
-    );
+  const fields = (path: string, tenantId: string, body: unknown, cert?: string) =>
+    v.fields('POST', path, { tenantId, ...(cert ? { cert } : {}) }, body);
 
   it('round-trips for the flow engine, bound to tenant, record and field', async () => {
     const t = newTenant();
     const item = { recordId: 'exe_1', field: 'input.ssn', version: 0 };
-    const enc = await fields('encrypt', { tenantId: t, items: [{ ...item, plaintext: `ssn-${tag}` }] });
+    const enc = await fields('encrypt', t, { items: [{ ...item, plaintext: `ssn-${tag}` }] });
     expect(enc.status).toBe(200);
     const sealed = enc.json<{ sealed: string[] }>().sealed[0]!;
     expect(Buffer.from(sealed, 'base64').includes(Buffer.from(`ssn-${tag}`))).toBe(false);
-    const dec = await fields('decrypt', { tenantId: t, items: [{ ...item, sealed }] });
+    const dec = await fields('decrypt', t, { items: [{ ...item, sealed }] });
     expect(dec.json()).toEqual({ plaintext: [`ssn-${tag}`] });
-    expect((await fields('decrypt', { tenantId: t, items: [{ ...item, field: 'input.name', sealed }] })).status).toBe(
-      409,
-    );
-    expect((await fields('decrypt', { tenantId: t, items: [{ ...item, recordId: 'exe_2', sealed }] })).status).toBe(
-      409,
-    );
-    expect((await fields('decrypt', { tenantId: newTenant(), items: [{ ...item, sealed }] })).status).toBe(409);
-    expect((await fields('decrypt', { tenantId: t, items: [{ ...item, sealed }] }, 'gateway')).status).toBe(403);
+    expect((await fields('decrypt', t, { items: [{ ...item, field: 'input.name', sealed }] })).status).toBe(409);
+    expect((await fields('decrypt', t, { items: [{ ...item, recordId: 'exe_2', sealed }] })).status).toBe(409);
+    expect((await fields('decrypt', newTenant(), { items: [{ ...item, sealed }] })).status).toBe(409);
+    expect((await fields('decrypt', t, { items: [{ ...item, sealed }] }, 'gateway')).status).toBe(403);
   });
 });
 
@@ -288,11 +284,11 @@ describe('audit: each lifecycle step and each use → exactly one event', () => 
     const who = designer(t);
     const secret = `ev-${tag}`;
     const c = await create(who, qbBody(secret));
-    await v.resolve(c.id, resolveBody(t, 'invoices:read'));
-    await v.resolve(c.id, resolveBody(t, 'invoices:write'));
+    await v.resolve(c.id, { tenantId: t }, resolveBody('invoices:read'));
+    await v.resolve(c.id, { tenantId: t }, resolveBody('invoices:write'));
     await v.call('POST', `/v1/credentials/${c.id}/rotate`, { principal: who, body: { secret: `${secret}-2` } });
     await v.call('DELETE', `/v1/credentials/${c.id}`, { principal: who });
-    await v.resolve(c.id, resolveBody(t, 'invoices:read'));
+    await v.resolve(c.id, { tenantId: t }, resolveBody('invoices:read'));
     const boss = admin(t);
     expect((await v.call('POST', '/v1/keys/rotate', { principal: boss })).status).toBe(202);
 

@@ -206,25 +206,25 @@ describe('the flow engine uses a credential only for a principal allowed to use 
   it('refuses, and audits the refusal with the reason, when the run is for someone not granted the integration', async () => {
     const t = newTenant();
     const c = (await createAs(admin(t), 'quickbooks', ['invoices:read'])).json<{ id: string }>();
-    const runner = newId('usr');
-    const actingFor = { type: 'user', id: runner, role: 'executor' };
-    expect((await v.resolve(c.id, resolveBody(t, 'invoices:read', { actingFor }))).status).toBe(200);
+    const actingFor = await v.members.user(t, 'executor');
+    const runner = actingFor.id;
+    expect((await v.resolve(c.id, { tenantId: t, actingFor }, resolveBody('invoices:read'))).status).toBe(200);
 
     const g = { principal: { type: 'user' as const, id: runner }, integration: 'slack', actions: ['use'] };
     const grantId = await give(t, g);
-    const refused = await v.resolve(c.id, resolveBody(t, 'invoices:read', { actingFor }));
+    const refused = await v.resolve(c.id, { tenantId: t, actingFor }, resolveBody('invoices:read'));
     expect(refused.status).toBe(403);
     expect(refused.body).not.toContain('grant-test-secret');
     expect(refused.json<{ error: { details?: { reason?: string } } }>().error.details?.reason).toBe('not_permitted');
 
     // A Viewer has no integrations:use by role; a grant of use on the integration extends it.
-    const viewer = { type: 'user', id: newId('usr'), role: 'viewer' };
-    expect((await v.resolve(c.id, resolveBody(t, 'invoices:read', { actingFor: viewer }))).status).toBe(403);
+    const viewer = await v.members.user(t, 'viewer');
+    expect((await v.resolve(c.id, { tenantId: t, actingFor: viewer }, resolveBody('invoices:read'))).status).toBe(403);
     await give(t, { principal: { type: 'user', id: viewer.id }, integration: 'quickbooks', actions: ['use'] });
-    expect((await v.resolve(c.id, resolveBody(t, 'invoices:read', { actingFor: viewer }))).status).toBe(200);
+    expect((await v.resolve(c.id, { tenantId: t, actingFor: viewer }, resolveBody('invoices:read'))).status).toBe(200);
 
     await remove(t, grantId, g);
-    expect((await v.resolve(c.id, resolveBody(t, 'invoices:read', { actingFor }))).status).toBe(200);
+    expect((await v.resolve(c.id, { tenantId: t, actingFor }, resolveBody('invoices:read'))).status).toBe(200);
 
     const { events } = await eventually(
       async () => {
@@ -247,13 +247,21 @@ describe('the flow engine uses a credential only for a principal allowed to use 
     expect(events[0]!.payload.actingFor).toEqual({ type: 'user', id: runner });
   });
 
-  it('refuses a resolve that does not say whom the step runs for', async () => {
+  it('refuses, and audits, a resolve whose signed call names nobody to act for', async () => {
     const t = newTenant();
     const c = (await createAs(admin(t), 'quickbooks', ['invoices:read'])).json<{ id: string }>();
-    const { actingFor: _omitted, ...without } = resolveBody(t, 'invoices:read');
-    const res = await v.resolve(c.id, without);
-    expect(res.status).toBe(400);
-    expect(res.body).toContain('actingFor');
+    const res = await v.resolve(c.id, { tenantId: t, actingFor: null }, resolveBody('invoices:read'));
+    expect(res.status).toBe(403);
+    expect(res.body).not.toContain('grant-test-secret');
+    const refusal = await eventually(async () =>
+      (await vaultEvents(v.prefix)).events.find(
+        (e) => e.resource.id === c.id && e.type === 'vault.credential.use_refused',
+      ),
+    );
+    expect(refusal.payload).toMatchObject({
+      reason: 'not_permitted',
+      detail: 'the call names no principal to act for',
+    });
   });
 });
 
@@ -269,7 +277,13 @@ describe('a vault whose copy of the grants is not complete yet', () => {
       await publishGrant(first.prefix, 'identity.grant.given', t, newId('grt'), g);
       // The deployment comes back (same database, key and consumer group): it must not decide
       // from a copy that lacks the grant — either it is still catching up (503) or it has it (403).
-      const again = await startVault({ db: first.db, prefix: first.prefix, seed: first.seed, overrides: first.env });
+      const again = await startVault({
+        db: first.db,
+        prefix: first.prefix,
+        seed: first.seed,
+        serviceSeeds: first.serviceSeeds,
+        overrides: first.env,
+      });
       try {
         const early = await again.call('POST', '/v1/credentials', {
           principal: d,

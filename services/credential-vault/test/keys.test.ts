@@ -169,7 +169,7 @@ describe("a company's data-key rotation", () => {
     expect(done.items.find((k) => k.id === oldKey.id)).toMatchObject({ status: 'retired', records: 0 });
     expect(done.items.find((k) => k.id === newKeyId)).toMatchObject({ status: 'active', records: 8 });
     for (const [i, id] of ids.entries()) {
-      const res = await v.resolve(id, resolveBody(t, 'matters:read'));
+      const res = await v.resolve(id, { tenantId: t }, resolveBody('matters:read'));
       expect(res.json()).toMatchObject({ secret: `clio-${i}` });
     }
     // The retired key's material is destroyed.
@@ -211,8 +211,9 @@ describe("a company's data-key rotation", () => {
     );
     expect(r.reencryption).toMatchObject({ inProgress: true, remaining: 1 });
     expect(r.items.find((i) => i.status === 'retiring')).toMatchObject({ records: 1 });
-    for (const i of [0, 2, 3]) expect((await v.resolve(ids[i]!, resolveBody(t, 'chat:write'))).status).toBe(200);
-    expect((await v.resolve(ids[1]!, resolveBody(t, 'chat:write'))).status).toBe(409);
+    for (const i of [0, 2, 3])
+      expect((await v.resolve(ids[i]!, { tenantId: t }, resolveBody('chat:write'))).status).toBe(200);
+    expect((await v.resolve(ids[1]!, { tenantId: t }, resolveBody('chat:write'))).status).toBe(409);
     // Asking again while it is still in progress does not start another rotation.
     const again = await v.call('POST', '/v1/keys/rotate', { principal: admin(t) });
     expect(again.status).toBe(200);
@@ -259,7 +260,7 @@ describe('root-key rotation under load', () => {
     const worker = async (w: number) => {
       for (let i = w; !stop; i += 1) {
         const c = tenants[i % tenants.length]!;
-        const res = await b.resolve(c.id, resolveBody(c.tenantId, 'records:read'));
+        const res = await b.resolve(c.id, { tenantId: c.tenantId }, resolveBody('records:read'));
         if (res.status === 200 && res.json<{ secret: string }>().secret === c.secret) ok += 1;
         else failures.push(`${res.status} ${res.body}`);
       }
@@ -338,7 +339,7 @@ describe('root-key rotation under load', () => {
     const c = await startVault({ db, prefix, overrides: { ENCRYPTION_KEY: k2 } });
     try {
       const one = tenants[0]!;
-      expect((await c.resolve(one.id, resolveBody(one.tenantId, 'records:read'))).json()).toMatchObject({
+      expect((await c.resolve(one.id, { tenantId: one.tenantId }, resolveBody('records:read'))).json()).toMatchObject({
         secret: one.secret,
       });
     } finally {

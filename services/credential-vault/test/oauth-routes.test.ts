@@ -78,6 +78,7 @@ beforeAll(async () => {
     db: v.db,
     prefix: v.prefix,
     seed: v.seed,
+    serviceSeeds: v.serviceSeeds,
     overrides: { ...v.env, PORT: '8102' },
   });
 }, 60_000);
@@ -180,7 +181,7 @@ describe('OAuth2 credentials through the vault routes', () => {
   });
 
   it('resolve returns a live access token only, and refreshes it transparently after its TTL', async () => {
-    const first = await v.resolve(credentialId, resolveBody(tenantId, 'records:read'));
+    const first = await v.resolve(credentialId, { tenantId }, resolveBody('records:read'));
     expect(first.status).toBe(200);
     const a = first.json<{ version: number; secret: string }>();
     accessTokens.push(a.secret);
@@ -194,7 +195,7 @@ describe('OAuth2 credentials through the vault routes', () => {
     await new Promise((r) => setTimeout(r, (ACCESS_TOKEN_TTL_SECONDS + 1) * 1000));
     expect(await idp.introspect(a.secret)).toMatchObject({ active: false });
 
-    const second = await v.resolve(credentialId, resolveBody(tenantId, 'records:read'));
+    const second = await v.resolve(credentialId, { tenantId }, resolveBody('records:read'));
     expect(second.status).toBe(200);
     const b = second.json<{ version: number; secret: string }>();
     accessTokens.push(b.secret);
@@ -212,7 +213,7 @@ describe('OAuth2 credentials through the vault routes', () => {
     // oidc-provider treats a second use of a rotated refresh token as theft and revokes the
     // whole grant: without the row lock one replica would spend it again and this would fail.
     const results = await Promise.all(
-      [v, replica, v, replica].map((x) => x.resolve(credentialId, resolveBody(tenantId, 'records:read'))),
+      [v, replica, v, replica].map((x) => x.resolve(credentialId, { tenantId }, resolveBody('records:read'))),
     );
     for (const r of results) expect(r.status).toBe(200);
     const got = results.map((r) => r.json<{ version: number; secret: string }>());
@@ -230,7 +231,7 @@ describe('OAuth2 credentials through the vault routes', () => {
     expect(res.status).toBe(200);
     expect(res.json()).toEqual({ id: credentialId, status: 'revoked', providerRevocation: 'revoked' });
     expect(await idp.introspect(accessTokens[accessTokens.length - 1]!)).toMatchObject({ active: false });
-    const after = await v.resolve(credentialId, resolveBody(tenantId, 'records:read'));
+    const after = await v.resolve(credentialId, { tenantId }, resolveBody('records:read'));
     expect(after.status).toBe(403);
   });
 
@@ -244,7 +245,7 @@ describe('OAuth2 credentials through the vault routes', () => {
     });
     expect(created.status).toBe(201);
     const id = created.json<{ id: string }>().id;
-    const r = await v.resolve(id, resolveBody(tenantId, 'records:read'));
+    const r = await v.resolve(id, { tenantId }, resolveBody('records:read'));
     expect(r.json()).toMatchObject({ secret: 'pasted-access-token-123', version: 1 });
     const del = await call('DELETE', `/v1/credentials/${id}`, ada);
     expect(del.status).toBe(204);
@@ -273,7 +274,7 @@ describe('OAuth2 credentials through the vault routes', () => {
     const made = await call('GET', callbackPath(await authorizeAtProvider(started)), ada);
     expect(made.status).toBe(201);
     const id = made.json<{ id: string }>().id;
-    const ok = await v.resolve(id, resolveBody(tenantId, 'records:read'));
+    const ok = await v.resolve(id, { tenantId }, resolveBody('records:read'));
     expect(ok.status).toBe(200);
     const token = ok.json<{ secret: string }>().secret;
     remember(token);
@@ -283,7 +284,7 @@ describe('OAuth2 credentials through the vault routes', () => {
     await grant!.destroy();
     await new Promise((r) => setTimeout(r, (ACCESS_TOKEN_TTL_SECONDS + 1) * 1000));
 
-    const refused = await v.resolve(id, resolveBody(tenantId, 'records:read'));
+    const refused = await v.resolve(id, { tenantId }, resolveBody('records:read'));
     expect(refused.status).toBe(409);
     expect(refused.json<{ error: { details?: { reason?: string } } }>().error.details?.reason).toBe(
       'reauthorization_required',

@@ -60,7 +60,7 @@ describe('resolve: tenant setting and audit event in one transaction', () => {
       const results = await Promise.all(
         Array.from({ length: 60 }, async (_, i) => {
           const c = creds[i % creds.length]!;
-          const res = await v.resolve(c.id, resolveBody(c.t, 'invoices:read'));
+          const res = await v.resolve(c.id, { tenantId: c.t }, resolveBody('invoices:read'));
           return { c, res };
         }),
       );
@@ -70,7 +70,7 @@ describe('resolve: tenant setting and audit event in one transaction', () => {
       }
       // A refusal (another company asking) is recorded under the asking company too.
       const other = newTenant();
-      const refused = await v.resolve(creds[0]!.id, resolveBody(other, 'invoices:read'));
+      const refused = await v.resolve(creds[0]!.id, { tenantId: other }, resolveBody('invoices:read'));
       expect(refused.status).toBe(404);
     } finally {
       await v.db.admin.query('DROP TRIGGER test_use_event_tenant ON outbox; DROP FUNCTION test_use_event_tenant()');
@@ -87,7 +87,7 @@ describe('resolve: tenant setting and audit event in one transaction', () => {
       CREATE TRIGGER test_refuse_use_event BEFORE INSERT ON outbox FOR EACH ROW
         WHEN (NEW.event_type = 'vault.credential.used') EXECUTE FUNCTION test_refuse_use_event();`);
     try {
-      const res = await v.resolve(id, resolveBody(t, 'invoices:read'));
+      const res = await v.resolve(id, { tenantId: t }, resolveBody('invoices:read'));
       expect(res.status).toBeGreaterThanOrEqual(500);
       expect(res.body).not.toContain(secret);
       expect(await usedRows(id)).toBe(0);
@@ -95,7 +95,7 @@ describe('resolve: tenant setting and audit event in one transaction', () => {
       await v.db.admin.query('DROP TRIGGER test_refuse_use_event ON outbox; DROP FUNCTION test_refuse_use_event()');
     }
     // Once the event can be written again, the same resolve succeeds, with its event.
-    const ok = await v.resolve(id, resolveBody(t, 'invoices:read'));
+    const ok = await v.resolve(id, { tenantId: t }, resolveBody('invoices:read'));
     expect(ok.status).toBe(200);
     expect(ok.json<{ secret: string }>().secret).toBe(secret);
     expect(await usedRows(id)).toBe(1);

@@ -264,9 +264,12 @@ describe('a Flow Designer connects an integration with OAuth2 through the gatewa
 
   it('DELETE through the gateway answers 200 with the grant revoked at the provider', async () => {
     // The flow engine's view of the credential: a live access token at the provider.
+    // It acts for Ada, a real member of her company: the vault's copy of auth's identity events has
+    // her (auth, the vault and the ledger share one topic prefix in this suite).
     const resolved = await up.vault.resolve(
       credentialId,
-      resolveBody(ada.tenantId, OAUTH_SCOPE, { purpose: 'check the grant is revoked at the provider' }),
+      { tenantId: ada.tenantId, actingFor: { type: 'user', id: ada.userId } },
+      resolveBody(OAUTH_SCOPE, { purpose: 'check the grant is revoked at the provider' }),
     );
     expect(resolved.status).toBe(200);
     const accessToken = resolved.json<{ secret: string }>().secret;

@@ -551,6 +551,41 @@ id: string
 }
 
 /**
+ * A service had sealed fields of the company opened in clear (one event per call, up to 100 fields). Names the service, whom it acted for, and which records and fields; never the plaintext or the ciphertext.
+ */
+export interface VaultFieldDecryptedPayload {
+/**
+ * The calling service (its certificate CN and service-identity issuer).
+ */
+service: string
+/**
+ * How many fields were opened.
+ */
+count: number
+/**
+ * The distinct field names opened (e.g. input.ssn).
+ * 
+ * @minItems 1
+ * @maxItems 100
+ */
+fields: [string, ...(string)[]]
+/**
+ * The distinct records whose fields were opened (e.g. execution ids).
+ * 
+ * @minItems 1
+ * @maxItems 100
+ */
+recordIds: [string, ...(string)[]]
+/**
+ * Whom the service acted for, from its signed call (ids only); absent when it acted on its own.
+ */
+actingFor?: {
+type: ("user" | "api_key")
+id: string
+}
+}
+
+/**
  * A service declared that none of its sensitive fields is sealed under a retiring data key any more (it re-encrypted them). Once no service holds fields under the key and the vault's own records are re-encrypted, the key is retired.
  */
 export interface VaultKeyFieldsReleasedPayload {
@@ -590,7 +625,7 @@ export const DOMAINS = ["audit","identity","vault"] as const;
 
 export type Domain = (typeof DOMAINS)[number];
 
-export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
+export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.field.decrypted","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -620,6 +655,7 @@ export interface EventPayloads {
   "vault.credential.rotated": VaultCredentialRotatedPayload;
   "vault.credential.use_refused": VaultCredentialUseRefusedPayload;
   "vault.credential.used": VaultCredentialUsedPayload;
+  "vault.field.decrypted": VaultFieldDecryptedPayload;
   "vault.key.fields_released": VaultKeyFieldsReleasedPayload;
   "vault.key.retired": VaultKeyRetiredPayload;
   "vault.key.rotated": VaultKeyRotatedPayload;
@@ -1637,6 +1673,77 @@ export const eventPayloadSchemas = {
       },
       "actingFor": {
         "description": "Whom the flow step ran for (who triggered the execution, or the flow's owner). Ids only.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "type",
+          "id"
+        ],
+        "properties": {
+          "type": {
+            "enum": [
+              "user",
+              "api_key"
+            ]
+          },
+          "id": {
+            "type": "string",
+            "pattern": "^(usr|key)_[0-9a-z]{26}$"
+          }
+        }
+      }
+    }
+  },
+  "vault.field.decrypted": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:vault.field.decrypted:v1",
+    "title": "VaultFieldDecryptedPayload",
+    "description": "A service had sealed fields of the company opened in clear (one event per call, up to 100 fields). Names the service, whom it acted for, and which records and fields; never the plaintext or the ciphertext.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "service",
+      "count",
+      "fields",
+      "recordIds"
+    ],
+    "properties": {
+      "service": {
+        "description": "The calling service (its certificate CN and service-identity issuer).",
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 128
+      },
+      "count": {
+        "description": "How many fields were opened.",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100
+      },
+      "fields": {
+        "description": "The distinct field names opened (e.g. input.ssn).",
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 100,
+        "items": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 128
+        }
+      },
+      "recordIds": {
+        "description": "The distinct records whose fields were opened (e.g. execution ids).",
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 100,
+        "items": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 128
+        }
+      },
+      "actingFor": {
+        "description": "Whom the service acted for, from its signed call (ids only); absent when it acted on its own.",
         "type": "object",
         "additionalProperties": false,
         "required": [

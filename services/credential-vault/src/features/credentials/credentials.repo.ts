@@ -1,6 +1,15 @@
 import type { Grant } from '@flow8/authz';
 import type { Queryable } from '@flow8/db';
-import { grantsFromRows, liveGrantsJsonSql, type GrantPrincipalRef, type GrantReplicaRow } from '@flow8/grants';
+import {
+  grantHolderIdsSql,
+  grantsFromRows,
+  liveGrantsJsonSql,
+  livePrincipalJsonSql,
+  principalFromJson,
+  type GrantPrincipalRef,
+  type GrantReplicaRow,
+  type ReplicatedPrincipal,
+} from '@flow8/grants';
 import type { CredentialKind, Integration } from './scopes';
 
 export interface CredentialRow {
@@ -177,24 +186,37 @@ export type ResolveCredential = Pick<
 
 export interface ResolveRow extends Omit<SealedSecretRow, 'credential'> {
   credential: ResolveCredential;
-  /** The live grants of the principal the step runs for (see Access.decideWithGrants). */
-  grants: Grant[];
+  /** The live grants of the principal the step runs for, and of its owner for an API key. */
+  grants: GrantReplicaRow[];
 }
 
-type RawResolve = Pick<Raw, 'id' | 'integration' | 'kind' | 'scopes' | 'status' | 'current_version'> & {
+export interface ResolveRead {
+  /** The principal the step runs for as the replicated copy knows it; null if not a live one of the company. */
+  principal: ReplicatedPrincipal | null;
+  /** The credential (undefined when the company has none with this id). */
+  found: ResolveRow | undefined;
+}
+
+type ResolveColumns = Pick<Raw, 'id' | 'integration' | 'kind' | 'scopes' | 'status' | 'current_version'> & {
   ciphertext: Buffer | null;
   data_key_id: string | null;
   wrapped: Buffer | null;
   grants: GrantReplicaRow[];
 };
+/** The credential's columns are all NULL when the company has no credential with this id. */
+type RawResolve = { principal: unknown } & { [K in keyof ResolveColumns]: ResolveColumns[K] | null };
 
 // Named (prepared once per connection): resolve runs these thousands of times a second, and
 // parsing and planning the joins and RLS policies each time costs more than running them.
+// Always one row: the principal (or NULL), and the credential's columns (NULL when not found).
 const RESOLVE_READ = {
-  name: 'vault.resolve.read',
-  text: `SELECT c.id, c.integration, c.kind, c.scopes, c.status, c.current_version, v.ciphertext, v.data_key_id, d.wrapped,
-      ${liveGrantsJsonSql('c.tenant_id', '$3')} AS grants
-    ${SEALED_FROM}`,
+  name: 'vault.resolve.read.v2',
+  text: `SELECT ${livePrincipalJsonSql('$1', '$3')} AS principal, r.*
+    FROM (SELECT 1) AS one
+    LEFT JOIN LATERAL (
+      SELECT c.id, c.integration, c.kind, c.scopes, c.status, c.current_version, v.ciphertext, v.data_key_id, d.wrapped,
+        ${liveGrantsJsonSql('c.tenant_id', grantHolderIdsSql('$1', '$3'))} AS grants
+      ${SEALED_FROM}) AS r ON true`,
 };
 const RESOLVE_LOCK = {
   name: 'vault.resolve.lock',
@@ -202,34 +224,44 @@ const RESOLVE_LOCK = {
 };
 
 /**
- * What resolve decides on, in one statement (one snapshot): the credential, its current sealed
- * secret and wrapped data key (as getSealedSecret), and the live grants of `holders` — read now,
- * never cached, so a removed grant stops counting as soon as the copy has it.
+ * What resolve decides on, in one statement (one snapshot): the principal the step runs for from
+ * the replicated copy (its real role; for an API key its scopes and owner), the credential, its
+ * current sealed secret and wrapped data key (as getSealedSecret), and the live grants of the
+ * principal (and of an API key's owner) — read now, never cached, so a removed grant, a role
+ * change or a removed user counts as soon as the copy has it.
  */
 export async function getForResolve(
   tx: Queryable,
   tenantId: string,
   id: string,
-  holders: readonly GrantPrincipalRef[],
-): Promise<ResolveRow | undefined> {
-  const { rows } = await tx.query<RawResolve>({ ...RESOLVE_READ, values: [tenantId, id, holders.map((h) => h.id)] });
+  principalId: string | null,
+): Promise<ResolveRead> {
+  const { rows } = await tx.query<RawResolve>({ ...RESOLVE_READ, values: [tenantId, id, principalId] });
   const r = rows[0];
-  if (!r) return undefined;
+  const principal = principalFromJson(r?.principal ?? null);
+  if (!r || r.id === null) return { principal, found: undefined };
   return {
-    credential: {
-      id: r.id,
-      integration: r.integration,
-      kind: r.kind,
-      scopes: r.scopes,
-      status: r.status,
-      currentVersion: r.current_version,
+    principal,
+    found: {
+      credential: {
+        id: r.id,
+        integration: r.integration!,
+        kind: r.kind!,
+        scopes: r.scopes!,
+        status: r.status!,
+        currentVersion: r.current_version!,
+      },
+      ciphertext: r.ciphertext,
+      dataKeyId: r.data_key_id,
+      wrapped: r.wrapped,
+      grants: r.grants ?? [],
     },
-    ciphertext: r.ciphertext,
-    dataKeyId: r.data_key_id,
-    wrapped: r.wrapped,
-    grants: grantsFromRows(r.grants, holders),
   };
 }
+
+/** The live grants of these holders among rows read by getForResolve. */
+export const resolveGrants = (row: ResolveRow, holders: readonly GrantPrincipalRef[]): Grant[] =>
+  grantsFromRows(row.grants, holders);
 
 /** Holds the credential row until the transaction ends (an oauth2 refresh may follow). */
 export async function lockCredential(tx: Queryable, tenantId: string, id: string): Promise<void> {

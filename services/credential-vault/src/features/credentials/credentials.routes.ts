@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Guards } from '../../guards';
-import { callerOf } from '../../principal';
+import { callerOf, serviceCallerOf } from '../../principal';
 import {
   createCredentialSchema,
   getCredentialSchema,
@@ -41,10 +41,11 @@ export function credentialRoutes(app: FastifyInstance, deps: { credentials: Cred
     return reply.code(204).send();
   });
 
-  // The flow engine only (mTLS CN flow-engine): the one route that returns a secret.
+  // The flow engine only (mTLS CN flow-engine and a service call signed with its own key): the one
+  // route that returns a secret. Company and principal come from the signed call, not the body.
   app.post(
     '/internal/v1/credentials/:id/resolve',
     { schema: resolveSchema, onRequest: guards.flowEngine },
-    async (req) => credentials.resolve((req.params as IdParams).id, req.body as ResolveInput),
+    async (req) => credentials.resolve(serviceCallerOf(req), (req.params as IdParams).id, req.body as ResolveInput),
   );
 }

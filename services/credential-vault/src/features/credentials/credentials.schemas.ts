@@ -14,35 +14,21 @@ export const getCredentialSchema = api.getCredential;
 export const rotateCredentialSchema = api.rotateCredential;
 export const revokeCredentialSchema = api.revokeCredential;
 
+// The company and whom the step runs for are not in the body: they come from the flow engine's
+// signed service call. A body that still names a tenant or an "acting for" is refused (400), never
+// read — nothing in a body can widen whose credentials a call reaches.
 export const resolveSchema = {
   params: idParams,
   body: {
     type: 'object',
     additionalProperties: false,
-    required: ['tenantId', 'flowId', 'executionId', 'stepId', 'scope', 'purpose', 'actingFor'],
+    required: ['flowId', 'executionId', 'stepId', 'scope', 'purpose'],
     properties: {
-      tenantId: { type: 'string', pattern: '^ten_[0-9a-z]{26}$' },
       flowId: ref,
       executionId: ref,
       stepId: ref,
       scope: { type: 'string', minLength: 1, maxLength: 160, pattern: '^[a-z_]+(:[a-z_]+)*(:[A-Za-z0-9_-]{1,128})?$' },
       purpose: { type: 'string', minLength: 1, maxLength: 200 },
-      // Whom the step runs for, as the flow engine knows it from the trigger (or the flow's owner
-      // for a schedule): the vault applies that principal's role, scopes and integration grants.
-      actingFor: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['type', 'id', 'role'],
-        properties: {
-          type: { enum: ['user', 'api_key'] },
-          id: { type: 'string', pattern: '^(usr|key)_[0-9a-z]{26}$' },
-          role: { enum: ['admin', 'flow_designer', 'executor', 'viewer'] },
-          scopes: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 64 } },
-          ownerId: { type: 'string', pattern: '^usr_[0-9a-z]{26}$' },
-        },
-        if: { properties: { type: { const: 'api_key' } } },
-        then: { required: ['scopes', 'ownerId'] },
-      },
     },
   },
   response: {

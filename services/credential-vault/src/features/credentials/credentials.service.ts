@@ -1,8 +1,11 @@
 // Integration credentials: sealed the moment they arrive, metadata only on the way out, rotated
 // to a new version (the old one stops at once), revoked, and resolved — only for the flow
-// engine, only within their scopes, every use and every refusal audited.
+// engine, only for a live principal of the company its signed call names (with that principal's
+// real role and grants from the replicated copy), only within their scopes, every use and every
+// refusal audited.
 import type { Outbox } from '@flow8/bus';
 import { newId, type Actor } from '@flow8/contracts';
+import type { ReplicatedPrincipal } from '@flow8/grants';
 import { associatedData, DecryptError, open, seal } from '@flow8/crypto';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
 import type { Decision } from '@flow8/authz';
@@ -12,7 +15,7 @@ import type { Keyring } from '../../keyring/keyring';
 import { decodeCursor, page } from '@flow8/http';
 import { emit, VAULT_ACTOR } from '../../lib/events';
 import type { OAuthFlow, OAuthTokenSet } from '../oauth/oauth.flow';
-import { authzPrincipal, grantHolders, type Access, type ActingFor, type Caller } from '../../principal';
+import { grantHolders, replicatedAuthzPrincipal, type Access, type Caller, type ServiceCaller } from '../../principal';
 import {
   endVersion,
   getCredential,
@@ -23,6 +26,7 @@ import {
   listCredentials,
   lockCredential,
   markRevoked,
+  resolveGrants,
   setCurrentVersion,
   type CredentialRow,
   type SealedSecretRow,
@@ -68,15 +72,16 @@ export interface CreateCredentialInput {
   secret: string;
 }
 
+/**
+ * What the flow engine says about the step. The company and whom the step runs for are NOT here:
+ * they come from the signed service call (ServiceCaller), never from the body.
+ */
 export interface ResolveInput {
-  tenantId: string;
   flowId: string;
   executionId: string;
   stepId: string;
   scope: string;
   purpose: string;
-  /** Whom the step runs for (who triggered the execution, or the flow's owner for a schedule). */
-  actingFor: ActingFor;
 }
 
 export type RefusalReason =
@@ -89,7 +94,11 @@ export type RefusalReason =
   | 'refresh_failed';
 
 /** The AppError a refusal answers with. 5xx text is masked by the error handler, so none is 5xx except a missing key. */
-function refusalError(reason: RefusalReason, cause?: unknown): AppError {
+function refusalError(reason: RefusalReason, cause?: unknown, unknownPrincipal = false): AppError {
+  if (unknownPrincipal)
+    return new AppError('FORBIDDEN', 'The principal this step runs for is not a member of this company', {
+      details: { reason },
+    });
   switch (reason) {
     case 'not_found':
       return new AppError('NOT_FOUND', 'Credential not found');
@@ -153,8 +162,6 @@ function parseTokenSet(secret: string, integration: Integration): OAuthTokenSet 
   }
   return null;
 }
-
-const FLOW_ENGINE: Actor = { type: 'service', id: 'flow-engine', ip: null };
 
 export function createCredentialService(deps: {
   pool: Pool;
@@ -416,84 +423,112 @@ export function createCredentialService(deps: {
     },
 
     /**
-     * The flow engine asks for a secret for one step. Checks, decrypts and records the use in one
+     * The flow engine asks for a secret for one step, for the company and the principal its signed
+     * call names. The principal must be a live principal of that company in the replicated copy;
+     * its real role, scopes and grants decide. Checks, decrypts and records the use in one
      * transaction: a use that cannot be recorded returns no secret. A refusal is recorded too.
      */
     async resolve(
+      caller: ServiceCaller,
       id: string,
       input: ResolveInput,
     ): Promise<{ credentialId: string; version: number; integration: Integration; secret: string }> {
+      const tenantId = caller.tenantId;
       const context = {
         scope: input.scope,
         flowId: input.flowId,
         executionId: input.executionId,
         stepId: input.stepId,
         purpose: input.purpose,
-        actingFor: { type: input.actingFor.type, id: input.actingFor.id },
+        ...(caller.actingFor ? { actingFor: { type: caller.actingFor.type, id: caller.actingFor.id } } : {}),
       };
       type Outcome =
         | { ok: true; version: number; integration: Integration; secret: string }
-        | { ok: false; reason: RefusalReason; cause?: unknown };
-      const principal = authzPrincipal(input.actingFor);
-      const holders = grantHolders(principal);
-      // Before the read (see requireCompleteGrants): a decision is made only from a complete copy.
+        | { ok: false; reason: RefusalReason; cause?: unknown; detail?: string; unknownPrincipal?: boolean };
+      // Before the read (see requireCompleteGrants): a decision is made only from a complete copy
+      // of the principals and their grants.
       await access.requireCompleteGrants();
-      // One transaction, four round trips for an allowed api_key resolve: BEGIN with the tenant,
-      // one read (credential, sealed secret, wrapped key, grants), the event, COMMIT.
-      const outcome = await withTenant(pool, input.tenantId, async (tx): Promise<Outcome> => {
-        let found = await getForResolve(tx, input.tenantId, id, holders);
+      // One transaction, four round trips for an allowed resolve: BEGIN with the tenant, one read
+      // (principal, credential, sealed secret, wrapped key, grants), the event, COMMIT.
+      const outcome = await withTenant(pool, tenantId, async (tx): Promise<Outcome> => {
+        const principalId = caller.actingFor?.id ?? null;
+        let read = await getForResolve(tx, tenantId, id, principalId);
+        let found = read.found;
         if (found?.credential.kind === 'oauth2' && found.credential.status === 'active' && deps.oauth) {
           // Refresh may follow: hold the credential, and read it again under the lock (another
           // replica may just have stored a refreshed token set).
-          await lockCredential(tx, input.tenantId, id);
-          found = await getForResolve(tx, input.tenantId, id, holders);
+          await lockCredential(tx, tenantId, id);
+          read = await getForResolve(tx, tenantId, id, principalId);
+          found = read.found;
         }
+        // The principal as the copy knows it, of the type the call named (ids are typed, so a
+        // mismatch is a malformed call, refused like an unknown principal).
+        const replicated: ReplicatedPrincipal | null =
+          read.principal && caller.actingFor && read.principal.type === caller.actingFor.type ? read.principal : null;
         let result: Outcome;
         let decision: Decision | undefined;
-        if (found && found.credential.status === 'active')
-          decision = access.decideWithGrants(found.grants, principal, 'integrations:use', found.credential.integration);
-        if (!found) result = { ok: false, reason: 'not_found' };
-        else if (found.credential.status === 'revoked' || !found.ciphertext || !found.dataKeyId)
-          result = { ok: false, reason: 'revoked' };
-        else if (decision && !decision.allow) result = { ok: false, reason: 'not_permitted' };
-        else if (!scopeAllows(found.credential.integration, found.credential.scopes, input.scope))
-          result = { ok: false, reason: 'scope_not_granted' };
-        else {
-          const c = found.credential;
-          const dataKeyId = found.dataKeyId;
-          try {
-            const secret = openSecret(input.tenantId, id, found);
-            if (c.kind === 'oauth2') {
-              // Only the access token leaves the vault; the refresh token stays sealed here.
-              const fresh = await freshAccessToken(tx, input.tenantId, c, secret);
-              result = { ok: true, version: fresh.version, integration: c.integration, secret: fresh.accessToken };
-            } else {
-              result = { ok: true, version: c.currentVersion, integration: c.integration, secret };
+        if (!replicated) {
+          result = {
+            ok: false,
+            reason: 'not_permitted',
+            unknownPrincipal: true,
+            detail: caller.actingFor
+              ? `${caller.actingFor.type} ${caller.actingFor.id} is not a live principal of this company (unknown, removed, revoked or expired)`
+              : 'the call names no principal to act for',
+          };
+        } else {
+          const principal = replicatedAuthzPrincipal(replicated);
+          if (found && found.credential.status === 'active')
+            decision = access.decideWithGrants(
+              resolveGrants(found, grantHolders(principal)),
+              principal,
+              'integrations:use',
+              found.credential.integration,
+            );
+          if (!found) result = { ok: false, reason: 'not_found' };
+          else if (found.credential.status === 'revoked' || !found.ciphertext || !found.dataKeyId)
+            result = { ok: false, reason: 'revoked' };
+          else if (decision && !decision.allow)
+            result = { ok: false, reason: 'not_permitted', detail: decisionDetail(decision) };
+          else if (!scopeAllows(found.credential.integration, found.credential.scopes, input.scope))
+            result = { ok: false, reason: 'scope_not_granted' };
+          else {
+            const c = found.credential;
+            const dataKeyId = found.dataKeyId;
+            try {
+              const secret = openSecret(tenantId, id, found);
+              if (c.kind === 'oauth2') {
+                // Only the access token leaves the vault; the refresh token stays sealed here.
+                const fresh = await freshAccessToken(tx, tenantId, c, secret);
+                result = { ok: true, version: fresh.version, integration: c.integration, secret: fresh.accessToken };
+              } else {
+                result = { ok: true, version: c.currentVersion, integration: c.integration, secret };
+              }
+            } catch (e) {
+              if (e instanceof KeyUnavailableError) {
+                deps.logger.error(
+                  { err: e.cause, credentialId: id, dataKeyId },
+                  'credential data key could not be unwrapped',
+                );
+                result = { ok: false, reason: 'key_unavailable', cause: e };
+              } else if (e instanceof RefreshFailedError) {
+                result = { ok: false, reason: 'refresh_failed', cause: e.cause };
+              } else if (e instanceof DecryptError) {
+                // Moved, altered or foreign ciphertext: the header names another key, or the tag fails.
+                deps.logger.error(
+                  { credentialId: id, reason: e.reason, keyId: e.keyId },
+                  'credential failed its integrity check',
+                );
+                result = { ok: false, reason: 'integrity_check_failed', cause: e };
+              } else throw e;
             }
-          } catch (e) {
-            if (e instanceof KeyUnavailableError) {
-              deps.logger.error(
-                { err: e.cause, credentialId: id, dataKeyId },
-                'credential data key could not be unwrapped',
-              );
-              result = { ok: false, reason: 'key_unavailable', cause: e };
-            } else if (e instanceof RefreshFailedError) {
-              result = { ok: false, reason: 'refresh_failed', cause: e.cause };
-            } else if (e instanceof DecryptError) {
-              // Moved, altered or foreign ciphertext: the header names another key, or the tag fails.
-              deps.logger.error(
-                { credentialId: id, reason: e.reason, keyId: e.keyId },
-                'credential failed its integrity check',
-              );
-              result = { ok: false, reason: 'integrity_check_failed', cause: e };
-            } else throw e;
           }
         }
         if (result.ok) {
           await emit(tx, outbox, {
             type: 'vault.credential.used',
-            tenantId: input.tenantId,
-            actor: FLOW_ENGINE,
+            tenantId,
+            actor: caller.actor,
             resource: { type: 'credential', id },
             purpose: input.purpose,
             payload: { credentialId: id, version: result.version, integration: result.integration, ...context },
@@ -501,8 +536,8 @@ export function createCredentialService(deps: {
         } else {
           await emit(tx, outbox, {
             type: 'vault.credential.use_refused',
-            tenantId: input.tenantId,
-            actor: FLOW_ENGINE,
+            tenantId,
+            actor: caller.actor,
             resource: { type: 'credential', id },
             purpose: input.purpose,
             payload: {
@@ -510,7 +545,7 @@ export function createCredentialService(deps: {
               version: found?.credential.currentVersion ?? null,
               integration: found?.credential.integration ?? null,
               reason: result.reason,
-              ...(result.reason === 'not_permitted' && decision ? { detail: decisionDetail(decision) } : {}),
+              ...(result.detail ? { detail: result.detail.slice(0, 1000) } : {}),
               ...context,
             },
           });
@@ -519,7 +554,7 @@ export function createCredentialService(deps: {
       });
       if (!outcome.ok) {
         if (outcome.reason === 'refresh_failed' && deps.oauth) throw deps.oauth.toAppError(outcome.cause);
-        throw refusalError(outcome.reason, outcome.cause);
+        throw refusalError(outcome.reason, outcome.cause, outcome.unknownPrincipal);
       }
       return { credentialId: id, version: outcome.version, integration: outcome.integration, secret: outcome.secret };
     },

@@ -1,7 +1,12 @@
 // Field encryption for other services (the flow engine's execution logs mark fields sensitive).
 // The vault seals and opens on their behalf, so a company's data key never leaves the vault:
 // rotation, retirement and crypto-shredding stay here, and every caller gets the same format
-// (AEAD v1, associated data = tenant ‖ record ‖ version ‖ field).
+// (AEAD v1, associated data = tenant ‖ record ‖ version ‖ field ‖ service).
+//
+// Who asks decides nothing by what it says: the company is the one its signed service call names,
+// and the calling service is bound into every ciphertext — a field sealed for service X does not
+// open for service Y, whatever Y sends. Each decrypt (plaintext leaving the vault) is recorded as
+// one `vault.field.decrypted` event in the same transaction: no event, no plaintext.
 import { associatedData, DecryptError, fromBase64, open, seal, sealedKeyId, toBase64 } from '@flow8/crypto';
 import type { Outbox } from '@flow8/bus';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
@@ -9,6 +14,7 @@ import { AppError } from '@flow8/http';
 import type { Keyring } from '../../keyring/keyring';
 import { dataKeyById } from '../../keyring/keyring.repo';
 import { emit } from '../../lib/events';
+import type { Access, ServiceCaller } from '../../principal';
 
 export interface FieldRef {
   recordId: string;
@@ -30,14 +36,21 @@ export function createFieldService(deps: {
   pool: Pool;
   outbox: Pick<Outbox, 'add'>;
   keyring: Pick<Keyring, 'activeKey' | 'unwrap'>;
+  access: Pick<Access, 'actingPrincipal'>;
   /** Wakes the background re-encryption (which retires keys nothing needs any more). */
   kickReencryption?: () => void;
 }) {
   const { pool, keyring } = deps;
   const enc = new TextEncoder();
   const dec = new TextDecoder();
-  const adOf = (tenantId: string, f: FieldRef) =>
-    associatedData({ tenantId, recordId: f.recordId, version: f.version, field: f.field });
+  const adOf = (tenantId: string, service: string, f: FieldRef) =>
+    associatedData({ tenantId, recordId: f.recordId, version: f.version, field: f.field, service });
+
+  /** A call that names a principal must name a live one of its company (from the replicated copy). */
+  async function checkActingFor(caller: ServiceCaller): Promise<void> {
+    if (caller.actingFor && !(await deps.access.actingPrincipal(caller)))
+      throw new AppError('FORBIDDEN', 'The principal this call acts for is not a member of this company');
+  }
 
   /** The active key, recorded as holding fields of `caller` (their ciphertexts live outside this database). */
   async function sealingKey(tx: Queryable, tenantId: string, caller: string) {
@@ -54,12 +67,21 @@ export function createFieldService(deps: {
     return dk;
   }
 
-  function sealWith(dk: { id: string; key: Uint8Array }, tenantId: string, f: FieldRef, plaintext: Uint8Array): string {
-    return toBase64(seal({ key: dk.key, keyId: Buffer.from(dk.id, 'hex'), plaintext, ad: adOf(tenantId, f) }));
+  function sealWith(
+    dk: { id: string; key: Uint8Array },
+    tenantId: string,
+    service: string,
+    f: FieldRef,
+    plaintext: Uint8Array,
+  ): string {
+    return toBase64(seal({ key: dk.key, keyId: Buffer.from(dk.id, 'hex'), plaintext, ad: adOf(tenantId, service, f) }));
   }
 
-  /** Opens one sealed field of the company (409 if it fails its integrity check or names no key of the company). */
-  async function openField(tx: Queryable, tenantId: string, f: FieldRef & { sealed: string }) {
+  /**
+   * Opens one sealed field of the company for the service that sealed it (409 if it fails its
+   * integrity check — altered, moved, or sealed for another service — or names no key of the company).
+   */
+  async function openField(tx: Queryable, tenantId: string, service: string, f: FieldRef & { sealed: string }) {
     let sealed: Uint8Array;
     try {
       sealed = fromBase64(f.sealed);
@@ -74,7 +96,7 @@ export function createFieldService(deps: {
       const key = row?.wrapped ? keyring.unwrap(row) : undefined;
       return {
         keyId,
-        plaintext: open({ keys: (id) => (id === keyId ? key : undefined), sealed, ad: adOf(tenantId, f) }),
+        plaintext: open({ keys: (id) => (id === keyId ? key : undefined), sealed, ad: adOf(tenantId, service, f) }),
       };
     } catch (e) {
       if (e instanceof DecryptError)
@@ -87,17 +109,41 @@ export function createFieldService(deps: {
   }
 
   return {
-    async encrypt(tenantId: string, caller: string, items: Array<FieldRef & { plaintext: string }>): Promise<string[]> {
+    async encrypt(caller: ServiceCaller, items: Array<FieldRef & { plaintext: string }>): Promise<string[]> {
+      await checkActingFor(caller);
+      const { tenantId, service } = caller;
       return withTenant(pool, tenantId, async (tx) => {
-        const dk = await sealingKey(tx, tenantId, caller);
-        return items.map((i) => sealWith(dk, tenantId, i, enc.encode(i.plaintext)));
+        const dk = await sealingKey(tx, tenantId, service);
+        return items.map((i) => sealWith(dk, tenantId, service, i, enc.encode(i.plaintext)));
       });
     },
 
-    async decrypt(tenantId: string, items: Array<FieldRef & { sealed: string }>): Promise<string[]> {
+    /** Opens fields sealed for this service, and records the reveal (one event for the call). */
+    async decrypt(
+      caller: ServiceCaller,
+      items: Array<FieldRef & { sealed: string }>,
+      purpose: string | null,
+    ): Promise<string[]> {
+      await checkActingFor(caller);
+      const { tenantId, service } = caller;
       return withTenant(pool, tenantId, async (tx) => {
         const out: string[] = [];
-        for (const i of items) out.push(dec.decode((await openField(tx, tenantId, i)).plaintext));
+        for (const i of items) out.push(dec.decode((await openField(tx, tenantId, service, i)).plaintext));
+        const recordIds = [...new Set(items.map((i) => i.recordId))];
+        await emit(tx, deps.outbox, {
+          type: 'vault.field.decrypted',
+          tenantId,
+          actor: caller.actor,
+          resource: { type: 'record', id: recordIds[0]! },
+          ...(purpose ? { purpose } : {}),
+          payload: {
+            service,
+            count: items.length,
+            fields: [...new Set(items.map((i) => i.field))] as [string, ...string[]],
+            recordIds: recordIds as [string, ...string[]],
+            ...(caller.actingFor ? { actingFor: { type: caller.actingFor.type, id: caller.actingFor.id } } : {}),
+          },
+        });
         return out;
       });
     },
@@ -109,20 +155,21 @@ export function createFieldService(deps: {
      * the old key.
      */
     async reencrypt(
-      tenantId: string,
-      caller: string,
+      caller: ServiceCaller,
       items: Array<FieldRef & { sealed: string }>,
     ): Promise<{ sealed: string[]; reencrypted: number; keyId: string }> {
+      await checkActingFor(caller);
+      const { tenantId, service } = caller;
       return withTenant(pool, tenantId, async (tx) => {
-        const dk = await sealingKey(tx, tenantId, caller);
+        const dk = await sealingKey(tx, tenantId, service);
         let reencrypted = 0;
         const sealed: string[] = [];
         for (const i of items) {
-          const opened = await openField(tx, tenantId, i);
+          const opened = await openField(tx, tenantId, service, i);
           if (opened.keyId === dk.id) {
             sealed.push(i.sealed);
           } else {
-            sealed.push(sealWith(dk, tenantId, i, opened.plaintext));
+            sealed.push(sealWith(dk, tenantId, service, i, opened.plaintext));
             reencrypted += 1;
           }
           opened.plaintext.fill(0);
@@ -132,13 +179,14 @@ export function createFieldService(deps: {
     },
 
     /** The company's data keys and which of them this caller still holds fields under. */
-    async keys(tenantId: string, caller: string): Promise<FieldKeyView[]> {
+    async keys(caller: ServiceCaller): Promise<FieldKeyView[]> {
+      const tenantId = caller.tenantId;
       return withTenant(pool, tenantId, async (tx) => {
         const { rows } = await tx.query<{ id: string; version: number; status: FieldKeyView['status']; held: boolean }>(
           `SELECT k.id, k.version, k.status,
                   EXISTS (SELECT 1 FROM data_key_field_users u WHERE u.data_key_id = k.id AND u.caller = $2) AS held
              FROM data_keys k WHERE k.tenant_id = $1 ORDER BY k.version`,
-          [tenantId, caller],
+          [tenantId, caller.service],
         );
         return rows.map((r) => ({ id: r.id, version: r.version, status: r.status, heldByYou: r.held }));
       });
@@ -149,7 +197,8 @@ export function createFieldService(deps: {
      * service does and the vault's own records are re-encrypted, the background pass retires it.
      * Refused for the active key (409): rotate first.
      */
-    async release(tenantId: string, caller: string, keyId: string): Promise<{ stillHeldBy: string[] }> {
+    async release(caller: ServiceCaller, keyId: string): Promise<{ stillHeldBy: string[] }> {
+      const { tenantId, service } = caller;
       const out = await withTenant(pool, tenantId, async (tx) => {
         const key = await dataKeyById(tx, tenantId, keyId);
         if (!key) throw new AppError('NOT_FOUND', 'Data key not found');
@@ -157,7 +206,7 @@ export function createFieldService(deps: {
           throw new AppError('CONFLICT', 'This is the active data key: rotate the company key before releasing it');
         const gone = await tx.query('DELETE FROM data_key_field_users WHERE data_key_id = $1 AND caller = $2', [
           keyId,
-          caller,
+          service,
         ]);
         const { rows } = await tx.query<{ caller: string }>(
           'SELECT caller FROM data_key_field_users WHERE data_key_id = $1 ORDER BY caller',
@@ -173,9 +222,9 @@ export function createFieldService(deps: {
           await emit(tx, deps.outbox, {
             type: 'vault.key.fields_released',
             tenantId,
-            actor: { type: 'service', id: caller, ip: null },
+            actor: caller.actor,
             resource: { type: 'data_key', id: keyId },
-            payload: { dataKeyId: keyId, dataKeyVersion: key.version, service: caller, stillHeldBy },
+            payload: { dataKeyId: keyId, dataKeyVersion: key.version, service, stillHeldBy },
           });
         return { stillHeldBy };
       });
