@@ -7,6 +7,7 @@ import {
   bool,
   ConfigError,
   csv,
+  serviceKeys,
   duration,
   enumOf,
   filePath,
@@ -281,6 +282,17 @@ describe('field builders', () => {
     expect(one(bool(), 'False')).toBe(false);
     expect(one(bool(true), undefined)).toBe(true);
     expect(problemsOf(() => one(bool(false), 'no'))).toHaveLength(1);
+  });
+
+  it('serviceKeys maps services to their 32-byte public keys, and refuses anything else', () => {
+    const k1 = Buffer.alloc(32, 1).toString('base64');
+    const k2 = Buffer.alloc(32, 2).toString('base64');
+    const keys = one(serviceKeys(), `flow-engine:${k1}, retention:${k2},flow-engine:${k2}`);
+    expect([...keys.keys()]).toEqual(['flow-engine', 'retention']);
+    expect(keys.get('flow-engine')?.map((k) => k[0])).toEqual([1, 2]);
+    expect(one(serviceKeys(), '').size).toBe(0);
+    for (const bad of [k1, `flow-engine:${Buffer.alloc(31).toString('base64')}`, 'flow-engine:not base64', `Bad:${k1}`])
+      expect(problemsOf(() => one(serviceKeys(), bad))).toHaveLength(1);
   });
 
   it('csv splits, trims and refuses empty entries', () => {
