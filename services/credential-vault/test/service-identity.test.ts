@@ -6,7 +6,9 @@
 import { randomBytes, sign } from 'node:crypto';
 import { newId } from '@flow8/contracts';
 import { createIdentitySigner, createServiceCallSigner, ed25519PrivateKey } from '@flow8/http';
-import { eventually, httpsRequest } from '@flow8/testkit';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { eventually, httpsRequest, stackEnv } from '@flow8/testkit';
 import {
   designer,
   newTenant,
@@ -259,6 +261,36 @@ describe('forged service calls are refused', () => {
     const res = await v.resolve(id, { tenantId: t, service: 'retention' }, resolveBody('invoices:read'));
     expect(res.status).toBe(403);
     expect(res.body).not.toContain(secret);
+  });
+});
+
+describe('certificates only for what runs', () => {
+  it('the local stack holds no certificate for the flow engine or retention (neither runs)', () => {
+    // A certificate lying in the stack's state is a credential anyone on the host can pick up.
+    for (const name of ['flow-engine', 'retention']) {
+      expect(existsSync(join(stackEnv().certsDir, `${name}.pem`))).toBe(false);
+      expect(existsSync(join(stackEnv().certsDir, `${name}-key.pem`))).toBe(false);
+    }
+  });
+
+  it('a vault configured as the local stack runs it (no service keys) refuses every resolve', async () => {
+    const bare = await startVault({ overrides: { VAULT_SERVICE_IDENTITY_KEYS: '' } });
+    try {
+      const t = newTenant();
+      const secret = `bare-${tag}`;
+      const res = await bare.call('POST', '/v1/credentials', {
+        principal: designer(t),
+        body: { integration: 'quickbooks', name: 'QB', kind: 'api_key', scopes: ['invoices:read'], secret },
+      });
+      const id = res.json<{ id: string }>().id;
+      // Even with a certificate the CA signed for the flow engine and a well-formed call.
+      const refused = await bare.resolve(id, { tenantId: t }, resolveBody('invoices:read'));
+      expect(refused.status).toBe(401);
+      expect(refused.body).not.toContain(secret);
+    } finally {
+      await bare.stop();
+      await bare.db.drop();
+    }
   });
 });
 
