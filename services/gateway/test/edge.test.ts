@@ -225,7 +225,7 @@ describe('bytes that are not UTF-8 are refused with 400, and nothing is stored r
       [id],
     );
     expect(versions.rows[0]?.n).toBe(1);
-    const used = await up.vault.resolve(id, resolveBody(company.tenantId, 'chat:write'));
+    const used = await up.vault.resolve(id, { tenantId: company.tenantId }, resolveBody('chat:write'));
     expect(used.status).toBe(200);
     expect(used.json<{ secret: string }>().secret).toBe(secret);
 
@@ -237,7 +237,7 @@ describe('bytes that are not UTF-8 are refused with 400, and nothing is stored r
       body: { secret: unicode },
       status: 200,
     });
-    const after = await up.vault.resolve(id, resolveBody(company.tenantId, 'chat:write'));
+    const after = await up.vault.resolve(id, { tenantId: company.tenantId }, resolveBody('chat:write'));
     expect(after.json<{ secret: string }>().secret).toBe(unicode);
   });
 });
