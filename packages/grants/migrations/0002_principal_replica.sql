@@ -32,8 +32,7 @@ CREATE POLICY tenant_isolation ON principal_replica
 GRANT SELECT, INSERT, UPDATE ON principal_replica TO ${app_role};
 
 -- The copy now applies user and API-key events too, which a copy built before this migration
--- skipped. Start it again from the beginning of the identity topic (kept forever): the grant
+-- skipped. Start it again from the beginning of the identity topic (kept forever): with no stored
+-- progress the replica moves its consumer group back to the beginning at start-up, the grant
 -- events re-apply idempotently, and readiness stays closed until the whole topic is read again.
--- The consumer group is new as well (VAULT_IDENTITY_CONSUMER_GROUP), so Kafka re-delivers from
--- the beginning.
 DELETE FROM grant_replica_progress;

@@ -198,6 +198,36 @@ export function createGrantReplica(opts: GrantReplicaOptions) {
     return complete;
   }
 
+  /**
+   * The stored progress is the truth. With none stored for the topic (a new database, a copy
+   * cleared to be rebuilt, or migration 0002, which cleared it so principals are read from the
+   * start), the consumer group may still hold offsets past events the copy never applied: move
+   * the group back to the beginning first. Refused while another replica already consumes with the
+   * group (it started, so it rewound, or is reading what it needs); then nothing is lost.
+   */
+  async function rewindIfNoProgress(): Promise<void> {
+    const { rows } = await opts.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM grant_replica_progress WHERE topic = $1',
+      [topic],
+    );
+    if ((rows[0]?.n ?? 0) > 0) return;
+    const admin = opts.kafka.admin();
+    await admin.connect();
+    try {
+      const groups = await admin.describeGroups([opts.groupId]);
+      if ((groups.groups[0]?.members.length ?? 0) > 0) return;
+      await admin.resetOffsets({ groupId: opts.groupId, topic, earliest: true });
+      opts.logger.info(
+        { topic, groupId: opts.groupId },
+        'no stored progress: the copy reads the identity topic from the beginning',
+      );
+    } catch (e) {
+      opts.logger.warn({ err: e, topic, groupId: opts.groupId }, 'could not rewind the consumer group of the copy');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   const consumer = createEventConsumer({
     kafka: opts.kafka,
     groupId: opts.groupId,
@@ -244,6 +274,7 @@ export function createGrantReplica(opts: GrantReplicaOptions) {
     async start(): Promise<void> {
       target = await topicEndOffsets(opts.kafka, topic);
       await checkCaughtUp();
+      await rewindIfNoProgress();
       await consumer.start();
     },
     async stop(): Promise<void> {

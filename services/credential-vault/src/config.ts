@@ -77,7 +77,7 @@ export const vaultConfigSchema = z.object({
    * Consumer group of the vault's copy of auth's principals and grants (read from the identity
    * topic). One group per deployment: every replica shares the copy in the database.
    */
-  VAULT_IDENTITY_CONSUMER_GROUP: str().default('credential-vault.identity'),
+  VAULT_GRANTS_CONSUMER_GROUP: str().default('credential-vault.grants'),
   /**
    * The services that call the vault on their own initiative (resolve, field encryption) and the
    * public keys their service-call tokens are signed with: `name:base64,…` (raw 32-byte Ed25519;

@@ -50,7 +50,7 @@ export async function createVault(config: VaultConfig, logger: Logger) {
   const grants = createGrantReplica({
     kafka: bus.kafka,
     pool,
-    groupId: `${config.KAFKA_TOPIC_PREFIX}${config.VAULT_IDENTITY_CONSUMER_GROUP}`,
+    groupId: `${config.KAFKA_TOPIC_PREFIX}${config.VAULT_GRANTS_CONSUMER_GROUP}`,
     topicPrefix: config.KAFKA_TOPIC_PREFIX,
     deadLetters: bus.publisher,
     logger,
