@@ -8,7 +8,7 @@ import { newId } from '@flow8/contracts';
 import { createIdentitySigner, createServiceCallSigner, ed25519PrivateKey } from '@flow8/http';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { eventually, httpsRequest, stackEnv } from '@flow8/testkit';
+import { eventually, httpsRequest, stackEnv, uniqueTopicPrefix } from '@flow8/testkit';
 import {
   designer,
   newTenant,
@@ -262,6 +262,36 @@ describe('forged service calls are refused', () => {
     const res = await v.resolve(id, { tenantId: t, service: 'retention' }, resolveBody('invoices:read'));
     expect(res.status).toBe(403);
     expect(res.body).not.toContain(secret);
+  });
+});
+
+describe('a copy without stored progress (an upgrade to the principals, or cleared) rebuilds itself', () => {
+  it('re-reads the identity topic from the beginning although its group has read it all', async () => {
+    const t = newTenant();
+    // A deployment of its own (its own consumer group, which nothing else uses).
+    const first = await startVault({ prefix: uniqueTopicPrefix() });
+    const member = await first.members.user(t, 'executor');
+    await first.stop();
+    // As migration 0002 leaves a copy built before it: progress cleared, no principals known.
+    await first.db.admin.query('TRUNCATE principal_replica, grant_replica_progress');
+    const again = await startVault({
+      db: first.db,
+      prefix: first.prefix,
+      seed: first.seed,
+      serviceSeeds: first.serviceSeeds,
+      overrides: first.env,
+    });
+    try {
+      await eventually(async () => ((await again.call('GET', '/readyz')).status === 200 ? true : undefined), {
+        what: 'the rebuilt copy ready',
+        timeoutMs: 30_000,
+      });
+      const known = await again.db.admin.query('SELECT 1 FROM principal_replica WHERE principal_id = $1', [member.id]);
+      expect(known.rowCount).toBe(1);
+    } finally {
+      await again.stop();
+      await first.db.drop();
+    }
   });
 });
 
