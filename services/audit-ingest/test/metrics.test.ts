@@ -339,6 +339,7 @@ describe('the real process (main.ts)', () => {
           TLS_CERT_FILE: tls.certFile,
           TLS_KEY_FILE: tls.keyFile,
           AUDIT_DATABASE_URL: db.appUrl,
+          AUDIT_RELAY_DATABASE_URL: db.relayUrl,
           AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
           KAFKA_TOPIC_PREFIX: prefix,
           INTERNAL_IDENTITY_PUBLIC_KEYS: testIdentityKey().publicKeyBase64,

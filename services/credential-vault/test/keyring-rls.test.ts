@@ -54,12 +54,15 @@ describe("the runtime role cannot reach another company's key material", () => {
 
   it("setting app.keyring_maintenance cannot rewrite another company's data key", async () => {
     const updated = await asA((tx) =>
-      tx.query(`UPDATE data_keys SET wrapped = '\\x00'::bytea, root_fingerprint = root_fingerprint WHERE tenant_id = $1`, [
-        b,
-      ]),
+      tx.query(
+        `UPDATE data_keys SET wrapped = '\\x00'::bytea, root_fingerprint = root_fingerprint WHERE tenant_id = $1`,
+        [b],
+      ),
     );
     expect(updated.rowCount).toBe(0);
-    const bKeys = await v.db.admin.query<{ wrapped: Buffer }>('SELECT wrapped FROM data_keys WHERE tenant_id = $1', [b]);
+    const bKeys = await v.db.admin.query<{ wrapped: Buffer }>('SELECT wrapped FROM data_keys WHERE tenant_id = $1', [
+      b,
+    ]);
     expect(bKeys.rows).toHaveLength(1);
     expect(bKeys.rows[0]!.wrapped.length).toBeGreaterThan(1);
   });
@@ -69,7 +72,9 @@ describe("the runtime role cannot reach another company's key material", () => {
     expect(status.rows.map((r: { tenant_id: string }) => r.tenant_id).sort()).toEqual([a, b].sort());
     expect(status.fields.map((f) => f.name)).not.toContain('wrapped');
     expect(status.fields.map((f) => f.name)).not.toContain('ciphertext');
-    const perRoot = await v.db.app.query<{ data_keys: string }>('SELECT data_keys::text FROM vault_data_keys_per_root()');
+    const perRoot = await v.db.app.query<{ data_keys: string }>(
+      'SELECT data_keys::text FROM vault_data_keys_per_root()',
+    );
     expect(perRoot.rows).toEqual([{ data_keys: '2' }]);
     // And the operator's key status still spans companies, through them.
     const res = await httpsRequest(`${v.url}/internal/v1/keys/status`, { as: 'operator' });
