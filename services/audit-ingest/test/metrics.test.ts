@@ -132,7 +132,8 @@ describe('audit-ingest metrics', () => {
     expect(res.status).toBe(200);
     expect(res.type).toBe('text/plain; version=0.0.4; charset=utf-8');
     expect(res.body).toMatch(/^target_info\{service_name="audit-ingest",/m);
-    expect(one(res.body, 'flow8_outbox_relay_leader')).toBe(1);
+    // The relay takes the leader lock on its own connection shortly after start.
+    await eventually(async () => one(await text(), 'flow8_outbox_relay_leader') === 1, { what: 'relay leadership' });
   });
 
   test('events into the ledger: appended, consumed and dead-lettered counts match what happened', async () => {
