@@ -200,7 +200,7 @@ EOF
 # =============================================================================================
 # PostgreSQL
 # =============================================================================================
-PG_DIR="$FLOW8_STATE/pg"
+PG_DIR="$(pg_dir)"
 PG_DATA="$PG_DIR/data"
 PG_RUN="$PG_DIR/run"
 PG_LOG="$PG_DIR/postgres.log"
@@ -213,10 +213,11 @@ psql_local() { # SQL on stdin, as the bootstrap superuser over the private unix 
 }
 
 start_postgres() {
-  mkdir -p "$PG_DIR"
-  [[ $EUID -eq 0 ]] && chown postgres: "$PG_DIR"
-  chmod 700 "$PG_DIR"
-  as_pg_user mkdir -p "$PG_RUN"
+  local dir
+  dir="$(prepare_pg_dir)" || exit 1
+  if [[ "$dir" != "$PG_DIR" ]]; then
+    PG_DIR="$dir" PG_DATA="$dir/data" PG_RUN="$dir/run" PG_LOG="$dir/postgres.log"
+  fi
 
   if [[ ! -s "$PG_DATA/PG_VERSION" ]]; then
     log "postgres: initdb in $PG_DATA"
