@@ -19,7 +19,9 @@
 #      FLOW8_GATEWAY_METRICS_PORT (9443), FLOW8_AUTH_METRICS_PORT (9101), FLOW8_VAULT_METRICS_PORT (9102),
 #      FLOW8_AUDIT_METRICS_PORT (9104) — plain-HTTP GET /metrics on 127.0.0.1,
 #      LOG_LEVEL (info),
-#      OTEL_EXPORTER_OTLP_ENDPOINT (unset: spans are not exported).
+#      OTEL_EXPORTER_OTLP_ENDPOINT (unset: spans are not exported); a service also receives the
+#      caller's OTEL_* and its own AUTH_* / VAULT_* / AUDIT_* / GATEWAY_* settings (never a
+#      database URL from the caller's environment; see scripts/lib/launch.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/launch.sh"
 cd "$FLOW8_REPO_ROOT"
