@@ -2,8 +2,11 @@
 # The whole flow8 stack on this machine, and its main job shown end to end:
 #   1. installs what is missing (scripts/setup.sh) and starts Kafka (KRaft), PostgreSQL and
 #      Redis on loopback, all TLS (scripts/stack/up.sh);
-#   2. migrates each service's database and starts audit-ingest, auth (mTLS, internal identity)
-#      and the public HTTPS gateway (logs under .flow8/logs/);
+#   2. migrates each service's database (a step of its own, with that database's owner role) and
+#      starts audit-ingest, auth, credential-vault (mTLS, internal identity) and the public HTTPS
+#      gateway (logs under .flow8/logs/). Each service process gets its own runtime credentials
+#      and nothing else: no owner URL, no superuser URL, no other service's URL
+#      (scripts/lib/launch.sh);
 #   3. does the main job through the public API, as a customer would: the platform operator
 #      creates a company and its first Admin; the Admin signs in (session cookie + CSRF token),
 #      adds a compliance officer (Viewer) and connects Salesforce (the API key is sealed in the
@@ -16,17 +19,20 @@
 #      FLOW8_GATEWAY_METRICS_PORT (9443), FLOW8_AUTH_METRICS_PORT (9101), FLOW8_VAULT_METRICS_PORT (9102),
 #      FLOW8_AUDIT_METRICS_PORT (9104) — plain-HTTP GET /metrics on 127.0.0.1,
 #      LOG_LEVEL (info),
-#      OTEL_EXPORTER_OTLP_ENDPOINT (unset: spans are not exported).
+#      OTEL_EXPORTER_OTLP_ENDPOINT (unset: spans are not exported); a service also receives the
+#      caller's OTEL_* and its own AUTH_* / VAULT_* / AUDIT_* / GATEWAY_* settings (never a
+#      database URL from the caller's environment; see scripts/lib/launch.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/launch.sh"
 cd "$FLOW8_REPO_ROOT"
 
 bash scripts/setup.sh
 bash scripts/stack/up.sh --quiet
 STATE="${FLOW8_STATE_DIR:-$FLOW8_REPO_ROOT/.flow8}"
-set -a
+# Every URL of the stack (owner, superuser, runtime) for this script's own use; a process it
+# starts gets only what its start line names (scripts/lib/launch.sh).
 # shellcheck disable=SC1091
 source "$STATE/stack.env"
-set +a
 mkdir -p "$STATE/logs" "$STATE/run" "$STATE/secrets"
 
 AUTH_PORT="${FLOW8_AUTH_PORT:-8101}"
@@ -55,27 +61,33 @@ encryption_key="$STATE/secrets/vault-encryption.key"
 [[ -s "$encryption_key" ]] || (openssl rand -base64 32 >"$encryption_key" && chmod 600 "$encryption_key")
 [[ -s "$operator_password_file" ]] || (printf 'Fl8-%s' "$(openssl rand -hex 12)" >"$operator_password_file" && chmod 600 "$operator_password_file")
 
-log "migrating databases"
-pnpm -s --filter @flow8/auth migrate >"$STATE/logs/migrate-auth.log" 2>&1 || die auth "migrations failed" "$STATE/logs/migrate-auth.log"
-pnpm -s --filter @flow8/audit-ingest migrate >"$STATE/logs/migrate-audit.log" 2>&1 \
-  || die audit-ingest "migrations failed" "$STATE/logs/migrate-audit.log"
-pnpm -s --filter @flow8/credential-vault migrate >"$STATE/logs/migrate-vault.log" 2>&1 \
-  || die credential-vault "migrations failed" "$STATE/logs/migrate-vault.log"
+# migrate <service> <D>: the service's migrations, as its database's owner, before it starts. The
+# owner URL exists only in this short-lived step; the runtime and relay URLs name the roles to grant to.
+migrate() {
+  local name="$1" d="$2" url
+  local vars=(FLOW8_CA_FILE="$FLOW8_CA_FILE")
+  for url in "${d}_MIGRATION_DATABASE_URL" "${d}_DATABASE_URL" "${d}_RELAY_DATABASE_URL"; do vars+=("$url=${!url}"); done
+  run_clean "$d" "${vars[@]}" -- pnpm -s --filter "@flow8/$name" migrate >"$STATE/logs/migrate-$name.log" 2>&1 \
+    || die "$name" "migrations failed" "$STATE/logs/migrate-$name.log"
+}
+log "migrating databases (owner roles, before any service starts)"
+migrate auth AUTH
+migrate audit-ingest AUDIT
+migrate credential-vault VAULT
 
-# start_service <name> <port> <env...>
+# start_service <name> <prefix> <port> <env...>: the service with exactly these variables (plus
+# the basics and the caller's <prefix>_* settings, see scripts/lib/launch.sh).
 start_service() {
-  local name="$1" port="$2"; shift 2
+  local name="$1" prefix="$2" port="$3"; shift 3
   local pidfile="$STATE/run/$name.pid" logfile="$STATE/logs/$name.log"
   if pid="$(pid_from_file "$pidfile")" && kill -0 "$pid" 2>/dev/null; then
     log "$name: already running (pid $pid)"
   else
     log "$name: starting on https://localhost:$port"
-    # setsid gives the service its own process group; the pid file holds that group's id (the
-    # shell records $$ and then becomes the service), so stop.sh can end the whole tree.
-    (cd "services/$name" && env "$@" PORT="$port" TLS_CERT_FILE="$FLOW8_CERTS_DIR/$name.pem" \
+    launch_service "services/$name" "$prefix" "$pidfile" "$logfile" "$@" PORT="$port" \
+      FLOW8_CA_FILE="$FLOW8_CA_FILE" KAFKA_BROKERS="$KAFKA_BROKERS" TLS_CERT_FILE="$FLOW8_CERTS_DIR/$name.pem" \
       TLS_KEY_FILE="$FLOW8_CERTS_DIR/$name-key.pem" LOG_LEVEL="${LOG_LEVEL:-info}" \
-      setsid bash -c 'echo $$ >"$0"; exec ../../node_modules/.bin/tsx src/main.ts' "$pidfile" >>"$logfile" 2>&1 &
-    ) </dev/null >/dev/null 2>&1
+      -- ../../node_modules/.bin/tsx src/main.ts
   fi
   wait_for 60 curl -sf --cacert "$FLOW8_CA_FILE" --cert "$FLOW8_CERTS_DIR/operator.pem" \
     --key "$FLOW8_CERTS_DIR/operator-key.pem" "https://localhost:$port/readyz" \
@@ -83,15 +95,18 @@ start_service() {
   ok "$name: ready"
 }
 
-start_service audit-ingest "$AUDIT_PORT" METRICS_PORT="$AUDIT_METRICS_PORT" AUDIT_DATABASE_URL="$AUDIT_DATABASE_URL" AUDIT_SIGNING_KEY_FILE="$signing_key" \
+start_service audit-ingest AUDIT "$AUDIT_PORT" METRICS_PORT="$AUDIT_METRICS_PORT" AUDIT_DATABASE_URL="$AUDIT_DATABASE_URL" \
+  AUDIT_RELAY_DATABASE_URL="$AUDIT_RELAY_DATABASE_URL" AUDIT_SIGNING_KEY_FILE="$signing_key" \
   AUDIT_ALLOWED_CALLERS=gateway INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key" \
   AUDIT_CHECKPOINT_INTERVAL="${AUDIT_CHECKPOINT_INTERVAL:-10s}"
-start_service auth "$AUTH_PORT" METRICS_PORT="$AUTH_METRICS_PORT" AUTH_DATABASE_URL="$AUTH_DATABASE_URL" AUTH_ALLOWED_CALLERS=gateway \
+start_service auth AUTH "$AUTH_PORT" METRICS_PORT="$AUTH_METRICS_PORT" AUTH_DATABASE_URL="$AUTH_DATABASE_URL" \
+  AUTH_RELAY_DATABASE_URL="$AUTH_RELAY_DATABASE_URL" AUTH_ALLOWED_CALLERS=gateway \
   INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key" REDIS_URL="$REDIS_URL" \
   AUTH_API_KEY_SIGNING_KEYS_FILE="$apikey_signing_key"
-start_service credential-vault "$VAULT_PORT" METRICS_PORT="$VAULT_METRICS_PORT" VAULT_DATABASE_URL="$VAULT_DATABASE_URL" ENCRYPTION_KEY_FILE="$encryption_key" \
+start_service credential-vault VAULT "$VAULT_PORT" METRICS_PORT="$VAULT_METRICS_PORT" VAULT_DATABASE_URL="$VAULT_DATABASE_URL" \
+  VAULT_RELAY_DATABASE_URL="$VAULT_RELAY_DATABASE_URL" ENCRYPTION_KEY_FILE="$encryption_key" \
   INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key"
-start_service gateway "$GATEWAY_PORT" METRICS_PORT="$GATEWAY_METRICS_PORT" GATEWAY_IDENTITY_SIGNING_KEY_FILE="$identity_key" \
+start_service gateway GATEWAY "$GATEWAY_PORT" METRICS_PORT="$GATEWAY_METRICS_PORT" GATEWAY_IDENTITY_SIGNING_KEY_FILE="$identity_key" \
   GATEWAY_OPERATOR_TOKEN_FILE="$operator_token" REDIS_URL="$REDIS_URL" \
   GATEWAY_AUTH_URL="https://localhost:$AUTH_PORT" GATEWAY_AUDIT_URL="https://localhost:$AUDIT_PORT" \
   GATEWAY_VAULT_URL="https://localhost:$VAULT_PORT"

@@ -113,7 +113,8 @@ FLOW8_STATE_MARKER="$FLOW8_STATE/.flow8-state"
 
 ensure_state_dir() {
   mkdir -p "$FLOW8_STATE"
-  # The postgres OS user must be able to traverse into $STATE/pg.
+  # The postgres OS user must be able to traverse into $STATE/pg (when it can reach $STATE at all:
+  # see prepare_pg_dir).
   chmod 711 "$FLOW8_STATE"
   [[ -f "$FLOW8_STATE_MARKER" ]] || printf 'flow8 local stack state; safe to delete with scripts/stack/down.sh --purge\n' >"$FLOW8_STATE_MARKER"
   mkdir -p "$FLOW8_STATE/secrets" && chmod 700 "$FLOW8_STATE/secrets"
@@ -128,6 +129,47 @@ secret_get_or_create() {
   fi
   chmod 600 "$f"
   tr -d '\n' <"$f"
+}
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL's directory (data, unix socket, server log)
+# ---------------------------------------------------------------------------------------------
+# Normally $STATE/pg. As root the server runs as the 'postgres' OS user, which cannot reach a
+# state dir below a directory it may not traverse (a clone under /root, a 0700 temporary
+# directory). Then PostgreSQL's directory is a postgres-owned one outside the checkout,
+# $FLOW8_PG_ROOT/pg-<first 12 hex of sha256(state dir)> (FLOW8_PG_ROOT: /var/lib/flow8), and
+# $STATE/pg.dir records where it is. FLOW8_PG_DIR names it explicitly.
+FLOW8_PG_ROOT="${FLOW8_PG_ROOT:-/var/lib/flow8}"
+FLOW8_PG_DIR_RECORD="$FLOW8_STATE/pg.dir"
+
+# pg_dir: prints PostgreSQL's directory for this state dir (as decided by prepare_pg_dir).
+pg_dir() {
+  if [[ -n "${FLOW8_PG_DIR:-}" ]]; then printf '%s\n' "${FLOW8_PG_DIR%/}"; return; fi
+  if [[ -s "$FLOW8_PG_DIR_RECORD" ]]; then head -n 1 "$FLOW8_PG_DIR_RECORD"; return; fi
+  printf '%s\n' "$FLOW8_STATE/pg"
+}
+
+# prepare_pg_dir: decides and creates PostgreSQL's directory (owned by the server's OS user,
+# mode 700, with its socket dir `run`) and prints it. Dies with the reason and the way out when
+# the server's OS user still cannot use it.
+prepare_pg_dir() {
+  local dir
+  dir="$(pg_dir)"
+  if [[ $EUID -eq 0 && -z "${FLOW8_PG_DIR:-}" && ! -s "$FLOW8_PG_DIR_RECORD" ]] \
+    && ! runuser -u postgres -- test -x "$FLOW8_STATE" 2>/dev/null; then
+    dir="$FLOW8_PG_ROOT/pg-$(printf '%s' "$FLOW8_STATE" | sha256sum | cut -c1-12)"
+    log "postgres: the 'postgres' OS user cannot reach $FLOW8_STATE (a parent directory is closed to other users); keeping PostgreSQL's data in $dir"
+    mkdir -p "$FLOW8_PG_ROOT" && chmod 755 "$FLOW8_PG_ROOT"
+    printf '%s\n' "$dir" >"$FLOW8_PG_DIR_RECORD"
+  fi
+  mkdir -p "$dir"
+  [[ $EUID -eq 0 ]] && chown postgres: "$dir"
+  chmod 700 "$dir"
+  [[ "$dir" == "$FLOW8_STATE/pg" ]] || printf '%s\n' "$FLOW8_STATE" | as_pg_user tee "$dir/.flow8-pg" >/dev/null 2>&1 || true
+  if ! as_pg_user mkdir -p "$dir/run" 2>/dev/null; then
+    die postgres "the '$(pg_os_user)' OS user cannot create $dir/run: a parent directory is not traversable by it. Set FLOW8_PG_DIR to a directory it can reach (e.g. under /var/lib), or FLOW8_STATE_DIR to a state dir outside $(dirname "$FLOW8_STATE")"
+  fi
+  printf '%s\n' "$dir"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -171,5 +213,6 @@ pg_os_user() {
   if [[ $EUID -eq 0 ]]; then printf 'postgres\n'; else id -un; fi
 }
 as_pg_user() {
-  if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From /: the caller's working directory (a checkout under /root) may be closed to postgres.
+  if [[ $EUID -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }

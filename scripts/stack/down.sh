@@ -49,7 +49,8 @@ fi
 rm -f "$R_DIR/redis.pid"
 
 # --- PostgreSQL ----------------------------------------------------------------------------
-PG_DATA="$FLOW8_STATE/pg/data"
+PG_DIR="$(pg_dir)"
+PG_DATA="$PG_DIR/data"
 PG_BIN="$(resolve_pg_bin)"
 if [[ -f "$PG_DATA/postmaster.pid" && -n "$PG_BIN" ]]; then
   if as_pg_user "$PG_BIN/pg_ctl" status -D "$PG_DATA" >/dev/null 2>&1; then
@@ -69,8 +70,13 @@ fi
 rm -f "$FLOW8_STATE/stack.env"
 
 if ((PURGE)); then
+  # PostgreSQL's directory outside the state dir (see prepare_pg_dir): only if it is ours.
+  if [[ "$PG_DIR" != "$FLOW8_STATE/pg" && "$(head -n 1 "$PG_DIR/.flow8-pg" 2>/dev/null)" == "$FLOW8_STATE" ]]; then
+    log "purging $PG_DIR"
+    rm -rf -- "$PG_DIR"
+  fi
   log "purging $FLOW8_STATE"
   rm -rf -- "$FLOW8_STATE"
   ok "state dir removed"
 fi
-((failed == 0)) || die postgres "could not stop the server (see $FLOW8_STATE/pg/postgres.log)"
+((failed == 0)) || die postgres "could not stop the server (see $PG_DIR/postgres.log)"

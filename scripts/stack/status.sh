@@ -18,7 +18,7 @@ fi
 row COMPONENT STATE PID ENDPOINT CHECK
 
 # PostgreSQL
-PG_DATA="$FLOW8_STATE/pg/data"
+PG_DATA="$(pg_dir)/data"
 PG_BIN="$(resolve_pg_bin)"
 pg_pid="" pg_state=stopped pg_check="-" pg_port="$FLOW8_PG_PORT"
 if [[ -f "$PG_DATA/postmaster.pid" ]] && pg_pid="$(pid_from_file "$PG_DATA/postmaster.pid")"; then
@@ -78,5 +78,5 @@ if [[ -f "$FLOW8_STATE/stack.env" ]]; then
 else
   echo "env file: (none; run scripts/stack/up.sh)"
 fi
-echo "logs:     $FLOW8_STATE/pg/postgres.log  $K_DIR/kafka.log  $R_DIR/redis.log"
+echo "logs:     $(pg_dir)/postgres.log  $K_DIR/kafka.log  $R_DIR/redis.log"
 ((all_ok)) && exit 0 || exit 1

@@ -200,7 +200,7 @@ EOF
 # =============================================================================================
 # PostgreSQL
 # =============================================================================================
-PG_DIR="$FLOW8_STATE/pg"
+PG_DIR="$(pg_dir)"
 PG_DATA="$PG_DIR/data"
 PG_RUN="$PG_DIR/run"
 PG_LOG="$PG_DIR/postgres.log"
@@ -213,10 +213,11 @@ psql_local() { # SQL on stdin, as the bootstrap superuser over the private unix 
 }
 
 start_postgres() {
-  mkdir -p "$PG_DIR"
-  [[ $EUID -eq 0 ]] && chown postgres: "$PG_DIR"
-  chmod 700 "$PG_DIR"
-  as_pg_user mkdir -p "$PG_RUN"
+  local dir
+  dir="$(prepare_pg_dir)" || exit 1
+  if [[ "$dir" != "$PG_DIR" ]]; then
+    PG_DIR="$dir" PG_DATA="$dir/data" PG_RUN="$dir/run" PG_LOG="$dir/postgres.log"
+  fi
 
   if [[ ! -s "$PG_DATA/PG_VERSION" ]]; then
     log "postgres: initdb in $PG_DATA"
@@ -292,7 +293,7 @@ EOF
 }
 
 bootstrap_postgres() {
-  local admin_pw sql db owner_pw app_pw
+  local admin_pw sql db owner_pw app_pw relay_pw
   admin_pw="$(secret_get_or_create pg-flow8_admin)"
   sql="DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'flow8_admin') THEN CREATE ROLE flow8_admin; END IF;
@@ -302,20 +303,24 @@ ALTER ROLE flow8_admin WITH SUPERUSER LOGIN PASSWORD '$admin_pw';
   for db in "${FLOW8_DATABASES[@]}"; do
     owner_pw="$(secret_get_or_create "pg-${db}_owner")"
     app_pw="$(secret_get_or_create "pg-${db}_app")"
+    relay_pw="$(secret_get_or_create "pg-${db}_relay")"
     sql+="DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${db}_owner') THEN CREATE ROLE ${db}_owner; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${db}_app') THEN CREATE ROLE ${db}_app; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${db}_relay') THEN CREATE ROLE ${db}_relay; END IF;
 END \$\$;
 ALTER ROLE ${db}_owner WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '$owner_pw';
 ALTER ROLE ${db}_app WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '$app_pw';
+ALTER ROLE ${db}_relay WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '$relay_pw';
 SELECT 'CREATE DATABASE ${db} OWNER ${db}_owner' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${db}') \\gexec
 ALTER DATABASE ${db} OWNER TO ${db}_owner;
 REVOKE ALL ON DATABASE ${db} FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${db}_app;
+GRANT CONNECT ON DATABASE ${db} TO ${db}_relay;
 GRANT ALL ON DATABASE ${db} TO ${db}_owner;
 \\connect ${db}
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-GRANT USAGE ON SCHEMA public TO ${db}_app;
+GRANT USAGE ON SCHEMA public TO ${db}_app, ${db}_relay;
 \\connect postgres
 "
   done
@@ -501,6 +506,7 @@ pg_url() { # pg_url <role> <db>
   for db in "${FLOW8_DATABASES[@]}"; do
     up="$(printf '%s' "$db" | tr '[:lower:]' '[:upper:]')"
     echo "export ${up}_DATABASE_URL=$(pg_url "${db}_app" "$db")"
+    echo "export ${up}_RELAY_DATABASE_URL=$(pg_url "${db}_relay" "$db")"
     echo "export ${up}_MIGRATION_DATABASE_URL=$(pg_url "${db}_owner" "$db")"
   done
   echo "export REDIS_URL=rediss://:$(secret_get_or_create redis)@localhost:$FLOW8_REDIS_PORT"

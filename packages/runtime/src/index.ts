@@ -52,16 +52,27 @@ export function servicePool(name: string, url: string, caFile: string): Pool {
 
 /**
  * The service's side of the event backbone: Kafka client, publisher, outbox and its relay, and
- * the readiness checks that go with them.
+ * the readiness checks that go with them. The service adds events to the outbox with its runtime
+ * role (INSERT only); the relay reads, marks and prunes the outbox — every company's events —
+ * with a role of its own (`relayDatabaseUrl`, `<db>_relay`), whose pool this creates and closes.
  */
 export function createServiceBus(opts: {
   name: string;
   config: BusConfig;
   tls: TlsMaterial;
   pool: Pool;
+  /** The outbox relay's role (`<D>_RELAY_DATABASE_URL`); it may touch the outbox and nothing else. */
+  relayDatabaseUrl: string;
+  caFile: string;
   logger: Logger;
 }) {
   const { config } = opts;
+  const relayPool = createPool({
+    url: opts.relayDatabaseUrl,
+    caFile: opts.caFile,
+    max: 3,
+    applicationName: `${opts.name}-relay`,
+  });
   const kafka: Kafka = createKafka({
     brokers: config.KAFKA_BROKERS,
     clientId: config.KAFKA_CLIENT_ID ?? opts.name,
@@ -70,7 +81,7 @@ export function createServiceBus(opts: {
   });
   const publisher = createPublisher(kafka);
   const outbox = createOutbox({ topicPrefix: config.KAFKA_TOPIC_PREFIX });
-  const relay = createOutboxRelay({ pool: opts.pool, publisher, logger: opts.logger });
+  const relay = createOutboxRelay({ pool: relayPool, publisher, logger: opts.logger });
   return {
     kafka,
     publisher,
@@ -79,6 +90,7 @@ export function createServiceBus(opts: {
     readiness: {
       postgres: async () => {
         await opts.pool.query('SELECT 1');
+        await relayPool.query('SELECT 1');
       },
       kafka: async () => {
         if (relay.stats().lastError) throw new Error('outbox relay cannot reach Kafka');
@@ -94,6 +106,7 @@ export function createServiceBus(opts: {
     async stop() {
       await relay.stop();
       await publisher.disconnect().catch(() => undefined);
+      await relayPool.end().catch(() => undefined);
     },
   };
 }

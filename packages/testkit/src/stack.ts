@@ -15,8 +15,8 @@ export interface StackEnv {
   kafkaController: string;
   pgAdminUrl: string;
   redisUrl: string;
-  /** e.g. databaseUrl('AUDIT') → { app, owner } */
-  databaseUrls(db: 'AUTH' | 'VAULT' | 'FLOW' | 'AUDIT' | 'RETENTION'): { app: string; owner: string };
+  /** e.g. databaseUrl('AUDIT') → { app, relay, owner } */
+  databaseUrls(db: 'AUTH' | 'VAULT' | 'FLOW' | 'AUDIT' | 'RETENTION'): { app: string; relay: string; owner: string };
   raw: Record<string, string>;
 }
 
@@ -66,7 +66,11 @@ export function stackEnv(): StackEnv {
     kafkaController: process.env.FLOW8_KAFKA_CONTROLLER ?? raw.FLOW8_KAFKA_CONTROLLER ?? '',
     pgAdminUrl: need('FLOW8_PG_ADMIN_URL'),
     redisUrl: need('REDIS_URL'),
-    databaseUrls: (db) => ({ app: need(`${db}_DATABASE_URL`), owner: need(`${db}_MIGRATION_DATABASE_URL`) }),
+    databaseUrls: (db) => ({
+      app: need(`${db}_DATABASE_URL`),
+      relay: need(`${db}_RELAY_DATABASE_URL`),
+      owner: need(`${db}_MIGRATION_DATABASE_URL`),
+    }),
     raw,
   };
   return cached;

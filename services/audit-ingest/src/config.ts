@@ -29,6 +29,8 @@ export const auditConfigSchema = z.object({
   METRICS_PORT: metricsPort(9104),
   /** Runtime role (INSERT/SELECT on the ledger only). */
   AUDIT_DATABASE_URL: secret(),
+  /** The outbox relay's role: reads and marks the outbox, nothing else. */
+  AUDIT_RELAY_DATABASE_URL: secret(),
   /** Ed25519 seed (32 bytes, base64) that signs checkpoints. Never logged. */
   AUDIT_SIGNING_KEY: base64Key(32),
   /** Public keys (base64, comma-separated) of earlier signing keys whose checkpoints remain trusted. */

@@ -15,7 +15,15 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
   await ready();
   const tls = loadTls(config);
   const pool = servicePool('audit-ingest', config.AUDIT_DATABASE_URL, config.FLOW8_CA_FILE);
-  const bus = createServiceBus({ name: 'audit-ingest', config, tls, pool, logger });
+  const bus = createServiceBus({
+    name: 'audit-ingest',
+    config,
+    tls,
+    pool,
+    relayDatabaseUrl: config.AUDIT_RELAY_DATABASE_URL,
+    caFile: config.FLOW8_CA_FILE,
+    logger,
+  });
   const { kafka, publisher, outbox, relay } = bus;
   const keyPair = signingKeyPairFromSeed(config.AUDIT_SIGNING_KEY);
   const metrics = createAuditMetrics();

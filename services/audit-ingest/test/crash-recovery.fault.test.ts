@@ -37,6 +37,7 @@ test('killed, a new audit-ingest is ready and appending within seconds of a norm
     TLS_CERT_FILE: tls.certFile,
     TLS_KEY_FILE: tls.keyFile,
     AUDIT_DATABASE_URL: db.appUrl,
+    AUDIT_RELAY_DATABASE_URL: db.relayUrl,
     AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
     KAFKA_TOPIC_PREFIX: prefix,
     AUDIT_ALLOWED_CALLERS: 'testkit',

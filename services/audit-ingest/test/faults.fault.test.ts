@@ -52,7 +52,7 @@ describe('Kafka unavailable while state changes commit', () => {
     const tls = certPair('auth');
     const kafka = createKafka({ brokers: stackEnv().kafkaBrokers, clientId: 'fault-producer', tls, retries: 1 });
     const relay = createOutboxRelay({
-      pool: producerDb.app,
+      pool: producerDb.relay,
       publisher: createPublisher(kafka),
       logger,
       pollIntervalMs: 100,
@@ -72,7 +72,7 @@ describe('Kafka unavailable while state changes commit', () => {
       for (const e of during) await withTransaction(producerDb.app, (tx) => outbox.add(tx, e));
       // The relay keeps failing and the events stay in the outbox.
       await eventually(async () => relay.stats().failures > 0, { what: 'relay failures while Kafka is down' });
-      const unsent = await producerDb.app.query<{ n: string }>(
+      const unsent = await producerDb.relay.query<{ n: string }>(
         'SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL',
       );
       expect(Number(unsent.rows[0]!.n)).toBe(30);
@@ -143,6 +143,7 @@ describe('audit-ingest killed mid-batch', () => {
       TLS_CERT_FILE: tls.certFile,
       TLS_KEY_FILE: tls.keyFile,
       AUDIT_DATABASE_URL: db.appUrl,
+      AUDIT_RELAY_DATABASE_URL: db.relayUrl,
       AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
       KAFKA_TOPIC_PREFIX: prefix,
       AUDIT_ALLOWED_CALLERS: 'testkit',

@@ -35,7 +35,12 @@ describe('audit ingest end to end', () => {
       clientId: 'test-producer',
       tls: { ca: tls.ca, cert: tls.cert, key: tls.key },
     });
-    relay = createOutboxRelay({ pool: producerDb.app, publisher: createPublisher(kafka), logger, pollIntervalMs: 100 });
+    relay = createOutboxRelay({
+      pool: producerDb.relay,
+      publisher: createPublisher(kafka),
+      logger,
+      pollIntervalMs: 100,
+    });
     relay.start();
   });
 

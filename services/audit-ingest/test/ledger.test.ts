@@ -678,7 +678,9 @@ describe('audit ledger', () => {
       );
       for (const e of first) await eventually(() => landed(e.id), { what: `event ${e.id}` });
       // The owner sets X's head back to seq 1: X's next entry (seq 2) collides with the stored one.
+      // (With the head's forward-only trigger switched off, as only the owner can.)
       await withTransaction(audit.db.admin, async (c) => {
+        await c.query(`SET LOCAL session_replication_role = replica`);
         await c.query(
           `UPDATE ledger_heads h SET seq = 1, hash = e.hash FROM ledger_entries e
            WHERE h.tenant_id = $1 AND e.tenant_id = $1 AND e.seq = 1`,

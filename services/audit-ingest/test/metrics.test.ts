@@ -132,7 +132,8 @@ describe('audit-ingest metrics', () => {
     expect(res.status).toBe(200);
     expect(res.type).toBe('text/plain; version=0.0.4; charset=utf-8');
     expect(res.body).toMatch(/^target_info\{service_name="audit-ingest",/m);
-    expect(one(res.body, 'flow8_outbox_relay_leader')).toBe(1);
+    // The relay takes the leader lock on its own connection shortly after start.
+    await eventually(async () => one(await text(), 'flow8_outbox_relay_leader') === 1, { what: 'relay leadership' });
   });
 
   test('events into the ledger: appended, consumed and dead-lettered counts match what happened', async () => {
@@ -339,6 +340,7 @@ describe('the real process (main.ts)', () => {
           TLS_CERT_FILE: tls.certFile,
           TLS_KEY_FILE: tls.keyFile,
           AUDIT_DATABASE_URL: db.appUrl,
+          AUDIT_RELAY_DATABASE_URL: db.relayUrl,
           AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
           KAFKA_TOPIC_PREFIX: prefix,
           INTERNAL_IDENTITY_PUBLIC_KEYS: testIdentityKey().publicKeyBase64,

@@ -32,6 +32,8 @@ export const authConfigSchema = z.object({
   METRICS_PORT: metricsPort(9101),
   /** Runtime role (non-owner, bound by row-level security). */
   AUTH_DATABASE_URL: secret(),
+  /** The outbox relay's role: reads and marks the outbox, nothing else. */
+  AUTH_RELAY_DATABASE_URL: secret(),
   /** Redis (rediss:// only) that the gateways read allowlists from. Holds a password: a secret. */
   REDIS_URL: secret(),
   /** bcrypt work factor for new password hashes. Below 10 is refused: too cheap to brute-force. */

@@ -20,7 +20,15 @@ export async function createAuth(config: AuthConfig, logger: Logger, opts: { now
   const redis = createRedis({ url: config.REDIS_URL, caFile: config.FLOW8_CA_FILE, name: 'auth' });
   // ioredis reports connection errors as events; without a listener they would crash the process.
   redis.on('error', (e: Error) => logger.warn({ err: e }, 'redis error'));
-  const bus = createServiceBus({ name: 'auth', config, tls, pool, logger });
+  const bus = createServiceBus({
+    name: 'auth',
+    config,
+    tls,
+    pool,
+    relayDatabaseUrl: config.AUTH_RELAY_DATABASE_URL,
+    caFile: config.FLOW8_CA_FILE,
+    logger,
+  });
   const { outbox, relay } = bus;
   const hasher = createPasswordHasher(config.AUTH_BCRYPT_COST);
   const guards = createGuards({

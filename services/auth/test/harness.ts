@@ -40,6 +40,7 @@ export function authConfig(
     TLS_CERT_FILE: tls.certFile,
     TLS_KEY_FILE: tls.keyFile,
     AUTH_DATABASE_URL: db.appUrl,
+    AUTH_RELAY_DATABASE_URL: db.relayUrl,
     REDIS_URL: env.redisUrl,
     KAFKA_TOPIC_PREFIX: prefix,
     AUTH_ALLOWED_CALLERS: 'gateway,testkit',

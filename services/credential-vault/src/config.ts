@@ -65,6 +65,8 @@ export const vaultConfigSchema = z.object({
   METRICS_PORT: metricsPort(9102),
   /** Runtime role (non-owner, bound by row-level security). */
   VAULT_DATABASE_URL: secret(),
+  /** The outbox relay's role: reads and marks the outbox, nothing else. */
+  VAULT_RELAY_DATABASE_URL: secret(),
   /**
    * The root key-encryption key: 32 random bytes, base64 (or ENCRYPTION_KEY_FILE). Wraps every
    * company's data key; never stored, logged or sent. Start-up refuses a key whose fingerprint

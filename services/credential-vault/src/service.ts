@@ -43,7 +43,15 @@ export async function createVault(config: VaultConfig, logger: Logger) {
     { rootFingerprint: keyring.fingerprint, previousRootFingerprint: keyring.previousFingerprint },
     'root key verified',
   );
-  const bus = createServiceBus({ name: SERVICE_NAME, config, tls, pool, logger });
+  const bus = createServiceBus({
+    name: SERVICE_NAME,
+    config,
+    tls,
+    pool,
+    relayDatabaseUrl: config.VAULT_RELAY_DATABASE_URL,
+    caFile: config.FLOW8_CA_FILE,
+    logger,
+  });
   const { outbox, relay } = bus;
   // The vault's copy of auth's principals and grants: integration grants decide who may attach or
   // use what; the principals' real roles decide what a service caller's "acting for" may do.

@@ -65,6 +65,7 @@ export function vaultEnv(
     TLS_CERT_FILE: tls.certFile,
     TLS_KEY_FILE: tls.keyFile,
     VAULT_DATABASE_URL: db.appUrl,
+    VAULT_RELAY_DATABASE_URL: db.relayUrl,
     KAFKA_TOPIC_PREFIX: prefix,
     VAULT_ALLOWED_CALLERS: 'gateway',
     VAULT_OPERATOR_CALLERS: 'operator',

@@ -1,9 +1,8 @@
 import type { Queryable } from '@flow8/db';
 
-/** Key maintenance spans companies; this flag (transaction-local) admits the read/re-wrap policies. */
-export async function enterKeyringMaintenance(tx: Queryable): Promise<void> {
-  await tx.query(`SELECT set_config('app.keyring_maintenance', 'on', true)`);
-}
+// Key maintenance spans companies. The runtime role never reads another company's rows: the
+// cross-company questions are answered by SECURITY DEFINER functions (migration 0004) with ids,
+// counts and key metadata only; key material is read and written per company, under tenant_isolation.
 
 export interface RootKeyRow {
   fingerprint: string;
@@ -39,12 +38,55 @@ export async function insertRootKey(tx: Queryable, fingerprint: string, createdB
   ]);
 }
 
-/** Live data keys per root fingerprint (needs keyring maintenance). */
+/** Live data keys per root fingerprint, across companies (counts only). */
 export async function dataKeysPerRoot(tx: Queryable): Promise<Map<string, number>> {
   const { rows } = await tx.query<{ root_fingerprint: string; n: string }>(
-    `SELECT root_fingerprint, count(*)::text AS n FROM data_keys WHERE status <> 'retired' GROUP BY root_fingerprint`,
+    'SELECT root_fingerprint, data_keys::text AS n FROM vault_data_keys_per_root()',
   );
   return new Map(rows.map((r) => [r.root_fingerprint, Number(r.n)]));
+}
+
+export interface DataKeyRef {
+  tenantId: string;
+  id: string;
+}
+
+/** Every company's retiring data keys (ids only), for the re-encryption worker. */
+export async function retiringDataKeyRefs(tx: Queryable): Promise<DataKeyRef[]> {
+  const { rows } = await tx.query<{ tenant_id: string; id: string }>(
+    'SELECT tenant_id, id FROM vault_retiring_data_keys()',
+  );
+  return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
+}
+
+/** Up to `limit` live data keys wrapped under a root key (ids only), for the root re-wrap. */
+export async function dataKeyRefsUnderRoot(tx: Queryable, fingerprint: string, limit: number): Promise<DataKeyRef[]> {
+  const { rows } = await tx.query<{ tenant_id: string; id: string }>(
+    'SELECT tenant_id, id FROM vault_data_keys_under_root($1, $2)',
+    [fingerprint, limit],
+  );
+  return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
+}
+
+/** A data key as the operator's status shows it: metadata and record count, never key material. */
+export type DataKeyStatusRow = Omit<DataKeyRow, 'wrapped'> & { records: number };
+
+export async function keyStatusRows(tx: Queryable): Promise<DataKeyStatusRow[]> {
+  const { rows } = await tx.query<Omit<RawDataKey, 'wrapped'> & { records: string }>(
+    `SELECT tenant_id, id, version, status, root_fingerprint, used_for_fields, created_at, retired_at,
+            records::text AS records FROM vault_key_status()`,
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    tenantId: r.tenant_id,
+    version: r.version,
+    status: r.status,
+    rootFingerprint: r.root_fingerprint,
+    usedForFields: r.used_for_fields,
+    createdAt: r.created_at,
+    retiredAt: r.retired_at,
+    records: Number(r.records),
+  }));
 }
 
 export interface DataKeyRow {
@@ -99,10 +141,10 @@ export async function dataKeyById(tx: Queryable, tenantId: string, id: string): 
   return rows[0] ? toDataKey(rows[0]) : undefined;
 }
 
-export async function listDataKeys(tx: Queryable, tenantId?: string): Promise<DataKeyRow[]> {
+export async function listDataKeys(tx: Queryable, tenantId: string): Promise<DataKeyRow[]> {
   const { rows } = await tx.query<RawDataKey>(
-    `SELECT ${DK_COLUMNS} FROM data_keys WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY tenant_id, version`,
-    [tenantId ?? null],
+    `SELECT ${DK_COLUMNS} FROM data_keys WHERE tenant_id = $1 ORDER BY version`,
+    [tenantId],
   );
   return rows.map(toDataKey);
 }
@@ -126,12 +168,12 @@ export async function maxDataKeyVersion(tx: Queryable, tenantId: string): Promis
   return rows[0]?.v ?? 0;
 }
 
-/** Records (current credential versions) sealed with each data key. */
-export async function recordsPerDataKey(tx: Queryable, tenantId?: string): Promise<Map<string, number>> {
+/** Records (current credential versions) of one company sealed with each of its data keys. */
+export async function recordsPerDataKey(tx: Queryable, tenantId: string): Promise<Map<string, number>> {
   const { rows } = await tx.query<{ data_key_id: string; n: string }>(
     `SELECT data_key_id, count(*)::text AS n FROM credential_versions
-      WHERE data_key_id IS NOT NULL AND ($1::text IS NULL OR tenant_id = $1) GROUP BY data_key_id`,
-    [tenantId ?? null],
+      WHERE data_key_id IS NOT NULL AND tenant_id = $1 GROUP BY data_key_id`,
+    [tenantId],
   );
   return new Map(rows.map((r) => [r.data_key_id, Number(r.n)]));
 }

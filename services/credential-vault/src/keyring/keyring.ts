@@ -15,7 +15,6 @@ import { withTransaction, type Pool, type Queryable } from '@flow8/db';
 import {
   activeDataKey,
   dataKeysPerRoot,
-  enterKeyringMaintenance,
   insertDataKey,
   insertRootKey,
   listRootKeys,
@@ -100,7 +99,6 @@ export function createKeyring(deps: {
     async verify(actor: string): Promise<void> {
       await withTransaction(deps.pool, async (tx) => {
         await lockTenantKeys(tx, 'root');
-        await enterKeyringMaintenance(tx);
         const rows = await listRootKeys(tx);
         const active = rows.filter((r) => r.retiredAt === null).map((r) => r.fingerprint);
         const retired = new Set(rows.filter((r) => r.retiredAt !== null).map((r) => r.fingerprint));

@@ -16,10 +16,13 @@ import { SECRET_FIELD } from '../credentials/credentials.service';
 import { lockTenantKeys, type Keyring } from '../../keyring/keyring';
 import {
   activeDataKey,
-  enterKeyringMaintenance,
+  dataKeyRefsUnderRoot,
+  dataKeysPerRoot,
+  keyStatusRows,
   listDataKeys,
   listRootKeys,
   recordsPerDataKey,
+  retiringDataKeyRefs,
   type DataKeyRow,
 } from '../../keyring/keyring.repo';
 import { emit, VAULT_ACTOR } from '../../lib/events';
@@ -37,7 +40,7 @@ export interface DataKeyView {
   retiredAt: string | null;
 }
 
-const dataKeyView = (k: DataKeyRow, records: Map<string, number>): DataKeyView => ({
+const dataKeyView = (k: Omit<DataKeyRow, 'wrapped'>, records: Map<string, number>): DataKeyView => ({
   id: k.id,
   version: k.version,
   status: k.status,
@@ -163,20 +166,16 @@ export function createKeyService(deps: {
 
   /** One pass of the background re-encryption over every company with a retiring key. */
   async function reencryptPending(): Promise<number> {
-    const pending = await withTransaction(pool, async (tx) => {
-      await enterKeyringMaintenance(tx);
-      const { rows } = await tx.query<{ tenant_id: string; id: string }>(
-        `SELECT tenant_id, id FROM data_keys WHERE status = 'retiring' ORDER BY tenant_id, version`,
-      );
-      return rows;
-    });
+    // Ids only, across companies; each key's records are then read and re-sealed in its own
+    // company's transaction.
+    const pending = await retiringDataKeyRefs(pool);
     let total = 0;
     for (const p of pending) {
       // One pass over the key's records in id order (skipping locked and unopenable ones);
       // the batch that finds nothing left retires the key.
       let afterId = '';
       for (;;) {
-        const r = await reencryptBatch(p.tenant_id, p.id, afterId);
+        const r = await reencryptBatch(p.tenantId, p.id, afterId);
         total += r.done;
         afterId = r.lastId;
         if (r.seen < deps.batchSize) break;
@@ -234,10 +233,9 @@ export function createKeyService(deps: {
     /** Root fingerprints and data keys with the records that still need each (operator). */
     async status() {
       return withTransaction(pool, async (tx) => {
-        await enterKeyringMaintenance(tx);
         const roots = await listRootKeys(tx);
-        const keys = await listDataKeys(tx);
-        const records = await recordsPerDataKey(tx);
+        const keys = await keyStatusRows(tx);
+        const records = new Map(keys.map((k) => [k.id, k.records]));
         return {
           configured: { current: keyring.fingerprint, previous: keyring.previousFingerprint },
           rootKeys: roots.map((r) => {
@@ -261,15 +259,10 @@ export function createKeyService(deps: {
         throw new AppError('CONFLICT', 'This is the configured ENCRYPTION_KEY; rotate to a new key first');
       return withTransaction(pool, async (tx) => {
         await lockTenantKeys(tx, 'root');
-        await enterKeyringMaintenance(tx);
         const root = (await listRootKeys(tx)).find((r) => r.fingerprint === fingerprint);
         if (!root) throw new AppError('NOT_FOUND', 'No root key with this fingerprint');
         if (root.retiredAt) throw new AppError('CONFLICT', 'This root key is already retired');
-        const { rows } = await tx.query<{ n: string }>(
-          `SELECT count(*)::text AS n FROM data_keys WHERE root_fingerprint = $1 AND status <> 'retired'`,
-          [fingerprint],
-        );
-        const n = Number(rows[0]?.n ?? '0');
+        const n = (await dataKeysPerRoot(tx)).get(fingerprint) ?? 0;
         if (n > 0)
           throw new AppError(
             'CONFLICT',
@@ -312,38 +305,47 @@ export async function rotateRootKey(deps: {
   await keyring.verify(deps.actor.id);
   const started = performance.now();
   let rewrapped = 0;
+  const batchSize = deps.batchSize ?? 500;
   for (;;) {
-    const n = await withTransaction(deps.pool, async (tx) => {
-      await enterKeyringMaintenance(tx);
-      const { rows } = await tx.query<{ id: string; tenant_id: string; version: number; wrapped: Buffer }>(
-        `SELECT id, tenant_id, version, wrapped FROM data_keys
-          WHERE root_fingerprint = $1 AND status <> 'retired' ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [previous, deps.batchSize ?? 500],
-      );
-      for (const r of rows) {
-        const wrapped = keyring.rewrap({ id: r.id, tenantId: r.tenant_id, wrapped: r.wrapped });
-        if (sealedKeyId(wrapped) !== keyring.fingerprint)
-          throw new Error('re-wrap produced a key under the wrong root');
-        await tx.query(
-          'UPDATE data_keys SET wrapped = $2, root_fingerprint = $3 WHERE id = $1 AND root_fingerprint = $4',
-          [r.id, Buffer.from(wrapped), keyring.fingerprint, previous],
+    // The keys still under the previous root (ids only, across companies), then each company's
+    // share re-wrapped in that company's transaction, under its row-level security.
+    const refs = await dataKeyRefsUnderRoot(deps.pool, previous, batchSize);
+    const byTenant = new Map<string, string[]>();
+    for (const r of refs) byTenant.set(r.tenantId, [...(byTenant.get(r.tenantId) ?? []), r.id]);
+    let n = 0;
+    for (const [tenantId, ids] of byTenant) {
+      n += await withTenant(deps.pool, tenantId, async (tx) => {
+        const { rows } = await tx.query<{ id: string; tenant_id: string; version: number; wrapped: Buffer }>(
+          `SELECT id, tenant_id, version, wrapped FROM data_keys
+            WHERE tenant_id = $1 AND id = ANY($2::text[]) AND root_fingerprint = $3 AND status <> 'retired'
+            ORDER BY id FOR UPDATE SKIP LOCKED`,
+          [tenantId, ids, previous],
         );
-        await emit(tx, deps.outbox, {
-          type: 'vault.key.rotated',
-          tenantId: r.tenant_id,
-          actor: deps.actor,
-          resource: { type: 'data_key', id: r.id },
-          payload: {
-            kind: 'root_rewrap',
-            dataKeyId: r.id,
-            dataKeyVersion: r.version,
-            rootFingerprint: keyring.fingerprint,
-            previousRootFingerprint: previous,
-          },
-        });
-      }
-      return rows.length;
-    });
+        for (const r of rows) {
+          const wrapped = keyring.rewrap({ id: r.id, tenantId: r.tenant_id, wrapped: r.wrapped });
+          if (sealedKeyId(wrapped) !== keyring.fingerprint)
+            throw new Error('re-wrap produced a key under the wrong root');
+          await tx.query(
+            'UPDATE data_keys SET wrapped = $2, root_fingerprint = $3 WHERE tenant_id = $4 AND id = $1 AND root_fingerprint = $5',
+            [r.id, Buffer.from(wrapped), keyring.fingerprint, tenantId, previous],
+          );
+          await emit(tx, deps.outbox, {
+            type: 'vault.key.rotated',
+            tenantId: r.tenant_id,
+            actor: deps.actor,
+            resource: { type: 'data_key', id: r.id },
+            payload: {
+              kind: 'root_rewrap',
+              dataKeyId: r.id,
+              dataKeyVersion: r.version,
+              rootFingerprint: keyring.fingerprint,
+              previousRootFingerprint: previous,
+            },
+          });
+        }
+        return rows.length;
+      });
+    }
     rewrapped += n;
     deps.onProgress?.(rewrapped);
     if (n === 0) break;
