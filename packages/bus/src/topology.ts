@@ -216,8 +216,16 @@ export async function requireTopics(kafka: Kafka, topics: string[], opts: { time
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
+    // Topics and ACLs just written by the admin step reach the authorizer through the metadata
+    // log a moment later: look again for a bounded time before calling them missing.
+    const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+    let missing: string[];
+    for (;;) {
+      const existing = new Set(await admin.listTopics());
+      missing = topics.filter((t) => !existing.has(t));
+      if (missing.length === 0 || Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
     if (missing.length > 0) {
       throw new Error(
         `Kafka topics missing or not readable by this service's principal: ${missing.join(', ')}. ` +

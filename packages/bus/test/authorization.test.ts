@@ -319,7 +319,7 @@ describe('service certificates on the broker', () => {
       expect(await refusal(requireTopics(as(service), topicsOf(service, prefix), { timeoutMs: 10_000 }))).toBe('none');
     }
     const fresh = uniqueTopicPrefix();
-    expect(await refusal(requireTopics(as('auth'), topicsOf('auth', fresh)))).toMatch(
+    expect(await refusal(requireTopics(as('auth'), topicsOf('auth', fresh), { timeoutMs: 2_000 }))).toMatch(
       /topics missing or not readable .* kafka:topics/,
     );
   });
