@@ -208,20 +208,50 @@ declare module 'fastify' {
  */
 export function requireInternalIdentity(opts: IdentityVerifierOptions & { callers: readonly string[] }) {
   const verifyToken = createIdentityVerifier(opts);
-  const callers = new Set(opts.callers);
-  if (callers.size === 0) throw new Error('requireInternalIdentity needs at least one allowed caller');
-  return async function internalIdentityGuard(request: FastifyRequest): Promise<void> {
+  return certifiedCallerGuard('requireInternalIdentity', opts.callers, {
+    missing: 'An internal identity is required',
+    invalid: 'The internal identity is not valid',
+    refused: 'internal identity refused',
+    check: (token) => {
+      const outcome = verifyToken(token);
+      return outcome.ok ? { ok: true, value: outcome.principal } : outcome;
+    },
+    accept: (request, principal) => {
+      request.principal = principal;
+    },
+  });
+}
+
+/**
+ * What every internal-token guard shares: a verified client certificate whose CN is an allowed
+ * caller, then the token in INTERNAL_IDENTITY_HEADER checked for that caller. Refusals are logged
+ * with the reason (never the token) and answer 401/403.
+ */
+export function certifiedCallerGuard<T>(
+  name: string,
+  allowed: readonly string[],
+  opts: {
+    missing: string;
+    invalid: string;
+    refused: string;
+    check: (token: string, caller: string) => { ok: true; value: T } | { ok: false; reason: string };
+    accept: (request: FastifyRequest, value: T) => void;
+  },
+) {
+  const callers = new Set(allowed);
+  if (callers.size === 0) throw new Error(`${name} needs at least one allowed caller`);
+  return async function certifiedCaller(request: FastifyRequest): Promise<void> {
     const caller = serviceIdentity(request);
     if (caller === null) throw new AppError('UNAUTHENTICATED', 'A verified client certificate is required');
     if (!callers.has(caller)) throw new AppError('FORBIDDEN', 'This service is not allowed to call this endpoint');
     const token = request.headers[INTERNAL_IDENTITY_HEADER];
-    if (typeof token !== 'string') throw new AppError('UNAUTHENTICATED', 'An internal identity is required');
-    const outcome = verifyToken(token);
+    if (typeof token !== 'string') throw new AppError('UNAUTHENTICATED', opts.missing);
+    const outcome = opts.check(token, caller);
     if (!outcome.ok) {
-      request.log.warn({ reason: outcome.reason, caller }, 'internal identity refused');
-      throw new AppError('UNAUTHENTICATED', 'The internal identity is not valid');
+      request.log.warn({ reason: outcome.reason, caller }, opts.refused);
+      throw new AppError('UNAUTHENTICATED', opts.invalid);
     }
-    request.principal = outcome.principal;
+    opts.accept(request, outcome.value);
   };
 }
 

@@ -16,12 +16,11 @@
 import { randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from './errors';
-import { serviceIdentity } from './identity';
 import {
+  certifiedCallerGuard,
   ed25519PrivateKey,
   ed25519PublicKey,
   ed25519RawPublicKey,
-  INTERNAL_IDENTITY_HEADER,
   keyIdOf,
 } from './internal-identity';
 
@@ -185,21 +184,18 @@ declare module 'fastify' {
  */
 export function requireServiceCall(opts: ServiceCallVerifierOptions & { callers: readonly string[] }) {
   const verifyToken = createServiceCallVerifier(opts);
-  const callers = new Set(opts.callers);
-  if (callers.size === 0) throw new Error('requireServiceCall needs at least one allowed caller');
-  return async function serviceCallGuard(request: FastifyRequest): Promise<void> {
-    const caller = serviceIdentity(request);
-    if (caller === null) throw new AppError('UNAUTHENTICATED', 'A verified client certificate is required');
-    if (!callers.has(caller)) throw new AppError('FORBIDDEN', 'This service is not allowed to call this endpoint');
-    const token = request.headers[INTERNAL_IDENTITY_HEADER];
-    if (typeof token !== 'string') throw new AppError('UNAUTHENTICATED', 'A signed service identity is required');
-    const outcome = verifyToken(token, caller);
-    if (!outcome.ok) {
-      request.log.warn({ reason: outcome.reason, caller }, 'service identity refused');
-      throw new AppError('UNAUTHENTICATED', 'The service identity is not valid');
-    }
-    request.serviceCall = outcome.call;
-  };
+  return certifiedCallerGuard('requireServiceCall', opts.callers, {
+    missing: 'A signed service identity is required',
+    invalid: 'The service identity is not valid',
+    refused: 'service identity refused',
+    check: (token, caller) => {
+      const outcome = verifyToken(token, caller);
+      return outcome.ok ? { ok: true, value: outcome.call } : outcome;
+    },
+    accept: (request, call) => {
+      request.serviceCall = call;
+    },
+  });
 }
 
 /** The call set by requireServiceCall; throws if the route forgot the guard. */
