@@ -91,6 +91,15 @@ for n in "${FLOW8_CERT_NAMES[@]}"; do
   issue "$n" "$n" "DNS:localhost,DNS:$n,IP:127.0.0.1" "clientAuth,serverAuth"
 done
 chmod 600 "$CERTS"/*-key.pem
+# A certificate for something that no longer runs is a credential lying on the host: remove it
+# (e.g. flow-engine and retention, issued by earlier versions of this script).
+for profile in "$CERTS"/*.profile; do
+  [[ -e "$profile" ]] || continue
+  n="$(basename "$profile" .profile)"
+  case " server kafka-broker ${FLOW8_CERT_NAMES[*]} " in *" $n "*) continue ;; esac
+  rm -f "$CERTS/$n.pem" "$CERTS/$n-key.pem" "$profile"
+  log "certificates: removed $n (no longer issued)"
+done
 
 if ((generated > 0)); then
   ok "certificates: issued $generated certificate(s) in $CERTS"
