@@ -1,6 +1,6 @@
 export { createKafka, topicEndOffsets, type Kafka, type KafkaOptions } from './kafka';
 export { createPublisher, type Publisher, type OutgoingMessage } from './publisher';
-export { createOutbox, type Outbox } from './outbox';
+export { createOutbox, type EventInput, type Outbox } from './outbox';
 export { createOutboxRelay, type OutboxRelay, type RelayOptions, type RelayStats } from './relay';
 export {
   createEventConsumer,

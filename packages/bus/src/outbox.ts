@@ -1,8 +1,26 @@
-import { assertValidEvent, topicForEvent, type EventEnvelope } from '@flow8/contracts';
-import type { EventType } from '@flow8/contracts';
+import { assertValidEvent, buildEvent, topicForEvent, type EventEnvelope } from '@flow8/contracts';
+import type { Actor, EventPayloads, EventType, ResourceRef } from '@flow8/contracts';
 import type { Queryable } from '@flow8/db';
+import { currentTraceparent } from '@flow8/telemetry';
+
+/** A fact to record: `emit` gives it its id, time and the current trace. */
+export interface EventInput<T extends EventType> {
+  type: T;
+  tenantId: string;
+  actor: Actor;
+  resource: ResourceRef;
+  payload: EventPayloads[T];
+  purpose?: string | null;
+  occurredAt?: Date;
+}
 
 export interface Outbox {
+  /**
+   * THE way a service records a fact: builds the envelope (UUIDv7, UTC ms time, the current
+   * traceparent), validates it against its contract and adds it inside the caller's transaction,
+   * so the fact commits or rolls back with the state change. Returns the envelope.
+   */
+  emit<T extends EventType>(tx: Queryable, event: EventInput<T>): Promise<EventEnvelope<T>>;
   /**
    * Adds an event inside the caller's transaction. The event is validated against its
    * contract first, so an invalid event aborts the state change with it.
@@ -19,7 +37,12 @@ const INSERT_OUTBOX = {
 
 export function createOutbox(opts: { topicPrefix?: string } = {}): Outbox {
   const prefix = opts.topicPrefix ?? '';
-  return {
+  const outbox: Outbox = {
+    async emit(tx, input) {
+      const event = buildEvent({ ...input, traceparent: currentTraceparent() ?? null });
+      await outbox.add(tx, event);
+      return event;
+    },
     async add(tx, event) {
       assertValidEvent(event);
       const headers: Record<string, string> = {
@@ -38,4 +61,5 @@ export function createOutbox(opts: { topicPrefix?: string } = {}): Outbox {
       ]);
     },
   };
+  return outbox;
 }

@@ -254,3 +254,4 @@ export function identityPublicKeys(config: { INTERNAL_IDENTITY_PUBLIC_KEYS: stri
     return new Uint8Array(raw);
   });
 }
+export { periodicJob, type PeriodicJob, type PeriodicJobOptions } from './periodic-job';
