@@ -5,7 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import { ROUTE_PERMISSIONS } from '@flow8/authz';
 import { ed25519PublicKeyOfSeed, keyIdOf } from '@flow8/jwt';
-import { createRedis, type Redis } from '@flow8/runtime';
+import { createRedis, SECURITY_SYNC_KEY, type Redis } from '@flow8/runtime';
 import { eventually, stackEnv } from '@flow8/testkit';
 import {
   bearer,
@@ -551,6 +551,46 @@ describe('Redis unreachable', () => {
       expect(pub.headers['ratelimit-limit']).toBe('3000');
     } finally {
       await down.stop();
+    }
+  });
+});
+
+describe('Redis without the security sync marker', () => {
+  it('readiness says not ready while API keys are refused for want of the marker, and ready once it is there', async () => {
+    // A database of the stack's Redis that nothing else uses: it holds no marker until we write it.
+    const u = new URL(stackEnv().redisUrl);
+    u.pathname = '/13';
+    const db = createRedis({ url: u.toString(), caFile: stackEnv().caFile, name: 'gateway-test-unsynced' });
+    db.on('error', () => undefined);
+    const gw = await startGateway(keys, up.urls, { REDIS_URL: u.toString() });
+    try {
+      await eventually(async () => db.status === 'ready', { what: 'the test client connected' });
+      await db.del(SECURITY_SYNC_KEY);
+      const token = mintApiKey(keys.apiKeySeed);
+
+      const unsynced = await call(gw.url, '/readyz');
+      expect(unsynced.status).toBe(503);
+      expect(unsynced.json<{ checks: Record<string, string> }>().checks).toMatchObject({
+        redis: 'ok',
+        securitySync: 'fail',
+      });
+      const refused = await call(gw.url, '/v1/me', { headers: bearer(token) });
+      expect(refused.status).toBe(503);
+      expect(errorCode(refused)).toBe('UNAVAILABLE');
+
+      await db.set(SECURITY_SYNC_KEY, 'test');
+      const ready = await call(gw.url, '/readyz');
+      expect(ready.status).toBe(200);
+      expect((await call(gw.url, '/v1/me', { headers: bearer(token) })).status).toBe(200);
+
+      // Redis loses the marker again (restarted empty): not ready again, at once.
+      await db.del(SECURITY_SYNC_KEY);
+      expect((await call(gw.url, '/readyz')).status).toBe(503);
+      expect((await call(gw.url, '/v1/me', { headers: bearer(token) })).status).toBe(503);
+    } finally {
+      await gw.stop();
+      await db.flushdb().catch(() => undefined);
+      db.disconnect();
     }
   });
 });
