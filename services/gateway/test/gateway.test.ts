@@ -3,7 +3,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
-import { ROUTE_PERMISSIONS } from '@flow8/authz';
+import { ROUTES } from '@flow8/api';
 import { ed25519PublicKeyOfSeed, keyIdOf } from '@flow8/jwt';
 import { createRedis, SECURITY_SYNC_KEY, type Redis } from '@flow8/runtime';
 import { eventually, stackEnv } from '@flow8/testkit';
@@ -167,7 +167,7 @@ describe('OpenAPI', () => {
     }>();
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['bearerAuth', 'cookieAuth']);
-    for (const route of ROUTE_PERMISSIONS) {
+    for (const route of ROUTES) {
       const path = route.path.replace(/:(\w+)/g, '{$1}');
       const op = doc.paths[path]?.[route.method.toLowerCase()];
       expect({ route: `${route.method} ${route.path}`, present: op !== undefined }).toEqual({
@@ -186,7 +186,7 @@ describe('OpenAPI', () => {
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
     );
-    const table = ROUTE_PERMISSIONS.map((rt) => `${rt.method} ${rt.path.replace(/:(\w+)/g, '{$1}')}`);
+    const table = ROUTES.map((rt) => `${rt.method} ${rt.path.replace(/:(\w+)/g, '{$1}')}`);
     expect(documented.sort()).toEqual(table.sort());
   });
 });

@@ -1,6 +1,5 @@
-import type { Principal } from './decide';
-import { ROLES, type Role } from './matrix';
-import { authorizeRoute, expectedAllowed, matchRoute, ROUTE_PERMISSIONS, type RoutePermission } from './routes';
+import { authorizeRoute, expectedAllowed, isPermission, type Principal, ROLES, type Role } from '@flow8/authz';
+import { csrfRequired, matchRoute, ROUTES as ROUTE_PERMISSIONS, type RouteSpec as RoutePermission } from './routes';
 
 // docs/api.md § Identity and access, § Credentials and § Audit, written out: which role may call what.
 // Columns: admin, flow_designer, executor, viewer. "own" rows are allowed for the caller's own keys.
@@ -60,13 +59,12 @@ describe('ROUTE_PERMISSIONS', () => {
     expect([...keys].sort()).toEqual(Object.keys(EXPECTED).sort());
   });
 
-  it('marks the own-keys routes ownOnly, and only those', () => {
+  it('gives the own-keys routes an own-objects permission, and only those', () => {
     expect(
-      ROUTE_PERMISSIONS.filter((r) => r.ownOnly)
+      ROUTE_PERMISSIONS.filter((r) => r.ownPermission !== undefined)
         .map(key)
         .sort(),
     ).toEqual([...OWN_ONLY].sort());
-    for (const r of ROUTE_PERMISSIONS) expect(r.ownOnly === true).toBe(r.ownPermission !== undefined);
   });
 
   const matrix = ROUTE_PERMISSIONS.flatMap((route) =>
@@ -167,5 +165,68 @@ describe('matchRoute', () => {
     ['POST', '/v1/credentials/oauth/slack/start/x'],
   ])('%s %s matches nothing', (method, url) => {
     expect(matchRoute(method, url)).toBeUndefined();
+  });
+});
+
+describe('the route table', () => {
+  const rows = ROUTE_PERMISSIONS.map((r) => [key(r), r] as const);
+
+  it.each(rows)('%s: has a permission of the matrix (or public, authenticated, operator)', (_name, route) => {
+    const ok = ['public', 'authenticated', 'operator'].includes(route.permission) || isPermission(route.permission);
+    expect(ok).toBe(true);
+    if (route.ownPermission !== undefined) expect(isPermission(route.ownPermission)).toBe(true);
+  });
+
+  it.each(rows)('%s: accepts the credentials its permission calls for', (_name, route) => {
+    if (route.permission === 'public') expect(route.auth).toEqual([]);
+    else if (route.permission === 'operator') expect(route.auth).toEqual(['operator']);
+    else {
+      expect(route.auth.length).toBeGreaterThan(0);
+      expect(route.auth.every((k) => k === 'session' || k === 'api_key')).toBe(true);
+    }
+  });
+
+  it.each(rows)('%s: validates every path parameter, and only those', (_name, route) => {
+    const names = route.path
+      .split('/')
+      .filter((s) => s.startsWith(':'))
+      .map((s) => s.slice(1));
+    const params = route.schema.params as { required?: string[]; properties?: object } | undefined;
+    if (names.length === 0) expect(params).toBeUndefined();
+    else {
+      expect([...(params?.required ?? [])].sort()).toEqual([...names].sort());
+      expect(Object.keys(params?.properties ?? {}).sort()).toEqual([...names].sort());
+    }
+  });
+
+  it.each(rows)('%s: has a summary, an owner and a schema for its success answer', (_name, route) => {
+    expect(route.summary.length).toBeGreaterThan(0);
+    expect(['auth', 'credential-vault', 'audit-ingest', 'gateway']).toContain(route.upstream);
+    const statuses = Object.keys(route.schema.response).map(Number);
+    expect(statuses.some((s) => s >= 200 && s < 300)).toBe(true);
+    for (const s of Object.keys(route.responses ?? {})) expect(statuses).toContain(Number(s));
+  });
+
+  it.each(rows)('%s: a cookie write needs the CSRF token, a read does not', (_name, route) => {
+    const cookie = route.auth.some((k) => k === 'session');
+    expect(csrfRequired(route)).toBe(cookie && route.method !== 'GET');
+  });
+
+  it('a row without a permission, or a public row taking credentials, does not type-check', () => {
+    const base = {
+      section: 'audit',
+      method: 'GET',
+      path: '/v1/audit/nothing',
+      upstream: 'audit-ingest',
+      summary: 'x',
+      schema: { response: { 200: {} } },
+    } as const;
+    // @ts-expect-error: a route must state its permission and the credentials it accepts
+    const noPermission: RoutePermission = { ...base };
+    // @ts-expect-error: a public route accepts no credential
+    const publicWithSession: RoutePermission = { ...base, permission: 'public', auth: ['session'] };
+    // @ts-expect-error: a permission route accepts a session or an API key, never none
+    const nobody: RoutePermission = { ...base, permission: 'audit:read', auth: [] };
+    expect([noPermission, publicWithSession, nobody].map((r) => r.path)).toEqual(Array(3).fill(base.path));
   });
 });
