@@ -1,4 +1,5 @@
 import type { BlockList } from 'node:net';
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { buildServiceApp } from '@flow8/http';
@@ -7,7 +8,8 @@ import { securitySchemes } from '@flow8/api';
 import { auditHandlers } from './features/audit/audit.routes';
 import { identityHandlers } from './features/identity/identity.routes';
 import { registerPublicRoutes } from './features/public-routes';
-import { installCors } from './http/cors';
+import { corsPlugin } from './http/cors';
+import { COOKIE_OPTIONS } from './http/cookies';
 import { clientIp } from './net/client-ip';
 import { createGuard, type GuardDeps } from './security/guard';
 import type { Upstreams } from './upstream/client';
@@ -41,7 +43,8 @@ export function buildApp(deps: GatewayAppDeps): FastifyInstance {
       deps.trustedProxies,
     );
   });
-  installCors(app, deps.corsOrigins);
+  void app.register(corsPlugin, { origins: deps.corsOrigins });
+  void app.register(cookie, COOKIE_OPTIONS);
 
   void app.register(swagger, {
     openapi: {

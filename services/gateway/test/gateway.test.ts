@@ -114,6 +114,9 @@ describe('transport', () => {
     const evil = await call(main.url, '/v1/me', { headers: { origin: 'https://evil.test', ...from(randomIpv4()) } });
     expect(evil.headers['access-control-allow-origin']).toBeUndefined();
     expect(evil.headers['access-control-allow-credentials']).toBeUndefined();
+    expect(evil.headers['access-control-expose-headers']).toBeUndefined();
+    // Answers differ by Origin: shared caches must not hand one origin's answer to another.
+    for (const r of [ok, evil]) expect(String(r.headers['vary'])).toMatch(/\borigin\b/i);
 
     const pre = await call(main.url, '/v1/users', {
       method: 'OPTIONS',
@@ -127,10 +130,12 @@ describe('transport', () => {
     expect(pre.headers['access-control-allow-origin']).toBe(ORIGIN);
     expect(String(pre.headers['access-control-allow-methods'])).toContain('POST');
     expect(String(pre.headers['access-control-allow-headers'])).toContain('x-csrf-token');
+    expect(pre.headers['access-control-max-age']).toBe('600');
     const preEvil = await call(main.url, '/v1/users', {
       method: 'OPTIONS',
       headers: { origin: 'https://evil.test', 'access-control-request-method': 'POST' },
     });
+    expect(preEvil.status).toBe(204);
     expect(preEvil.headers['access-control-allow-origin']).toBeUndefined();
     expect(preEvil.headers['access-control-allow-methods']).toBeUndefined();
   });
@@ -458,7 +463,16 @@ describe('sessions, CSRF and the API-key lifecycle through real auth', () => {
     const setCookie = String(login.headers['set-cookie']);
     // Max-Age: the seconds left of auth's session (AUTH_SESSION_TTL, 1 h by default), whose end
     // auth reports as expiresAt.
-    expect(setCookie).toMatch(/^__Host-flow8_session=[^;]+; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    // Exactly these attributes (in any order: RFC 6265 gives the order no meaning).
+    const [pair = '', ...attrs] = setCookie.split('; ');
+    expect(pair).toMatch(/^__Host-flow8_session=[^;]+$/);
+    expect(attrs.map((a) => a.replace(/^Max-Age=\d+$/, 'Max-Age=N')).sort()).toEqual([
+      'HttpOnly',
+      'Max-Age=N',
+      'Path=/',
+      'SameSite=Strict',
+      'Secure',
+    ]);
     const maxAge = Number(/Max-Age=(\d+)/.exec(setCookie)?.[1]);
     expect(maxAge).toBeLessThanOrEqual(3600);
     const expiresAt = Date.parse(login.json<{ expiresAt: string }>().expiresAt);

@@ -7,15 +7,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { csrfRequired, ROUTES as TABLE, routeKey as keyOf, type RouteSpec } from '@flow8/api';
 import { authorizeRoute, isRole, type Principal, type RouteDecision } from '@flow8/authz';
 import { AppError, type InternalPrincipal } from '@flow8/http';
+import { SESSION_COOKIE, SESSION_TOKEN } from '../http/cookies';
 import type { Upstreams } from '../upstream/client';
 import { createVerifiedTokenCache, verifyApiKey, type ApiKeyClaims, type JwksCache } from './api-keys';
 import { ipIn, parseCidrs } from '../net/cidr';
 import type { Counter, Gate } from './gate';
 import type { Authenticated } from './principal';
 
-export const SESSION_COOKIE = '__Host-flow8_session';
 export const CSRF_HEADER = 'x-csrf-token';
-const TOKEN_CHARS = /^[A-Za-z0-9._~+/=-]{16,512}$/;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,17 +25,10 @@ declare module 'fastify' {
   }
 }
 
-export function sessionTokenOf(cookieHeader: string | undefined): string | null {
-  if (!cookieHeader) return null;
-  for (const part of cookieHeader.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq === -1) continue;
-    if (part.slice(0, eq).trim() === SESSION_COOKIE) {
-      const value = part.slice(eq + 1).trim();
-      return TOKEN_CHARS.test(value) ? value : null;
-    }
-  }
-  return null;
+/** The session token from the cookies @fastify/cookie parsed: only the `__Host-` one, only a sane token. */
+export function sessionTokenOf(cookies: Readonly<Record<string, string | undefined>> | undefined): string | null {
+  const value = cookies?.[SESSION_COOKIE];
+  return value !== undefined && SESSION_TOKEN.test(value) ? value : null;
 }
 
 function bearerOf(header: string | undefined): string | null {
@@ -187,7 +179,7 @@ export function createGuard(deps: GuardDeps) {
         apiKey: k,
       };
     }
-    const sessionToken = sessionTokenOf(request.headers.cookie);
+    const sessionToken = sessionTokenOf(request.cookies);
     if (!sessionToken) throw new AppError('UNAUTHENTICATED', 'Sign in or send an API key');
     const csrf = request.headers[CSRF_HEADER];
     const res = await deps.upstreams.send('auth', {

@@ -1,12 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '@flow8/http';
 import { effectivePermissions } from '@flow8/authz';
-import { SESSION_COOKIE, toAuthzPrincipal } from '../../security/guard';
+import { SESSION_COOKIE, SESSION_TOKEN, sessionCookie } from '../../http/cookies';
+import { toAuthzPrincipal } from '../../security/guard';
 import type { Upstreams } from '../../upstream/client';
 import { upstreamRequest } from '../forward';
 import type { Handlers } from '../public-routes';
-
-const COOKIE_ATTRS = 'Path=/; Secure; HttpOnly; SameSite=Strict';
 
 /**
  * The cookie lives exactly as long as the session auth opened (AUTH_SESSION_TTL, absolute):
@@ -19,7 +18,6 @@ export function sessionMaxAge(expiresAt: unknown, now = Date.now()): number | nu
   if (!Number.isFinite(end)) return null;
   return Math.max(0, Math.round((end - now) / 1000));
 }
-const TOKEN = /^[A-Za-z0-9._~+/=-]{16,512}$/;
 
 interface LoginAnswer {
   sessionToken?: unknown;
@@ -43,21 +41,21 @@ export function identityHandlers(deps: { upstreams: Upstreams }): Handlers {
       });
       if (
         typeof body.sessionToken !== 'string' ||
-        !TOKEN.test(body.sessionToken) ||
+        !SESSION_TOKEN.test(body.sessionToken) ||
         typeof body.csrfToken !== 'string'
       ) {
         throw new AppError('INTERNAL', 'auth answered a login without session or CSRF token');
       }
       const maxAge = sessionMaxAge(body.expiresAt);
       if (maxAge === null) throw new AppError('INTERNAL', 'auth answered a login without a valid expiresAt');
-      void reply.header('set-cookie', `${SESSION_COOKIE}=${body.sessionToken}; ${COOKIE_ATTRS}; Max-Age=${maxAge}`);
+      void reply.setCookie(SESSION_COOKIE, body.sessionToken, sessionCookie(maxAge));
       // The session token lives only in the HttpOnly cookie, never where script can read it.
       return { user: body.user, csrfToken: body.csrfToken, expiresAt: body.expiresAt };
     },
 
     'POST /v1/auth/logout': async (request: FastifyRequest, reply: FastifyReply) => {
       if (request.auth?.via !== 'session') throw new AppError('BAD_REQUEST', 'Only a browser session can sign out');
-      void reply.header('set-cookie', `${SESSION_COOKIE}=; ${COOKIE_ATTRS}; Max-Age=0`);
+      void reply.setCookie(SESSION_COOKIE, '', sessionCookie(0));
       await upstreams.json('auth', upstreamRequest(request, { body: undefined }));
       return reply.code(204).send();
     },
@@ -82,7 +80,7 @@ export function identityHandlers(deps: { upstreams: Upstreams }): Handlers {
         throw new AppError('FORBIDDEN', 'Only a signed-in user can change a password');
       await upstreams.json('auth', upstreamRequest(request));
       // auth ended every session of the user, this one included: the cookie is now worthless.
-      void reply.header('set-cookie', `${SESSION_COOKIE}=; ${COOKIE_ATTRS}; Max-Age=0`);
+      void reply.setCookie(SESSION_COOKIE, '', sessionCookie(0));
       return reply.code(204).send();
     },
   };
