@@ -30,5 +30,7 @@ export type {
   ApiKeyPrincipal,
   OperatorPrincipal,
 } from './decide';
-export { ROUTE_PERMISSIONS, matchRoute, expectedAllowed, authorizeRoute } from './routes';
-export type { RoutePermission, RouteAccess, RouteDecision, HttpMethod } from './routes';
+export { expectedAllowed, authorizeRoute } from './routes';
+export type { RouteRule, RouteAccessRule, RouteAccess, RouteDecision, AuthKind, HttpMethod } from './routes';
+export { API_KEY_SCOPES } from './scopes';
+export type { ApiKeyScope } from './scopes';

@@ -1,8 +1,7 @@
-// What each public route requires, for the gateway's route-level gate and for the role × endpoint
-// security tests. Covers docs/api.md § Identity and access, § Credentials (OAuth2 start and
-// callback included) and § Audit exactly, plus `GET /v1/keys` (the data keys' re-encryption
-// progress); per-resource checks (which flow, whose key, whose OAuth
-// state) stay with the service, through decide().
+// The route-level gate as pure functions over a route's access rule. The rules themselves — one
+// per public route — live in the route table of @flow8/api (`ROUTES`), from which the gateway
+// registers its routes; per-resource checks (which flow, whose key, whose OAuth state) stay with
+// the service, through decide().
 import { decide, type Decision, type Principal } from './decide';
 import type { Grant } from './grants';
 import { type Permission, type Role, roleHas } from './matrix';
@@ -17,128 +16,45 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
  */
 export type RouteAccess = Permission | 'public' | 'authenticated' | 'operator';
 
-export interface RoutePermission {
-  method: HttpMethod;
-  /** Path pattern as in docs/api.md; `:name` matches one segment. No query string. */
-  path: string;
-  permission: RouteAccess;
-  /**
-   * A principal without `permission` may still call the route for objects it owns, if it holds
-   * `ownPermission`; the service must then restrict the request to the caller's own objects.
-   */
-  ownOnly?: boolean;
-  ownPermission?: Permission;
-  /** Meaningful only for a cookie session (a user principal), e.g. logout. */
-  sessionOnly?: boolean;
-  section: 'identity' | 'credentials' | 'audit';
-}
+/** How a caller proves who it is: a session cookie (a user), an API key, the operator token. */
+export type AuthKind = 'session' | 'api_key' | 'operator';
 
-export const ROUTE_PERMISSIONS: readonly RoutePermission[] = [
-  // § Identity and access
-  { section: 'identity', method: 'POST', path: '/v1/auth/login', permission: 'public' },
-  { section: 'identity', method: 'POST', path: '/v1/auth/logout', permission: 'authenticated', sessionOnly: true },
-  { section: 'identity', method: 'GET', path: '/v1/me', permission: 'authenticated' },
-  { section: 'identity', method: 'POST', path: '/v1/me/password', permission: 'authenticated', sessionOnly: true },
-  { section: 'identity', method: 'GET', path: '/v1/users', permission: 'users:read' },
-  { section: 'identity', method: 'POST', path: '/v1/users', permission: 'users:write' },
-  { section: 'identity', method: 'GET', path: '/v1/users/:id', permission: 'users:read' },
-  { section: 'identity', method: 'PATCH', path: '/v1/users/:id', permission: 'users:write' },
-  { section: 'identity', method: 'DELETE', path: '/v1/users/:id', permission: 'users:write' },
-  { section: 'identity', method: 'GET', path: '/v1/grants', permission: 'grants:read' },
-  { section: 'identity', method: 'POST', path: '/v1/grants', permission: 'grants:write' },
-  { section: 'identity', method: 'DELETE', path: '/v1/grants/:id', permission: 'grants:write' },
-  { section: 'identity', method: 'GET', path: '/v1/partitions', permission: 'partitions:read' },
-  { section: 'identity', method: 'POST', path: '/v1/partitions', permission: 'partitions:write' },
-  {
-    section: 'identity',
-    method: 'GET',
-    path: '/v1/api-keys',
-    permission: 'api_keys:read',
-    ownOnly: true,
-    ownPermission: 'api_keys:read_own',
-  },
-  {
-    section: 'identity',
-    method: 'POST',
-    path: '/v1/api-keys',
-    permission: 'api_keys:write',
-    ownOnly: true,
-    ownPermission: 'api_keys:write_own',
-  },
-  {
-    section: 'identity',
-    method: 'POST',
-    path: '/v1/api-keys/:id/rotate',
-    permission: 'api_keys:write',
-    ownOnly: true,
-    ownPermission: 'api_keys:write_own',
-  },
-  {
-    section: 'identity',
-    method: 'DELETE',
-    path: '/v1/api-keys/:id',
-    permission: 'api_keys:write',
-    ownOnly: true,
-    ownPermission: 'api_keys:write_own',
-  },
-  { section: 'identity', method: 'GET', path: '/v1/settings/ip-allowlist', permission: 'settings:read' },
-  { section: 'identity', method: 'PUT', path: '/v1/settings/ip-allowlist', permission: 'settings:write' },
-  { section: 'identity', method: 'POST', path: '/v1/tenants', permission: 'operator' },
-  // § Credentials (credential-vault).
-  { section: 'credentials', method: 'GET', path: '/v1/credentials', permission: 'credentials:read' },
-  { section: 'credentials', method: 'POST', path: '/v1/credentials', permission: 'credentials:write' },
-  { section: 'credentials', method: 'GET', path: '/v1/credentials/:id', permission: 'credentials:read' },
-  { section: 'credentials', method: 'POST', path: '/v1/credentials/:id/rotate', permission: 'credentials:write' },
-  { section: 'credentials', method: 'DELETE', path: '/v1/credentials/:id', permission: 'credentials:write' },
-  // OAuth2 authorization code + PKCE. The callback is a GET but creates a credential: it needs the
-  // same permission as a create, and the vault also requires the caller to be the user who started.
-  {
-    section: 'credentials',
-    method: 'POST',
-    path: '/v1/credentials/oauth/:integration/start',
-    permission: 'credentials:write',
-  },
-  { section: 'credentials', method: 'GET', path: '/v1/credentials/oauth/callback', permission: 'credentials:write' },
-  { section: 'credentials', method: 'POST', path: '/v1/keys/rotate', permission: 'keys:rotate' },
-  { section: 'credentials', method: 'GET', path: '/v1/keys', permission: 'keys:rotate' },
-  // § Audit
-  { section: 'audit', method: 'GET', path: '/v1/audit/events', permission: 'audit:read' },
-  { section: 'audit', method: 'GET', path: '/v1/audit/export', permission: 'audit:read' },
-  { section: 'audit', method: 'GET', path: '/v1/audit/verify', permission: 'audit:read' },
-  { section: 'audit', method: 'GET', path: '/v1/audit/checkpoints', permission: 'audit:read' },
-];
+/**
+ * Who may call a route, written so that a wrong combination does not type-check: a public route
+ * accepts no credential, an operator route only the operator token, every other route sessions
+ * and/or API keys — never none.
+ */
+export type RouteAccessRule =
+  | { permission: 'public'; auth: readonly []; ownPermission?: never }
+  | { permission: 'operator'; auth: readonly ['operator']; ownPermission?: never }
+  | {
+      permission: Exclude<RouteAccess, 'public' | 'operator'>;
+      auth: readonly ['session'] | readonly ['api_key'] | readonly ['session', 'api_key'];
+      /**
+       * A principal without `permission` may still call the route for objects it owns, if it holds
+       * `ownPermission`; the service must then restrict the request to the caller's own objects.
+       */
+      ownPermission?: Permission;
+    };
 
-/** The route a request hits, or undefined. The query string is ignored; a trailing slash is not. */
-export function matchRoute(
-  method: string,
-  url: string,
-  routes: readonly RoutePermission[] = ROUTE_PERMISSIONS,
-): RoutePermission | undefined {
-  const path = url.split('?')[0] ?? '';
-  const segments = path.split('/');
-  const m = method.toUpperCase();
-  return routes.find((r) => {
-    if (r.method !== m) return false;
-    const pattern = r.path.split('/');
-    if (pattern.length !== segments.length) return false;
-    return pattern.every((p, i) => {
-      const s = segments[i]!;
-      return p.startsWith(':') ? s !== '' && !s.includes('/') : p === s;
-    });
-  });
-}
+/** A route as the gate sees it: method, path pattern and its access rule. */
+export type RouteRule = { method: HttpMethod; path: string } & RouteAccessRule;
+
+const KIND_OF: Record<Principal['type'], AuthKind> = { user: 'session', api_key: 'api_key', operator: 'operator' };
 
 /** What a user of this role may call, by role alone: the expectation the security tests use. */
-export function expectedAllowed(role: Role, route: RoutePermission): boolean {
+export function expectedAllowed(role: Role, route: RouteRule): boolean {
   switch (route.permission) {
     case 'public':
-    case 'authenticated':
       return true;
     case 'operator':
       return false;
+    case 'authenticated':
+      return route.auth.some((k) => k === 'session');
     default:
       return (
-        roleHas(role, route.permission) || (route.ownPermission !== undefined && roleHas(role, route.ownPermission))
+        route.auth.some((k) => k === 'session') &&
+        (roleHas(role, route.permission) || (route.ownPermission !== undefined && roleHas(role, route.ownPermission)))
       );
   }
 }
@@ -151,7 +67,7 @@ export interface RouteDecision extends Decision {
 /** The gateway's route-level gate. Per-resource checks still happen in the service. */
 export function authorizeRoute(
   principal: Principal | null,
-  route: RoutePermission,
+  route: RouteRule,
   grants: readonly Grant[] = [],
 ): RouteDecision {
   const result = (allow: boolean, via: Decision['via'], reason: string, ownOnly = false): RouteDecision => ({
@@ -170,11 +86,11 @@ export function authorizeRoute(
       : result(false, 'none', `${label} is for the platform operator only`);
   if (principal.type === 'operator')
     return result(false, 'none', `the platform operator may only call the operator routes, not ${label}`);
-  if (route.permission === 'authenticated') {
-    if (route.sessionOnly && principal.type !== 'user')
-      return result(false, 'none', `${label} applies to a session, not an ${principal.type}`);
+  const kind = KIND_OF[principal.type];
+  if (!route.auth.some((k) => k === kind))
+    return result(false, 'none', `${label} applies to a ${route.auth.join(' or ')}, not an ${principal.type}`);
+  if (route.permission === 'authenticated')
     return result(true, 'none', `${label} is open to any authenticated principal`);
-  }
   const full = decide({ principal, permission: route.permission, grants });
   if (full.allow || route.ownPermission === undefined) return { ...full, ownOnly: false };
   const own = decide({ principal, permission: route.ownPermission, grants });

@@ -1,12 +1,15 @@
 import type { BlockList } from 'node:net';
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { buildServiceApp } from '@flow8/http';
 import type { Logger } from '@flow8/telemetry';
-import { auditRoutes } from './features/audit/audit.routes';
-import { credentialRoutes } from './features/credentials/credentials.routes';
-import { identityRoutes } from './features/identity/identity.routes';
-import { installCors } from './http/cors';
+import { securitySchemes } from '@flow8/api';
+import { auditHandlers } from './features/audit/audit.routes';
+import { identityHandlers } from './features/identity/identity.routes';
+import { registerPublicRoutes } from './features/public-routes';
+import { corsPlugin } from './http/cors';
+import { COOKIE_OPTIONS } from './http/cookies';
 import { clientIp } from './net/client-ip';
 import { createGuard, type GuardDeps } from './security/guard';
 import type { Upstreams } from './upstream/client';
@@ -40,7 +43,8 @@ export function buildApp(deps: GatewayAppDeps): FastifyInstance {
       deps.trustedProxies,
     );
   });
-  installCors(app, deps.corsOrigins);
+  void app.register(corsPlugin, { origins: deps.corsOrigins });
+  void app.register(cookie, COOKIE_OPTIONS);
 
   void app.register(swagger, {
     openapi: {
@@ -48,27 +52,19 @@ export function buildApp(deps: GatewayAppDeps): FastifyInstance {
       info: {
         title: 'flow8 gateway API',
         version: '1',
-        description: 'Generated from the gateway’s route schemas. Errors: {error: {code, message, requestId}}.',
+        description: 'Generated from the route table (@flow8/api). Errors: {error: {code, message, requestId}}.',
       },
-      components: {
-        securitySchemes: {
-          cookieAuth: { type: 'apiKey', in: 'cookie', name: '__Host-flow8_session' },
-          bearerAuth: {
-            type: 'http',
-            scheme: 'bearer',
-            bearerFormat: 'JWT (API key) or the operator token on POST /v1/tenants',
-          },
-        },
-      },
+      components: { securitySchemes },
     },
   });
 
   const guard = createGuard({ ...deps });
   void app.register(async (v1) => {
     v1.addHook('onRequest', guard);
-    identityRoutes(v1, { upstreams: deps.upstreams });
-    credentialRoutes(v1, { upstreams: deps.upstreams });
-    auditRoutes(v1, { upstreams: deps.upstreams });
+    registerPublicRoutes(v1, {
+      upstreams: deps.upstreams,
+      handlers: { ...identityHandlers({ upstreams: deps.upstreams }), ...auditHandlers({ upstreams: deps.upstreams }) },
+    });
   });
 
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());

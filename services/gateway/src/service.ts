@@ -77,6 +77,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     corsOrigins: config.GATEWAY_CORS_ORIGINS ?? [],
     readiness: {
       redis: () => gate.ping(),
+      securitySync: () => gate.synced(),
       jwks: async () => {
         if (!jwks.loaded()) throw new Error('no API-key JWKS loaded yet');
       },

@@ -3,7 +3,8 @@
 // an `:id` answers B's ids exactly like ids that do not exist (404, never a 403 oracle) and changes
 // nothing of B's; every list and every audit read of A holds none of B's ids, e-mails, names,
 // slug, CIDRs or ledger entries — searched in the raw bodies, error bodies included.
-import { ROLE_PERMISSIONS, ROUTE_PERMISSIONS, type RoutePermission } from '@flow8/authz';
+import { ROUTES, type RouteSpec } from '@flow8/api';
+import { ROLE_PERMISSIONS } from '@flow8/authz';
 import { eventually } from '@flow8/testkit';
 import {
   authorizeAtProvider,
@@ -237,7 +238,7 @@ const aHeaders = (kind: (typeof A_CALLERS)[number]) =>
   headersOf(A, kind === 'session' ? A.admin.headers : bearer(A.adminKey));
 
 /** B's object for a route with an `:id`, and a well-formed id of the same kind that exists nowhere. */
-function targetsFor(route: RoutePermission): { b: () => string; none: string } {
+function targetsFor(route: RouteSpec): { b: () => string; none: string } {
   if (route.path.startsWith('/v1/users/')) return { b: () => B.viewer.id, none: `usr_${randomId()}` };
   if (route.path.startsWith('/v1/grants/')) return { b: () => B.grantIds[0]!, none: `grt_${randomId()}` };
   if (route.path.startsWith('/v1/api-keys/')) return { b: () => B.keyIds[1]!, none: `key_${randomId()}` };
@@ -253,13 +254,11 @@ const BODIES: Record<string, unknown> = {
 
 // Routes naming one object by `:id`. The OAuth2 start's `:integration` names no company's object
 // (it is a fixed list), and the callback's object is its `state`: both are swept below.
-const ID_ROUTES = ROUTE_PERMISSIONS.filter((r) => r.path.includes('/:id')).map(
-  (r) => [`${r.method} ${r.path}`, r] as const,
-);
+const ID_ROUTES = ROUTES.filter((r) => r.path.includes('/:id')).map((r) => [`${r.method} ${r.path}`, r] as const);
 
 describe('the OAuth2 routes', () => {
   it('cover every route of the table with a parameter that is not an :id', () => {
-    const others = ROUTE_PERMISSIONS.filter((r) => r.path.includes('/:') && !r.path.includes('/:id'));
+    const others = ROUTES.filter((r) => r.path.includes('/:') && !r.path.includes('/:id'));
     expect(others.map((r) => `${r.method} ${r.path}`)).toEqual([`POST /v1/credentials/oauth/:integration/start`]);
   });
 
@@ -428,7 +427,7 @@ describe("A's lists and audit reads", () => {
   it('cover every list route of the table', () => {
     const read = new Set(LIST_PATHS.map((p) => (typeof p === 'string' ? p : '/v1/x?').split('?')[0]));
     // The OAuth2 callback is a GET without an id but no list: it is swept above, with B's state.
-    const lists = ROUTE_PERMISSIONS.filter(
+    const lists = ROUTES.filter(
       (r) => r.method === 'GET' && !r.path.includes(':') && r.path !== '/v1/credentials/oauth/callback',
     ).map((r) => r.path);
     expect(lists.filter((p) => !read.has(p))).toEqual([]);

@@ -3,9 +3,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
-import { ROUTE_PERMISSIONS } from '@flow8/authz';
+import { ROUTES } from '@flow8/api';
 import { ed25519PublicKeyOfSeed, keyIdOf } from '@flow8/jwt';
-import { createRedis, type Redis } from '@flow8/runtime';
+import { createRedis, SECURITY_SYNC_KEY, type Redis } from '@flow8/runtime';
 import { eventually, stackEnv } from '@flow8/testkit';
 import {
   bearer,
@@ -114,6 +114,9 @@ describe('transport', () => {
     const evil = await call(main.url, '/v1/me', { headers: { origin: 'https://evil.test', ...from(randomIpv4()) } });
     expect(evil.headers['access-control-allow-origin']).toBeUndefined();
     expect(evil.headers['access-control-allow-credentials']).toBeUndefined();
+    expect(evil.headers['access-control-expose-headers']).toBeUndefined();
+    // Answers differ by Origin: shared caches must not hand one origin's answer to another.
+    for (const r of [ok, evil]) expect(String(r.headers['vary'])).toMatch(/\borigin\b/i);
 
     const pre = await call(main.url, '/v1/users', {
       method: 'OPTIONS',
@@ -127,10 +130,12 @@ describe('transport', () => {
     expect(pre.headers['access-control-allow-origin']).toBe(ORIGIN);
     expect(String(pre.headers['access-control-allow-methods'])).toContain('POST');
     expect(String(pre.headers['access-control-allow-headers'])).toContain('x-csrf-token');
+    expect(pre.headers['access-control-max-age']).toBe('600');
     const preEvil = await call(main.url, '/v1/users', {
       method: 'OPTIONS',
       headers: { origin: 'https://evil.test', 'access-control-request-method': 'POST' },
     });
+    expect(preEvil.status).toBe(204);
     expect(preEvil.headers['access-control-allow-origin']).toBeUndefined();
     expect(preEvil.headers['access-control-allow-methods']).toBeUndefined();
   });
@@ -167,7 +172,7 @@ describe('OpenAPI', () => {
     }>();
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['bearerAuth', 'cookieAuth']);
-    for (const route of ROUTE_PERMISSIONS) {
+    for (const route of ROUTES) {
       const path = route.path.replace(/:(\w+)/g, '{$1}');
       const op = doc.paths[path]?.[route.method.toLowerCase()];
       expect({ route: `${route.method} ${route.path}`, present: op !== undefined }).toEqual({
@@ -186,7 +191,7 @@ describe('OpenAPI', () => {
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
     );
-    const table = ROUTE_PERMISSIONS.map((rt) => `${rt.method} ${rt.path.replace(/:(\w+)/g, '{$1}')}`);
+    const table = ROUTES.map((rt) => `${rt.method} ${rt.path.replace(/:(\w+)/g, '{$1}')}`);
     expect(documented.sort()).toEqual(table.sort());
   });
 });
@@ -458,7 +463,16 @@ describe('sessions, CSRF and the API-key lifecycle through real auth', () => {
     const setCookie = String(login.headers['set-cookie']);
     // Max-Age: the seconds left of auth's session (AUTH_SESSION_TTL, 1 h by default), whose end
     // auth reports as expiresAt.
-    expect(setCookie).toMatch(/^__Host-flow8_session=[^;]+; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    // Exactly these attributes (in any order: RFC 6265 gives the order no meaning).
+    const [pair = '', ...attrs] = setCookie.split('; ');
+    expect(pair).toMatch(/^__Host-flow8_session=[^;]+$/);
+    expect(attrs.map((a) => a.replace(/^Max-Age=\d+$/, 'Max-Age=N')).sort()).toEqual([
+      'HttpOnly',
+      'Max-Age=N',
+      'Path=/',
+      'SameSite=Strict',
+      'Secure',
+    ]);
     const maxAge = Number(/Max-Age=(\d+)/.exec(setCookie)?.[1]);
     expect(maxAge).toBeLessThanOrEqual(3600);
     const expiresAt = Date.parse(login.json<{ expiresAt: string }>().expiresAt);
@@ -551,6 +565,46 @@ describe('Redis unreachable', () => {
       expect(pub.headers['ratelimit-limit']).toBe('3000');
     } finally {
       await down.stop();
+    }
+  });
+});
+
+describe('Redis without the security sync marker', () => {
+  it('readiness says not ready while API keys are refused for want of the marker, and ready once it is there', async () => {
+    // A database of the stack's Redis that nothing else uses: it holds no marker until we write it.
+    const u = new URL(stackEnv().redisUrl);
+    u.pathname = '/13';
+    const db = createRedis({ url: u.toString(), caFile: stackEnv().caFile, name: 'gateway-test-unsynced' });
+    db.on('error', () => undefined);
+    const gw = await startGateway(keys, up.urls, { REDIS_URL: u.toString() });
+    try {
+      await eventually(async () => db.status === 'ready', { what: 'the test client connected' });
+      await db.del(SECURITY_SYNC_KEY);
+      const token = mintApiKey(keys.apiKeySeed);
+
+      const unsynced = await call(gw.url, '/readyz');
+      expect(unsynced.status).toBe(503);
+      expect(unsynced.json<{ checks: Record<string, string> }>().checks).toMatchObject({
+        redis: 'ok',
+        securitySync: 'fail',
+      });
+      const refused = await call(gw.url, '/v1/me', { headers: bearer(token) });
+      expect(refused.status).toBe(503);
+      expect(errorCode(refused)).toBe('UNAVAILABLE');
+
+      await db.set(SECURITY_SYNC_KEY, 'test');
+      const ready = await call(gw.url, '/readyz');
+      expect(ready.status).toBe(200);
+      expect((await call(gw.url, '/v1/me', { headers: bearer(token) })).status).toBe(200);
+
+      // Redis loses the marker again (restarted empty): not ready again, at once.
+      await db.del(SECURITY_SYNC_KEY);
+      expect((await call(gw.url, '/readyz')).status).toBe(503);
+      expect((await call(gw.url, '/v1/me', { headers: bearer(token) })).status).toBe(503);
+    } finally {
+      await gw.stop();
+      await db.flushdb().catch(() => undefined);
+      db.disconnect();
     }
   });
 });

@@ -1,19 +1,11 @@
-// The role × endpoint matrix, generated from packages/authz's route table: every route of
-// ROUTE_PERMISSIONS is called through the real gateway over HTTPS by a real principal of every
+// The role × endpoint matrix, generated from the route table (@flow8/api): every route of
+// ROUTES is called through the real gateway over HTTPS by a real principal of every
 // role — a cookie session from a real login, an API key with every scope its role may hold, an
 // API key with no scope any of these routes needs — plus nobody and the platform operator. A
 // route added to the table gets the whole matrix without touching this file (its allowed calls
 // are then held to "not refused", until a request builder below makes them exact).
-import {
-  expectedAllowed,
-  ROLE_PERMISSIONS,
-  ROLES,
-  ROUTE_PERMISSIONS,
-  roleHas,
-  type Permission,
-  type Role,
-  type RoutePermission,
-} from '@flow8/authz';
+import { ROUTES, type RouteSpec } from '@flow8/api';
+import { expectedAllowed, ROLE_PERMISSIONS, ROLES, roleHas, type Permission, type Role } from '@flow8/authz';
 import {
   bearer,
   call,
@@ -59,7 +51,7 @@ const UNRELATED_SCOPE: Permission = 'flows:read';
  * role (expectedAllowed); a key never exceeds its owner's role and is narrowed to its scopes, and
  * is no session (logout).
  */
-function allowed(caller: Caller, route: RoutePermission, scopes: readonly string[]): boolean {
+function allowed(caller: Caller, route: RouteSpec, scopes: readonly string[]): boolean {
   switch (caller.kind) {
     case 'anonymous':
       return route.permission === 'public';
@@ -71,10 +63,11 @@ function allowed(caller: Caller, route: RoutePermission, scopes: readonly string
       const p = route.permission;
       if (p === 'public') return true;
       if (p === 'operator') return false;
-      if (p === 'authenticated') return !route.sessionOnly;
+      if (!route.auth.some((k) => k === 'api_key')) return false;
+      if (p === 'authenticated') return true;
       const holds = (perm: Permission | undefined) =>
         perm !== undefined && roleHas(caller.role, perm) && scopes.includes(perm);
-      return expectedAllowed(caller.role, route) && (holds(p) || holds(route.ownPermission));
+      return holds(p) || holds(route.ownPermission);
     }
   }
 }
@@ -494,7 +487,7 @@ const BUILDERS: Record<string, Builder> = {
 
 /** A route nobody wrote a builder for: well-formed ids that do not exist, no body. */
 const fallback =
-  (route: RoutePermission): Builder =>
+  (route: RouteSpec): Builder =>
   async () => ({ path: route.path.replace(/:\w+/g, `xxx_${randomId()}`), status: 0 });
 
 const errorCode = (r: Res) => {
@@ -505,7 +498,7 @@ const errorCode = (r: Res) => {
   }
 };
 
-describe.each(ROUTE_PERMISSIONS.map((r) => [`${r.method} ${r.path}`, r] as const))('%s', (label, route) => {
+describe.each(ROUTES.map((r) => [`${r.method} ${r.path}`, r] as const))('%s', (label, route) => {
   test.each(CALLERS.map((c) => [c.label, c] as const))('as %s', async (_l, caller) => {
     const cred = creds.get(caller.label);
     if (!cred) throw new Error(`no credentials for ${caller.label}`);
@@ -553,7 +546,7 @@ describe.each(ROUTE_PERMISSIONS.map((r) => [`${r.method} ${r.path}`, r] as const
 
 describe('the matrix itself', () => {
   it('covers every route with a request builder, so allowed calls are held to their exact status', () => {
-    const missing = ROUTE_PERMISSIONS.map((r) => `${r.method} ${r.path}`).filter((l) => !(l in BUILDERS));
+    const missing = ROUTES.map((r) => `${r.method} ${r.path}`).filter((l) => !(l in BUILDERS));
     expect(missing).toEqual([]);
   });
 

@@ -234,6 +234,14 @@ export function createGate(opts: { redis: Redis; limits: Limits; logger: Logger 
     async ping(): Promise<void> {
       await redis.ping();
     },
+    /**
+     * For /readyz: fails while Redis holds no security sync marker — the state in which check()
+     * answers `unavailable` and API keys and tenant requests get 503, so readiness says the same.
+     */
+    async synced(): Promise<void> {
+      if ((await redis.exists(SECURITY_SYNC_KEY)) === 0)
+        throw new Error(`redis holds no ${SECURITY_SYNC_KEY} marker: auth has not re-written the security state`);
+    },
   };
 }
 

@@ -4,25 +4,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import {
-  authorizeRoute,
-  isRole,
-  ROUTE_PERMISSIONS,
-  type Principal,
-  type RouteDecision,
-  type RoutePermission,
-} from '@flow8/authz';
+import { csrfRequired, ROUTES as TABLE, routeKey as keyOf, type RouteSpec } from '@flow8/api';
+import { authorizeRoute, isRole, type Principal, type RouteDecision } from '@flow8/authz';
 import { AppError, type InternalPrincipal } from '@flow8/http';
+import { SESSION_COOKIE, SESSION_TOKEN } from '../http/cookies';
 import type { Upstreams } from '../upstream/client';
 import { createVerifiedTokenCache, verifyApiKey, type ApiKeyClaims, type JwksCache } from './api-keys';
 import { ipIn, parseCidrs } from '../net/cidr';
 import type { Counter, Gate } from './gate';
 import type { Authenticated } from './principal';
 
-export const SESSION_COOKIE = '__Host-flow8_session';
 export const CSRF_HEADER = 'x-csrf-token';
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const TOKEN_CHARS = /^[A-Za-z0-9._~+/=-]{16,512}$/;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,17 +25,10 @@ declare module 'fastify' {
   }
 }
 
-export function sessionTokenOf(cookieHeader: string | undefined): string | null {
-  if (!cookieHeader) return null;
-  for (const part of cookieHeader.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq === -1) continue;
-    if (part.slice(0, eq).trim() === SESSION_COOKIE) {
-      const value = part.slice(eq + 1).trim();
-      return TOKEN_CHARS.test(value) ? value : null;
-    }
-  }
-  return null;
+/** The session token from the cookies @fastify/cookie parsed: only the `__Host-` one, only a sane token. */
+export function sessionTokenOf(cookies: Readonly<Record<string, string | undefined>> | undefined): string | null {
+  const value = cookies?.[SESSION_COOKIE];
+  return value !== undefined && SESSION_TOKEN.test(value) ? value : null;
 }
 
 function bearerOf(header: string | undefined): string | null {
@@ -64,7 +49,7 @@ interface ResolvedSession {
   csrfValid?: unknown;
 }
 
-const ROUTES = new Map(ROUTE_PERMISSIONS.map((r) => [`${r.method} ${r.path}`, r]));
+const ROUTES = new Map(TABLE.map((r) => [keyOf(r), r]));
 
 /** The gateway's principal as packages/authz sees it. */
 export function toAuthzPrincipal(auth: Authenticated): Principal {
@@ -91,11 +76,11 @@ export function createGuard(deps: GuardDeps) {
   // claims and the gateway decides without grants, so a route's decision cannot change while the
   // token stays cached; the WeakMap entry goes when the token cache drops the claims. Revocation,
   // allowlists and limits are not decisions: they are checked on every request regardless.
-  const keyDecisions = new WeakMap<ApiKeyClaims, Map<RoutePermission, RouteDecision>>();
+  const keyDecisions = new WeakMap<ApiKeyClaims, Map<RouteSpec, RouteDecision>>();
   // Parsed key CIDRs, per verified token, for the same reason.
   const keyCidrs = new WeakMap<ApiKeyClaims, ReturnType<typeof parseCidrs>>();
 
-  function decideRoute(auth: Authenticated, route: RoutePermission): RouteDecision {
+  function decideRoute(auth: Authenticated, route: RouteSpec): RouteDecision {
     const key = auth.apiKey;
     if (!key) return authorizeRoute(toAuthzPrincipal(auth), route);
     let perRoute = keyDecisions.get(key);
@@ -143,7 +128,7 @@ export function createGuard(deps: GuardDeps) {
     return value;
   }
 
-  async function authenticate(request: FastifyRequest, route: RoutePermission): Promise<Authenticated> {
+  async function authenticate(request: FastifyRequest, route: RouteSpec): Promise<Authenticated> {
     const bearer = bearerOf(request.headers.authorization);
     if (route.permission === 'operator') {
       if (bearer && sameSecret(bearer, deps.operatorToken)) {
@@ -194,7 +179,7 @@ export function createGuard(deps: GuardDeps) {
         apiKey: k,
       };
     }
-    const sessionToken = sessionTokenOf(request.headers.cookie);
+    const sessionToken = sessionTokenOf(request.cookies);
     if (!sessionToken) throw new AppError('UNAUTHENTICATED', 'Sign in or send an API key');
     const csrf = request.headers[CSRF_HEADER];
     const res = await deps.upstreams.send('auth', {
@@ -328,7 +313,7 @@ export function createGuard(deps: GuardDeps) {
     }
     const decision = decideRoute(auth, route);
     if (!decision.allow) deny(request, 'FORBIDDEN', decision.reason, 'You are not allowed to do this');
-    if (auth.via === 'session' && !SAFE_METHODS.has(request.method) && !auth.csrfValid) {
+    if (auth.via === 'session' && csrfRequired(route) && !auth.csrfValid) {
       deny(request, 'FORBIDDEN', 'missing or invalid CSRF token', 'A valid x-csrf-token header is required');
     }
     request.log.debug({ reason: decision.reason, principal: p.id }, 'request authorized');

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import Fastify from 'fastify';
 import { ed25519PublicKeyOfSeed, jwksFromPublicKeys, signEdDsaJwt } from '@flow8/jwt';
 import { createLogger } from '@flow8/telemetry';
 import { createJwksCache, createVerifiedTokenCache, verifyApiKey } from './api-keys';
 import { createMemoryLimiter, summarise } from './gate';
+import { COOKIE_OPTIONS, SESSION_COOKIE, sessionCookie } from '../http/cookies';
 import { sameSecret, sessionTokenOf } from './guard';
 
 const logger = createLogger({ service: 'gateway-test', level: 'fatal' });
@@ -121,12 +124,55 @@ describe('JWKS cache and API-key verification', () => {
 });
 
 describe('credentials from headers', () => {
-  it('reads only the __Host- session cookie, and only a sane token', () => {
-    const tok = 'A'.repeat(43);
-    expect(sessionTokenOf(`a=b; __Host-flow8_session=${tok}; c=d`)).toBe(tok);
-    expect(sessionTokenOf(`flow8_session=${tok}`)).toBeNull();
-    expect(sessionTokenOf('__Host-flow8_session=<script>')).toBeNull();
-    expect(sessionTokenOf(undefined)).toBeNull();
+  // The gateway's cookie plugin with the gateway's options, on a loopback listener
+  // (light-my-request's inject does not load under jest's ESM runtime).
+  async function cookieApp() {
+    const app = Fastify();
+    await app.register(cookie, COOKIE_OPTIONS);
+    app.get('/read', async (req) => ({ token: sessionTokenOf(req.cookies) }));
+    app.get('/set', async (req, reply) => {
+      const { token, maxAge } = req.query as { token: string; maxAge: string };
+      return reply.setCookie(SESSION_COOKIE, token, sessionCookie(Number(maxAge))).send({});
+    });
+    const base = await app.listen({ host: '127.0.0.1', port: 0 });
+    return { app, base };
+  }
+
+  it('reads only the __Host- session cookie, and only a sane token', async () => {
+    const { app, base } = await cookieApp();
+    const tokenFor = async (cookieHeader?: string) => {
+      const res = await fetch(`${base}/read`, { headers: cookieHeader === undefined ? {} : { cookie: cookieHeader } });
+      return ((await res.json()) as { token: string | null }).token;
+    };
+    try {
+      const tok = 'A'.repeat(43);
+      expect(await tokenFor(`a=b; __Host-flow8_session=${tok}; c=d`)).toBe(tok);
+      expect(await tokenFor(`flow8_session=${tok}`)).toBeNull();
+      expect(await tokenFor('__Host-flow8_session=<script>')).toBeNull();
+      // Read as sent, never percent-decoded into a token.
+      expect(await tokenFor(`__Host-flow8_session=${'A'.repeat(20)}%2Fx`)).toBeNull();
+      expect(await tokenFor(undefined)).toBeNull();
+      expect(sessionTokenOf(undefined)).toBeNull();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('sets the session cookie Secure, HttpOnly, SameSite=Strict on Path=/, the token as it is', async () => {
+    const { app, base } = await cookieApp();
+    try {
+      const tok = 'aB3+/=._~-'.repeat(4);
+      const set = await fetch(`${base}/set?${new URLSearchParams({ token: tok, maxAge: '3600' }).toString()}`);
+      const [value, ...attrs] = (set.headers.get('set-cookie') ?? '').split('; ');
+      expect(value).toBe(`__Host-flow8_session=${tok}`);
+      expect(attrs.sort()).toEqual(['HttpOnly', 'Max-Age=3600', 'Path=/', 'SameSite=Strict', 'Secure']);
+      const cleared = await fetch(`${base}/set?token=&maxAge=0`);
+      const [empty, ...clearAttrs] = (cleared.headers.get('set-cookie') ?? '').split('; ');
+      expect(empty).toBe('__Host-flow8_session=');
+      expect(clearAttrs.sort()).toEqual(['HttpOnly', 'Max-Age=0', 'Path=/', 'SameSite=Strict', 'Secure']);
+    } finally {
+      await app.close();
+    }
   });
 
   it('compares secrets of any length', () => {

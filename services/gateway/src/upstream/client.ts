@@ -5,10 +5,12 @@
 // UNAVAILABLE and nothing about it reaches the client.
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
+import type { Upstream } from '@flow8/api';
 import { AppError, ERROR_CODES, type ErrorCode, type IdentitySigner, type InternalPrincipal } from '@flow8/http';
 import { injectTraceHeaders } from '@flow8/telemetry';
 
-export type Target = 'auth' | 'audit-ingest' | 'credential-vault';
+/** The services the gateway forwards to: the route table's owners, less the gateway itself. */
+export type Target = Exclude<Upstream, 'gateway'>;
 
 export interface UpstreamRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

@@ -2,6 +2,7 @@
 // reads on every request (`flow8:tenant:<id>:allowlist`, a JSON array; no key = no restriction).
 // The copy is written after the commit: if Redis is down then, the request answers 503 and the
 // next start-up (or the next successful PUT) heals it — see README.
+import { identity } from '@flow8/api';
 import type { Outbox } from '@flow8/bus';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
 import { AppError } from '@flow8/http';
@@ -10,7 +11,7 @@ import { emit } from '../../lib/events';
 import { authorize, who, type Caller } from '../../principal';
 import { parseCidrList } from './cidr';
 
-export const MAX_CIDRS = 100;
+export const MAX_CIDRS = identity.ALLOWLIST_MAX_CIDRS;
 
 export const allowlistKey = (tenantId: string) => `flow8:tenant:${tenantId}:allowlist`;
 

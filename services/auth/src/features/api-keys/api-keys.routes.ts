@@ -1,12 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { identity } from '@flow8/api';
 import { principalOf, requireServiceIdentity } from '@flow8/http';
-import {
-  createApiKeySchema,
-  jwksSchema,
-  listApiKeysSchema,
-  revokeApiKeySchema,
-  rotateApiKeySchema,
-} from './api-keys.schemas';
+import { jwksSchema } from './api-keys.schemas';
 import type { ApiKeyService, CreateApiKeyInput } from './api-keys.service';
 import type { SigningKeyring } from './signing';
 
@@ -25,21 +20,21 @@ export function apiKeyRoutes(
   // onRequest, not preHandler: the caller is checked before its body is even parsed.
   const onRequest = deps.identity;
 
-  app.get('/v1/api-keys', { schema: listApiKeysSchema, onRequest }, async (req) => {
+  app.get('/v1/api-keys', { schema: identity.listApiKeys, onRequest }, async (req) => {
     return apiKeys.list(principalOf(req), req.query as { limit: number; cursor?: string });
   });
 
-  app.post('/v1/api-keys', { schema: createApiKeySchema, onRequest }, async (req, reply) => {
+  app.post('/v1/api-keys', { schema: identity.createApiKey, onRequest }, async (req, reply) => {
     return reply.code(201).send(await apiKeys.create(principalOf(req), req.body as CreateApiKeyInput));
   });
 
-  app.post('/v1/api-keys/:id/rotate', { schema: rotateApiKeySchema, onRequest }, async (req, reply) => {
+  app.post('/v1/api-keys/:id/rotate', { schema: identity.rotateApiKey, onRequest }, async (req, reply) => {
     const { id } = req.params as { id: string };
     const body = (req.body ?? {}) as { expiresInDays?: number };
     return reply.code(201).send(await apiKeys.rotate(principalOf(req), id, body));
   });
 
-  app.delete('/v1/api-keys/:id', { schema: revokeApiKeySchema, onRequest }, async (req, reply) => {
+  app.delete('/v1/api-keys/:id', { schema: identity.revokeApiKey, onRequest }, async (req, reply) => {
     const { id } = req.params as { id: string };
     await apiKeys.revoke(principalOf(req), id);
     return reply.code(204).send();

@@ -8,6 +8,7 @@
 // keys (a leaked token must not be able to outlive its revocation), and the operator acts in no
 // company.
 import { randomUUID } from 'node:crypto';
+import { identity } from '@flow8/api';
 import type { Outbox } from '@flow8/bus';
 import { buildEvent, newId, type Actor } from '@flow8/contracts';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
@@ -29,8 +30,8 @@ import { managesAllKeys, scopesBeyondRole, type ApiKeyScope } from './scopes';
 import type { SigningKeyring } from './signing';
 import { API_KEY_ISSUER, type ApiKeyClaims } from './verify';
 
-export const DEFAULT_EXPIRES_IN_DAYS = 90;
-export const MAX_EXPIRES_IN_DAYS = 365;
+export const DEFAULT_EXPIRES_IN_DAYS = identity.API_KEY_DEFAULT_EXPIRES_IN_DAYS;
+export const MAX_EXPIRES_IN_DAYS = identity.API_KEY_MAX_EXPIRES_IN_DAYS;
 const DAY_S = 86_400;
 
 export interface ApiKeyView {

@@ -1,19 +1,10 @@
 // Which scopes an API key may carry. A scope is a permission of the one matrix in
 // packages/authz (docs/identity-and-access.md § Authorization), and a key may carry only
 // permissions its owner's role holds when it is issued.
-import { PERMISSIONS, roleHas, type Permission } from '@flow8/authz';
+import { API_KEY_SCOPES, roleHas, type ApiKeyScope } from '@flow8/authz';
 import type { Role } from '../../principal';
 
-/**
- * Permissions a key can be given: every permission of the matrix except the api_keys family (a
- * key that mints or rotates keys would let a leaked token outlive its own revocation) and
- * `tenants:create` (the platform operator's alone).
- */
-export const API_KEY_SCOPES = PERMISSIONS.filter(
-  (p): p is Exclude<Permission, `api_keys:${string}` | 'tenants:create'> =>
-    !p.startsWith('api_keys:') && p !== 'tenants:create',
-);
-export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+export { API_KEY_SCOPES, type ApiKeyScope };
 
 const SCOPE_SET: ReadonlySet<string> = new Set(API_KEY_SCOPES);
 export const isApiKeyScope = (s: unknown): s is ApiKeyScope => typeof s === 'string' && SCOPE_SET.has(s);

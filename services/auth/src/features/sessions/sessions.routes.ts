@@ -1,8 +1,9 @@
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { identity } from '@flow8/api';
 import type { Guards } from '../../guards';
 import { callerOf } from '../../principal';
-import { changePasswordSchema, loginSchema, logoutSchema, meSchema, resolveSchema } from './sessions.schemas';
+import { loginSchema, meSchema, resolveSchema } from './sessions.schemas';
 import type { SessionService } from './sessions.service';
 
 /** The client IP as the gateway determined it; anything that is not an IP address is ignored. */
@@ -23,12 +24,12 @@ export function sessionRoutes(app: FastifyInstance, deps: { sessions: SessionSer
     sessions.resolve(req.body as { sessionToken: string; csrfToken?: string }),
   );
 
-  app.post('/v1/auth/logout', { schema: logoutSchema, onRequest: guards.identity }, async (req, reply) => {
+  app.post('/v1/auth/logout', { schema: identity.logout, onRequest: guards.identity }, async (req, reply) => {
     await sessions.logout(callerOf(req));
     return reply.code(204).send();
   });
 
-  app.post('/v1/me/password', { schema: changePasswordSchema, onRequest: guards.identity }, async (req, reply) => {
+  app.post('/v1/me/password', { schema: identity.changePassword, onRequest: guards.identity }, async (req, reply) => {
     await sessions.changePassword(callerOf(req), req.body as { currentPassword: string; newPassword: string });
     return reply.code(204).send();
   });

@@ -1,8 +1,9 @@
+// Login, logout and password change validate with @flow8/api's schemas (identity); what is here is
+// auth's own: the internal session resolve, the client-IP header, and auth's view of /v1/me.
+import { identity } from '@flow8/api';
 import { ROLES } from '../../principal';
-import { email, password } from '../users/users.schemas';
 
 const token = { type: 'string', minLength: 1, maxLength: 256 } as const;
-const noContent = { 204: { type: 'null' } } as const;
 
 /** Transport headers pass; the client IP the gateway determined is the one principal header here. */
 export const clientIpHeaders = {
@@ -10,37 +11,11 @@ export const clientIpHeaders = {
   properties: { 'x-flow8-client-ip': { type: 'string', minLength: 2, maxLength: 64 } },
 } as const;
 
+/** The public login body, answered (to the gateway only) with the session token for its cookie. */
 export const loginSchema = {
   headers: clientIpHeaders,
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['tenant', 'email', 'password'],
-    properties: { tenant: { type: 'string', minLength: 1, maxLength: 63 }, email, password },
-  },
-  response: {
-    200: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['sessionToken', 'csrfToken', 'expiresAt', 'user'],
-      properties: {
-        sessionToken: { type: 'string' },
-        csrfToken: { type: 'string' },
-        expiresAt: { type: 'string' },
-        user: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['id', 'email', 'role', 'tenantId'],
-          properties: {
-            id: { type: 'string' },
-            email: { type: 'string' },
-            role: { enum: [...ROLES] },
-            tenantId: { type: 'string' },
-          },
-        },
-      },
-    },
-  },
+  body: identity.login.body,
+  response: { 200: identity.loginAnswer },
 } as const;
 
 export const resolveSchema = {
@@ -72,18 +47,6 @@ export const resolveSchema = {
       },
     },
   },
-} as const;
-
-export const logoutSchema = { response: noContent } as const;
-
-export const changePasswordSchema = {
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['currentPassword', 'newPassword'],
-    properties: { currentPassword: password, newPassword: password },
-  },
-  response: noContent,
 } as const;
 
 export const meSchema = {

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, principalOf, requireServiceIdentity, serviceIdentity, INTERNAL_IDENTITY_HEADER } from '@flow8/http';
+import { identity } from '@flow8/api';
 import type { Actor } from '@flow8/contracts';
 import type { Guards } from '../../guards';
-import { createTenantSchema } from './tenants.schemas';
 import type { CreateTenantInput, TenantService } from './tenants.service';
 
 /**
@@ -41,7 +41,7 @@ export function tenantRoutes(
       ? { type: 'operator', id: OPERATOR_IDENTITY, ip: req.principal.ip }
       : { type: 'operator', id: OPERATOR_IDENTITY, ip: req.ip };
 
-  app.post('/v1/tenants', { schema: createTenantSchema, onRequest }, async (req, reply) => {
+  app.post('/v1/tenants', { schema: identity.createTenant, onRequest }, async (req, reply) => {
     const created = await deps.tenants.create(actorOf(req), req.body as CreateTenantInput);
     return reply.code(201).send(created);
   });

@@ -1,5 +1,7 @@
-// Pieces every route schema uses: the error model, security requirements and tags, so the
-// OpenAPI document (generated from these schemas) says the same as the code.
+// What the OpenAPI document says about every route besides its own schemas: the error model, the
+// error responses a guarded route can give, and the security requirement of each kind of caller.
+import type { AuthKind } from '@flow8/authz';
+
 export const errorSchema = {
   type: 'object',
   required: ['error'],
@@ -42,7 +44,7 @@ const ERROR_TEXT = {
   503: 'A dependency is unavailable (UNAVAILABLE)',
 } as const;
 
-type ErrorStatus = keyof typeof ERROR_TEXT;
+export type ErrorStatus = keyof typeof ERROR_TEXT;
 
 /** Error responses every guarded route can give, plus the route's own. */
 export function errors(...extra: ErrorStatus[]) {
@@ -52,27 +54,22 @@ export function errors(...extra: ErrorStatus[]) {
   return out;
 }
 
-/** Session cookie (writes need x-csrf-token) or API key. */
-type Security = Array<Record<string, string[]>>;
-export const userSecurity: Security = [{ cookieAuth: [] }, { bearerAuth: [] }];
-export const cookieOnly: Security = [{ cookieAuth: [] }];
-export const operatorSecurity: Security = [{ bearerAuth: [] }];
+export type Security = Array<Record<string, string[]>>;
 
-export const idParam = (prefix: string) =>
-  ({
-    type: 'object',
-    required: ['id'],
-    additionalProperties: false,
-    properties: { id: { type: 'string', pattern: `^${prefix}_[0-9a-z]{26}$` } },
-  }) as const;
-
-export const listQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
-    cursor: { type: 'string', maxLength: 200 },
+/** The OpenAPI security schemes the gateway declares (the names below refer to them). */
+export const securitySchemes = {
+  cookieAuth: { type: 'apiKey', in: 'cookie', name: '__Host-flow8_session' },
+  bearerAuth: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT (API key) or the operator token on POST /v1/tenants',
   },
 } as const;
 
-export const ROLE_ENUM = ['admin', 'flow_designer', 'executor', 'viewer'] as const;
+/** A route's OpenAPI security requirement from the credentials it accepts (none: public). */
+export function securityOf(auth: readonly AuthKind[]): Security {
+  const out: Security = [];
+  if (auth.includes('session')) out.push({ cookieAuth: [] });
+  if (auth.includes('api_key') || auth.includes('operator')) out.push({ bearerAuth: [] });
+  return out;
+}

@@ -2,11 +2,13 @@
 // in a credential response, only the metadata fields of the public schema reach the client — a
 // secret, a ciphertext or a key never does (nor a token or verifier of an OAuth2 connection). And
 // the secret sent on create does reach the vault.
+import { ROUTES, routeKey } from '@flow8/api';
 import { buildServiceApp } from '@flow8/http';
 import { createLogger } from '@flow8/telemetry';
-import type { Target, UpstreamRequest, Upstreams } from '../../upstream/client';
-import { credentialRoutes } from './credentials.routes';
-import * as schemas from './credentials.schemas';
+import type { Target, UpstreamRequest, Upstreams } from '../upstream/client';
+import { auditHandlers } from './audit/audit.routes';
+import { identityHandlers } from './identity/identity.routes';
+import { gatewaySchema, registerPublicRoutes } from './public-routes';
 
 const CANARY = 'canary-secret-7f3a9c';
 const view = {
@@ -64,7 +66,7 @@ async function appWith(upstreams: Upstreams) {
       cidrs: [],
     } as unknown as NonNullable<typeof request.auth>;
   });
-  credentialRoutes(app, { upstreams });
+  registerPublicRoutes(app, { upstreams, handlers: {}, routes: ROUTES.filter((r) => r.section === 'credentials') });
   // A loopback listener (light-my-request's inject does not load under jest's ESM runtime).
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const request = async (method: string, url: string, payload?: unknown) => {
@@ -202,11 +204,50 @@ describe('credential routes at the gateway', () => {
     await app.close();
   });
 
-  it('no response schema of the section names a secret', () => {
-    for (const [name, schema] of Object.entries(schemas)) {
-      const response = (schema as { response?: unknown }).response;
-      if (response === undefined) continue;
-      expect({ name, secret: JSON.stringify(response).includes('"secret"') }).toEqual({ name, secret: false });
+  it('no response schema of any public route names a secret', () => {
+    for (const route of ROUTES) {
+      const name = routeKey(route);
+      const response = JSON.stringify(gatewaySchema(route).response);
+      expect({ name, secret: response.includes('"secret"') }).toEqual({ name, secret: false });
     }
+  });
+});
+
+describe('registration from the route table', () => {
+  const upstreams = {} as Upstreams;
+  const handlers = { ...identityHandlers({ upstreams }), ...auditHandlers({ upstreams }) };
+  const app = () =>
+    buildServiceApp({
+      service: 'gateway',
+      logger: createLogger({ service: 'gateway', level: 'silent', destination: { write: () => undefined } }),
+    });
+
+  it('refuses a handler for a route the table does not have', () => {
+    expect(() =>
+      registerPublicRoutes(app(), { upstreams, handlers: { ...handlers, 'GET /v1/nowhere': async () => ({}) } }),
+    ).toThrow('GET /v1/nowhere');
+  });
+
+  it('refuses a route the gateway answers itself but has no handler for', () => {
+    const { 'GET /v1/me': _me, ...withoutMe } = handlers;
+    expect(() => registerPublicRoutes(app(), { upstreams, handlers: withoutMe })).toThrow('GET /v1/me');
+  });
+
+  it('registers every route of the table, with the security its credentials call for', async () => {
+    const a = app();
+    const seen: string[] = [];
+    a.addHook('onRoute', (r) => {
+      const methods = Array.isArray(r.method) ? r.method : [r.method];
+      if (methods.includes('HEAD')) return;
+      seen.push(`${methods.join(',')} ${r.url}`);
+      const route = ROUTES.find((x) => routeKey(x) === `${methods.join(',')} ${r.url}`)!;
+      const security = (r.schema as { security: unknown[] }).security;
+      if (route.permission === 'public') expect(security).toEqual([]);
+      else expect(security.length).toBeGreaterThan(0);
+    });
+    registerPublicRoutes(a, { upstreams, handlers });
+    await a.ready();
+    expect(seen.sort()).toEqual(ROUTES.map(routeKey).sort());
+    await a.close();
   });
 });
