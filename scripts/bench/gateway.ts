@@ -32,8 +32,9 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
-import { Pool } from 'undici';
+import { Agent, Pool } from 'undici';
 import { dlqTopic, eventsTopic } from '@flow8/contracts';
+import { createPool, withTenant } from '@flow8/db';
 import { buildServiceApp, ed25519RawPublicKey } from '@flow8/http';
 import { signEdDsaJwt } from '@flow8/jwt';
 import { createLogger } from '@flow8/telemetry';
@@ -44,7 +45,7 @@ import { createGateway } from '../../services/gateway/src/service';
 
 const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
-const TARGETS = ['hello', 'gateway', 'proxied', 'kit'] as const;
+const TARGETS = ['hello', 'gateway', 'proxied', 'floor', 'kit'] as const;
 type TargetName = (typeof TARGETS)[number];
 
 function intArg(name: string, fallback: number): number {
@@ -150,7 +151,52 @@ interface UpstreamJob {
   apiKeySeed: string;
 }
 
-/** Child side: starts auth, prints {"url","prefix"}, stops and drops everything when stdin ends. */
+/**
+ * The same-work floor's upstream: a bare Fastify HTTPS server that asks for the caller's
+ * certificate (mTLS, our CA) and runs, for GET /v1/users, the very transaction auth runs for it on
+ * the same database with the same runtime role and pool size — `BEGIN; set_config(tenant)` in one
+ * message, the same keyset SELECT, COMMIT — and answers the rows as JSON. No identity token, no
+ * hooks, no schema: what is left when everything but the physical work is taken away.
+ */
+async function startFloorUpstream(dbUrl: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const env = stackEnv();
+  const tls = certPair('auth');
+  const pool = createPool({ url: dbUrl, caFile: env.caFile, max: 10, applicationName: 'bench-floor' });
+  const app = Fastify({
+    https: {
+      key: tls.key,
+      cert: tls.cert,
+      ca: tls.ca,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    },
+  });
+  app.get('/v1/users', async (req) => {
+    const tenantId = String(req.headers['x-tenant-id']);
+    const rows = await withTenant(pool, tenantId, async (tx) => {
+      const r = await tx.query(
+        'SELECT id, tenant_id, email, role, created_at, updated_at FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3',
+        [tenantId, null, 51],
+      );
+      return r.rows;
+    });
+    return { items: rows, nextCursor: null };
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    url,
+    async close() {
+      await app.close();
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * Child side: starts auth and the floor's upstream (same database), prints
+ * {"url","floorUrl","prefix"}, stops and drops everything when stdin ends.
+ */
 async function upstream(job: UpstreamJob): Promise<void> {
   const env = stackEnv();
   const auth = await startAuth({
@@ -162,12 +208,14 @@ async function upstream(job: UpstreamJob): Promise<void> {
       LOG_LEVEL: 'warn',
     },
   });
-  process.stdout.write(JSON.stringify({ url: auth.url, prefix: auth.prefix }) + '\n');
+  const floor = await startFloorUpstream(auth.db.appUrl);
+  process.stdout.write(JSON.stringify({ url: auth.url, floorUrl: floor.url, prefix: auth.prefix }) + '\n');
   await new Promise<void>((resolve) => {
     process.stdin.on('end', resolve);
     process.stdin.on('close', resolve);
     process.stdin.resume();
   });
+  await floor.close().catch(() => undefined);
   await auth.stop().catch(() => undefined);
   await auth.db.drop().catch(() => undefined);
   const admin = adminKafka('bench-cleanup').admin();
@@ -179,7 +227,9 @@ async function upstream(job: UpstreamJob): Promise<void> {
     .finally(() => admin.disconnect());
 }
 
-async function startUpstreamProcess(job: UpstreamJob): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startUpstreamProcess(
+  job: UpstreamJob,
+): Promise<{ url: string; floorUrl: string; stop: () => Promise<void> }> {
   // BENCH_CPU_PROF_DIR=<dir>: auth's process writes a V8 CPU profile there when it stops.
   const profDir = process.env.BENCH_CPU_PROF_DIR;
   const child: ChildProcess = profDir
@@ -190,18 +240,19 @@ async function startUpstreamProcess(job: UpstreamJob): Promise<{ url: string; st
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   child.stdin?.write(JSON.stringify(job) + '\n');
   const lines = createInterface({ input: child.stdout! });
-  const ready = await new Promise<{ url: string }>((resolve, reject) => {
+  const ready = await new Promise<{ url: string; floorUrl: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('auth did not start within 60 s')), 60_000);
     // Only the ready line counts: anything else the child prints is not the protocol.
     lines.on('line', (l) => {
       if (!l.startsWith('{"url":')) return;
       clearTimeout(timer);
-      resolve(JSON.parse(l) as { url: string });
+      resolve(JSON.parse(l) as { url: string; floorUrl: string });
     });
     void exited.then((code) => reject(new Error(`auth process exited ${code} before it was ready`)));
   });
   return {
     url: ready.url,
+    floorUrl: ready.floorUrl,
     async stop() {
       child.stdin?.end();
       const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -294,6 +345,32 @@ async function main(): Promise<void> {
     closers.unshift(() => kit.close());
     const kitUrl = await kit.listen({ host: '127.0.0.1', port: 0 });
 
+    // The proxied route's same-work floor: a bare Fastify HTTPS proxy (same certificate) that
+    // forwards GET /v1/users over keep-alive mTLS (undici, the gateway's client certificate and
+    // pool settings) to the bare upstream in auth's process, which runs auth's transaction on
+    // auth's database; the answer's bytes are relayed as they come.
+    const floorAgent = new Agent({
+      connect: { ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', rejectUnauthorized: true },
+      keepAliveTimeout: 10_000,
+      connections: 128,
+    });
+    const floor = Fastify({ https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' } });
+    floor.get('/v1/users', async (req, reply) => {
+      const res = await floorAgent.request({
+        origin: auth.floorUrl,
+        path: '/v1/users',
+        method: 'GET',
+        headers: { accept: 'application/json', 'x-tenant-id': String(req.headers['x-tenant-id']) },
+      });
+      reply.code(res.statusCode).header('content-type', 'application/json; charset=utf-8');
+      return reply.send(Buffer.from(await res.body.arrayBuffer()));
+    });
+    closers.unshift(async () => {
+      await floor.close();
+      await floorAgent.close();
+    });
+    const floorUrl = await floor.listen({ host: '127.0.0.1', port: 0 });
+
     // A real company and its first Admin, created by the platform operator through the gateway;
     // the key is minted exactly as auth issues it (auth's signing seed), for that Admin.
     const company = await request(gwUrl, tls.ca, {
@@ -336,10 +413,11 @@ async function main(): Promise<void> {
       hello: { origin: helloUrl, path: '/hello', headers: {} },
       gateway: { origin: gwUrl, path: '/v1/me', headers: authz },
       proxied: { origin: gwUrl, path: '/v1/users', headers: authz },
+      floor: { origin: floorUrl, path: '/v1/users', headers: { 'x-tenant-id': created.tenant.id } },
       kit: { origin: kitUrl, path: '/hello', headers: {} },
     };
     const base = { ca: tls.ca, connections: CONNECTIONS, seconds: SECONDS, maxRequests: MAX_REQUESTS };
-    const rates: Record<TargetName, number[]> = { hello: [], gateway: [], proxied: [], kit: [] };
+    const rates: Record<TargetName, number[]> = { hello: [], gateway: [], proxied: [], floor: [], kit: [] };
     let errors = 0;
     for (let round = 1; round <= ROUNDS; round += 1) {
       const parts: string[] = [];
@@ -359,22 +437,29 @@ async function main(): Promise<void> {
       hello: median(rates.hello),
       gateway: median(rates.gateway),
       proxied: median(rates.proxied),
+      floor: median(rates.floor),
       kit: median(rates.kit),
     };
-    const ratioOf = (v: number) => (m.hello > 0 && v > 0 ? Math.round((v / m.hello) * 1000) / 1000 : null);
-    const ratio = ratioOf(m.gateway);
-    const proxiedRatio = ratioOf(m.proxied);
+    const ratioOf = (v: number, base: number) => (base > 0 && v > 0 ? Math.round((v / base) * 1000) / 1000 : null);
+    const ratio = ratioOf(m.gateway, m.hello);
+    const proxiedRatio = ratioOf(m.proxied, m.floor);
+    const proxiedVsHello = ratioOf(m.proxied, m.hello);
     say(
       `gateway bench: ${CONNECTIONS} keep-alive connections from a second process, ${SECONDS} s per run, ${ROUNDS} rounds (median)`,
     );
     say(`  fastify-hello (same TLS cert): ${m.hello} req/s`);
     say(`  gateway GET /v1/me (API-key JWT + Redis rate limit/revocation/allowlist + authz): ${m.gateway} req/s`);
     say(`  proxied GET /v1/users (all of the above + mTLS to auth + identity token + Postgres): ${m.proxied} req/s`);
+    say(
+      `  proxy-floor GET /v1/users (bare Fastify proxy, keep-alive mTLS, bare upstream running auth's transaction): ${m.floor} req/s`,
+    );
     if (m.kit > 0 && m.hello > 0)
       say(
         `  diagnosis — hello on the @flow8/http kit: ${m.kit} req/s (ratio ${(m.kit / m.hello).toFixed(3)}); the gateway's own work on top of the kit: ${(m.gateway / m.kit).toFixed(3)}`,
       );
-    say(`  ratio: ${ratio} (target >= 0.5); proxied_ratio: ${proxiedRatio} (target >= 0.3)`);
+    say(
+      `  ratio: ${ratio} (target >= 0.5); proxied_ratio: ${proxiedRatio} (proxied ÷ proxy-floor, target >= 0.5); proxied ÷ hello: ${proxiedVsHello}`,
+    );
     say(
       JSON.stringify({
         bench: 'gateway',
@@ -387,6 +472,9 @@ async function main(): Promise<void> {
         proxied_ratio: proxiedRatio,
         proxiedValue: m.proxied,
         proxiedRoute: 'GET /v1/users',
+        proxiedBaseline: 'proxy-floor',
+        proxiedBaselineValue: m.floor,
+        proxied_ratio_vs_hello: proxiedVsHello,
         kitHelloValue: m.kit,
         connections: CONNECTIONS,
         seconds: SECONDS,
