@@ -39,9 +39,8 @@ import { buildServiceApp, ed25519RawPublicKey } from '@flow8/http';
 import { signEdDsaJwt } from '@flow8/jwt';
 import { createLogger } from '@flow8/telemetry';
 import { adminKafka, certPair, stackEnv } from '@flow8/testkit';
-import { startAuth } from '../../services/auth/test/harness';
-import { gatewayConfigSchema } from '../../services/gateway/src/config';
-import { createGateway } from '../../services/gateway/src/service';
+import { startAuth } from '@flow8/auth/testing';
+import { createGateway, gatewayConfigSchema } from '@flow8/gateway';
 
 const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
