@@ -33,6 +33,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { Agent, Pool } from 'undici';
+import type { WorkerJob, WorkerResult } from './lib/load-worker';
 import { dlqTopic, eventsTopic } from '@flow8/contracts';
 import { createPool, withTenant } from '@flow8/db';
 import { buildServiceApp, ed25519RawPublicKey } from '@flow8/http';
@@ -44,6 +45,7 @@ import { createGateway, gatewayConfigSchema } from '@flow8/gateway';
 
 const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
+const WORKER = fileURLToPath(new URL('./lib/load-worker.ts', import.meta.url));
 const TARGETS = ['hello', 'gateway', 'proxied', 'floor', 'kit'] as const;
 type TargetName = (typeof TARGETS)[number];
 
@@ -66,76 +68,25 @@ function targetsArg(): TargetName[] {
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 
 // ------------------------------------------------------------------------------------------
-// The load generator (child process)
+// The load generator: its own light process (scripts/bench/lib/load-worker.ts)
 // ------------------------------------------------------------------------------------------
-interface WorkerJob {
-  origin: string;
-  path: string;
-  headers: Record<string, string>;
-  ca: string;
-  connections: number;
-  seconds: number;
-  maxRequests: number;
-}
-interface WorkerResult {
-  ok: number;
-  bad: number;
-  ms: number;
-  statuses: Record<string, number>;
-  /** Requests answered during the warm-up. */
-  warm: number;
-}
-
-async function worker(job: WorkerJob): Promise<void> {
-  const pool = new Pool(job.origin, { connections: job.connections, connect: { ca: job.ca } });
-  const hit = async () => {
-    const res = await pool.request({ path: job.path, method: 'GET', headers: job.headers });
-    await res.body.dump();
-    return res.statusCode;
-  };
-  // Warm-up: TLS handshakes and JIT, not counted in the rate (reported, for CPU per request).
-  const warmEnd = Date.now() + 1000;
-  let warm = 0;
-  await Promise.all(
-    Array.from({ length: job.connections }, async () => {
-      while (Date.now() < warmEnd) {
-        await hit();
-        warm += 1;
-      }
-    }),
-  );
-  let ok = 0;
-  let bad = 0;
-  const statuses: Record<string, number> = {};
-  const t0 = performance.now();
-  const end = Date.now() + job.seconds * 1000;
-  await Promise.all(
-    Array.from({ length: job.connections }, async () => {
-      while (Date.now() < end && ok + bad < job.maxRequests) {
-        const s = await hit();
-        if (s === 200) ok += 1;
-        else {
-          bad += 1;
-          statuses[s] = (statuses[s] ?? 0) + 1;
-        }
-      }
-    }),
-  );
-  const ms = performance.now() - t0;
-  await pool.close();
-  process.stdout.write(JSON.stringify({ ok, bad, ms, statuses, warm }) + '\n');
-}
-
 function runWorker(job: WorkerJob): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [SELF, '--worker'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(TSX, [WORKER], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
-    const killer = setTimeout(() => child.kill('SIGKILL'), (job.seconds + 30) * 1000);
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    // Killed only if it hangs: 120 s to start, then the run's length plus 60 s.
+    let killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.stdout.on('data', (c: Buffer) => {
+      if (out === '' && c.toString().startsWith('{"started":true}')) {
+        clearTimeout(killer);
+        killer = setTimeout(() => child.kill('SIGKILL'), (job.seconds + 61) * 1000);
+      }
+      out += c.toString();
+    });
     child.on('error', reject);
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(killer);
-      if (code !== 0) return reject(new Error(`load worker exited ${code}`));
+      if (code !== 0) return reject(new Error(`load worker for ${job.origin}${job.path} exited ${code ?? signal}`));
       resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as WorkerResult);
     });
     child.stdin.end(JSON.stringify(job));
@@ -421,8 +372,10 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round += 1) {
       const parts: string[] = [];
       for (const t of targets) {
+        if (process.env.BENCH_DEBUG) process.stderr.write(`round ${round}: ${t}…\n`);
         const r = await runWorker({ ...base, ...jobs[t] });
-        errors += r.bad;
+        if (process.env.BENCH_DEBUG) process.stderr.write(`  ${JSON.stringify(r)}\n`);
+        errors += r.bad + Object.keys(r.statuses).filter((k) => k.startsWith('warm-up')).length;
         if (r.bad > 0) say(`  round ${round}: ${t} non-200 answers ${JSON.stringify(r.statuses)}`);
         rates[t].push(Math.round(r.ok / (r.ms / 1000)));
         parts.push(`${t} ${rates[t].at(-1)} req/s`);
@@ -508,13 +461,7 @@ function exitWith(what: string, p: Promise<void>): void {
   );
 }
 
-if (process.argv.includes('--worker')) {
-  const chunks: Buffer[] = [];
-  process.stdin.on('data', (c: Buffer) => chunks.push(c));
-  process.stdin.on('end', () =>
-    exitWith('load worker', worker(JSON.parse(Buffer.concat(chunks).toString('utf8')) as WorkerJob)),
-  );
-} else if (process.argv.includes('--upstream')) {
+if (process.argv.includes('--upstream')) {
   exitWith('auth upstream', readStdinJson<UpstreamJob>().then(upstream));
 } else {
   exitWith('gateway bench', main());
