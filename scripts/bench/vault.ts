@@ -1,21 +1,27 @@
-// Benchmark: the credential vault's resolve path against a raw libsodium open of the same
-// ciphertexts, and the cost of a root-key rotation.
+// Benchmark: the credential vault's resolve path against a same-work floor, a raw libsodium open of
+// the same ciphertexts, and the cost of a root-key rotation.
 //
 //   1. resolve — C credentials over T companies are created through the real service (started
-//      in-process like the integration tests); then N resolves are sent over mTLS as the flow
-//      engine (keep-alive connections, K in flight). Each resolve is the whole product path:
-//      mTLS, the flow engine's signed service call (signed and verified per call), schema, RLS
-//      transaction, the principal's role and grants from the replicated copy, scope/revocation
-//      checks, data-key unwrap (cached), AEAD
-//      open, the credential.used event into the outbox, commit. Also reported: latency p50/p99
-//      and this process's CPU per resolve (the vault and the bench's client share it).
+//      in-process like the integration tests, from the @flow8/credential-vault package); then N
+//      resolves are sent over mTLS as the flow engine (keep-alive connections, K in flight). Each
+//      resolve is the whole product path: mTLS, the flow engine's signed service call (signed and
+//      verified per call), schema, RLS transaction, the principal's role and grants from the
+//      replicated copy, scope/revocation checks, data-key unwrap (cached), AEAD open, the
+//      credential.used event into the outbox, commit. Also reported: latency p50/p99 and this
+//      process's CPU per resolve (the vault and the bench's client share it).
+//      floor   — the same physical work with nothing else: a bare Fastify mTLS route on the same
+//      database, role and pool size that reads one row (credential ⋈ current version ⋈ wrapped
+//      data key), opens it with libsodium and inserts one outbox row, in one transaction. Resolve
+//      and floor alternate in R rounds (--rounds) from the same client.
+//   ratio = resolves/s ÷ floor calls/s. Target ≥ 0.5.
 //   2. open    — the very ciphertexts those resolves opened (read from the database), opened N
-//      times with @flow8/crypto's open() and the unwrapped data keys: the crypto floor.
-//   ratio = resolves/s ÷ opens/s.
+//      times with @flow8/crypto's open() and the unwrapped data keys: the crypto floor
+//      (ratio_vs_open = resolves/s ÷ opens/s, the old figure).
 //   3. rewrap  — D data keys wrapped under a root key are re-wrapped under a new one by the real
 //      rotateRootKey() (the `rotate-root-key` command's code): data keys re-wrapped per second.
 //
-// Usage: tsx scripts/bench/vault.ts [--resolves N] [--credentials C] [--tenants T] [--concurrency K] [--data-keys D]
+// Usage: tsx scripts/bench/vault.ts [--resolves N] [--credentials C] [--tenants T] [--concurrency K]
+//                                   [--rounds R] [--data-keys D]
 //        (or `bash scripts/bench/run.sh vault`, which sources the stack env first)
 // The last line of stdout is one JSON object (see docs/benchmarks.md).
 import { randomBytes } from 'node:crypto';
