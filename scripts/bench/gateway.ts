@@ -1,31 +1,40 @@
-// Benchmark: the gateway's front door, and its full proxied route, against a bare Fastify hello.
+// Benchmark: the gateway's front door against a bare Fastify hello, and its full proxied route
+// against a bare proxy doing the same physical work.
 //
 //   gateway  — GET /v1/me with an API-key JWT: HTTPS (gateway cert), client IP, JWT verified
 //              against auth's JWKS (Ed25519, cached per token), one Redis round trip (rate-limit
 //              Lua script for IP, key and tenant + revocation check + tenant allowlist), route
 //              authorization, the RateLimit-* and security headers, response schema. The real
-//              createGateway, answered by the gateway itself.
+//              createGateway (package @flow8/gateway), answered by the gateway itself.
 //   proxied  — GET /v1/users with the same key: all of the above, then forwarded to the real auth
-//              service over mTLS with a freshly signed internal identity token; auth verifies
-//              caller certificate + identity, lists the company's users from Postgres (row-level
+//              service over mTLS with the internal identity token; auth verifies caller
+//              certificate + identity, lists the company's users from Postgres (row-level
 //              security, tenant context) and the gateway relays the JSON through its response
 //              schema. auth runs in its OWN process (as deployed), with a fresh database, its own
-//              topic prefix, the stack's Redis.
-//   baseline — a bare Fastify app (no kit, no hooks) on HTTPS with the same certificate and key,
+//              topic prefix, the stack's Redis (started by @flow8/auth/testing's startAuth).
+//   floor    — the proxied route's same-work floor: a bare Fastify HTTPS proxy (same certificate)
+//              forwarding GET /v1/users over keep-alive mTLS (undici, the gateway's client
+//              certificate and pool settings) to a bare Fastify mTLS upstream in auth's process
+//              that runs auth's very transaction (BEGIN + tenant setting, the same SELECT, COMMIT)
+//              on auth's database with the same role and pool size; the bytes are relayed.
+//   hello    — a bare Fastify app (no kit, no hooks) on HTTPS with the same certificate and key,
 //              answering GET /hello with {"hello":"world"}.
 //   kit      — (diagnosis) the same hello on the @flow8/http service kit the gateway is built on.
-// The gateway and the baselines listen in this process; the load comes from a SECOND process
-// (this file with --worker): undici pools with C keep-alive connections, bounded by time
+// The gateway and the front servers listen in this process; the load comes from a SECOND process
+// (scripts/bench/lib/load-worker.ts): undici pools with C keep-alive connections, bounded by time
 // (--seconds) and by a request cap. Rounds alternate the targets (--rounds), and each target's
 // figure is the median.
-//   ratio         = gateway req/s ÷ baseline req/s. Target ≥ 0.5.
-//   proxied_ratio = proxied req/s ÷ baseline req/s. Target ≥ 0.3.
+//   ratio         = gateway req/s ÷ hello req/s. Target ≥ 0.5.
+//   proxied_ratio = proxied req/s ÷ floor req/s. Target ≥ 0.5. (proxied_ratio_vs_hello: the old
+//                   proxied ÷ hello figure.)
 //
 // Usage: tsx scripts/bench/gateway.ts [--seconds 5] [--connections 32] [--rounds 3]
-//                                     [--targets hello,gateway,proxied,kit]
+//                                     [--targets hello,gateway,proxied,floor,kit]
 //        (or `bash scripts/bench/run.sh gateway`, which sources the stack env first)
+//        BENCH_DEBUG=1 prints each load run's raw result (answers, wire errors, slowest request) on stderr.
 // Profiling: run this process with `node --cpu-prof --import tsx scripts/bench/gateway.ts
-// --targets gateway` (the gateway is in this process; the load generator and auth are not).
+// --targets gateway` (the gateway is in this process; the load generator and auth are not;
+// BENCH_CPU_PROF_DIR=<dir> profiles auth's process too).
 // The last line of stdout is one JSON object (see docs/benchmarks.md).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
