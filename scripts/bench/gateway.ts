@@ -384,8 +384,10 @@ async function main(): Promise<void> {
         if (process.env.BENCH_DEBUG) process.stderr.write(`round ${round}: ${t}…\n`);
         const r = await runWorker({ ...base, ...jobs[t] });
         if (process.env.BENCH_DEBUG) process.stderr.write(`  ${JSON.stringify(r)}\n`);
-        errors += r.bad + Object.keys(r.statuses).filter((k) => k.startsWith('warm-up')).length;
-        if (r.bad > 0) say(`  round ${round}: ${t} non-200 answers ${JSON.stringify(r.statuses)}`);
+        // Wire errors (ECONNRESET, …) and non-200 answers, warm-up included, all fail the bench.
+        const failed = Object.values(r.statuses).reduce((a, n) => a + n, 0);
+        errors += failed;
+        if (failed > 0) say(`  round ${round}: ${t} failed requests ${JSON.stringify(r.statuses)}`);
         rates[t].push(Math.round(r.ok / (r.ms / 1000)));
         parts.push(`${t} ${rates[t].at(-1)} req/s`);
       }
