@@ -34,8 +34,8 @@ import type { Pool, PoolClient } from '@flow8/db';
 import { chainHash, entryCanonical, GENESIS_HASH } from '@flow8/ledger';
 import { createLogger } from '@flow8/telemetry';
 import { adminKafka, certPair, freshDatabase, stackEnv, uniqueTopicPrefix, type TestDatabase } from '@flow8/testkit';
-import { createAuditIngest } from '../../services/audit-ingest/src/service';
-import { AUDIT_MIGRATIONS, auditConfig } from '../../services/audit-ingest/test/harness';
+import { createAuditIngest } from '@flow8/audit-ingest';
+import { AUDIT_MIGRATIONS, auditConfig } from '@flow8/audit-ingest/testing';
 
 // ------------------------------------------------------------------------------------------
 // Options
