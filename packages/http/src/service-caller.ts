@@ -14,7 +14,13 @@
 // trusted for that other service), `iss` equals the CN, `aud` is the callee, the lifetime is short
 // and current, and nothing beyond the known claims is present.
 import { randomUUID } from 'node:crypto';
-import { createEdDsaSigner, createEdDsaVerifier, ed25519PublicKeyOfSeed, keyIdOf, type JwtVerifyResult } from '@flow8/jwt';
+import {
+  createEdDsaSigner,
+  createEdDsaVerifier,
+  ed25519PublicKeyOfSeed,
+  keyIdOf,
+  type JwtVerifyResult,
+} from '@flow8/jwt';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from './errors';
 import { certifiedCallerGuard, REFUSAL_TEXT } from './internal-identity';

@@ -42,7 +42,11 @@ export type JwtVerifyFailure =
 
 export type JwtVerifyResult<C extends JwtClaims = JwtClaims> =
   | { ok: true; header: JwtHeader; claims: C }
-  | { ok: false; reason: JwtVerifyFailure; /** Claim names, for missing_claim / unexpected_claim. */ claims?: string[] };
+  | {
+      ok: false;
+      reason: JwtVerifyFailure;
+      /** Claim names, for missing_claim / unexpected_claim. */ claims?: string[];
+    };
 
 /**
  * The one verification policy for every EdDSA token flow8 accepts (API keys, the gateway's
@@ -123,7 +127,9 @@ export function signEdDsaJwt(header: { typ?: string; kid?: string }, claims: Jwt
 }
 
 /** A signer bound to one seed (the key is parsed once): (header, claims) → compact JWS. */
-export function createEdDsaSigner(seed: Uint8Array): (header: { typ?: string; kid?: string }, claims: JwtClaims) => string {
+export function createEdDsaSigner(
+  seed: Uint8Array,
+): (header: { typ?: string; kid?: string }, claims: JwtClaims) => string {
   const key = ed25519PrivateKey(seed);
   const kid = keyIdOf(ed25519PublicKeyOfSeed(seed));
   return (header, claims) => {
@@ -170,7 +176,13 @@ export function createEdDsaVerifier<C extends JwtClaims = JwtClaims>(
   const maxAge =
     policy.maxAgeSeconds ?? (policy.maxLifetimeSeconds !== undefined ? policy.maxLifetimeSeconds + skew : undefined);
   const required = [
-    ...new Set(['iss', 'iat', 'exp', ...(policy.audience !== undefined ? ['aud'] : []), ...(policy.requiredClaims ?? [])]),
+    ...new Set([
+      'iss',
+      'iat',
+      'exp',
+      ...(policy.audience !== undefined ? ['aud'] : []),
+      ...(policy.requiredClaims ?? []),
+    ]),
   ];
   const pems = new Map<string, string>();
   for (const [kid, raw] of policy.keys) pems.set(kid, spkiPem(raw));
