@@ -12,6 +12,7 @@ import {
   keyIdOf,
   type JwtVerifyFailure,
 } from '@flow8/jwt';
+import { isRole, type Role } from '@flow8/authz';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from './errors';
 import { serviceIdentity } from './identity';
@@ -20,7 +21,8 @@ export const INTERNAL_IDENTITY_HEADER = 'x-flow8-identity';
 const TYP = 'flow8-identity+jwt';
 
 export type PrincipalType = 'user' | 'api_key' | 'operator';
-export type PrincipalRole = 'admin' | 'flow_designer' | 'executor' | 'viewer';
+/** The roles are @flow8/authz's ROLES; nothing else names them. */
+export type PrincipalRole = Role;
 
 export interface InternalPrincipal {
   /** Tenant the principal acts in; null only for the platform operator. */
@@ -114,7 +116,6 @@ export interface IdentityVerifierOptions {
 }
 
 const PRINCIPAL_TYPES = new Set(['user', 'api_key', 'operator']);
-const ROLES = new Set(['admin', 'flow_designer', 'executor', 'viewer']);
 
 /** The verifier's reasons as they are logged (never the token). */
 export const REFUSAL_TEXT: Record<JwtVerifyFailure, string> = {
@@ -159,7 +160,7 @@ export function createIdentityVerifier(opts: IdentityVerifierOptions) {
     if (!PRINCIPAL_TYPES.has(claims.pty) || typeof claims.sub !== 'string' || claims.sub.length === 0) {
       return { ok: false, reason: 'no principal' };
     }
-    if (claims.role !== null && !ROLES.has(claims.role)) return { ok: false, reason: 'unknown role' };
+    if (claims.role !== null && !isRole(claims.role)) return { ok: false, reason: 'unknown role' };
     if (claims.pty !== 'operator' && typeof claims.tid !== 'string') return { ok: false, reason: 'no tenant' };
     return {
       ok: true,
