@@ -1,9 +1,9 @@
 // The gateway's front door for every /v1 route, run in `onRequest` (before the body is read):
 // global allowlist → authentication → one Redis round trip (rate limits, revocation, tenant
 // allowlist) → key CIDRs → authorization from the route table → CSRF for cookie writes.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sameSecret } from '@flow8/crypto';
 import {
   authorizeRoute,
   isRole,
@@ -52,12 +52,8 @@ function bearerOf(header: string | undefined): string | null {
   return m?.[1] ?? null;
 }
 
-/** Constant-time comparison of two secrets of any length (hashing first equalises lengths). */
-export function sameSecret(a: string, b: string): boolean {
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb);
-}
+/** The one constant-time compare of @flow8/crypto (re-exported for this module's callers). */
+export { sameSecret };
 
 interface ResolvedSession {
   principal?: { tenantId?: unknown; id?: unknown; userId?: unknown; role?: unknown; sessionId?: unknown };
