@@ -53,7 +53,7 @@ export {
   type ServiceCallSigner,
   type ServiceCallVerifierOptions,
 } from './service-caller';
-export { decodeCursor, encodeCursor, listQuery, listResponse, page } from './cursor';
+export { decodeCursor, decodeSeqCursor, encodeCursor, encodeSeqCursor, listQuery, listResponse, page } from './cursor';
 export {
   checkUrlText,
   decodeUtf8,

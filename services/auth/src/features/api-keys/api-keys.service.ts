@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Outbox } from '@flow8/bus';
 import { buildEvent, newId, type Actor } from '@flow8/contracts';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
-import { AppError, type InternalPrincipal } from '@flow8/http';
+import { AppError, decodeCursor, encodeCursor, type InternalPrincipal } from '@flow8/http';
 import { currentTraceparent } from '@flow8/telemetry';
 import type { Role } from '../../principal';
 import {
@@ -104,20 +104,6 @@ export function checkCidrs(cidrs: readonly string[]): void {
       details: problems,
     });
   }
-}
-
-export function encodeCursor(lastId: string): string {
-  return Buffer.from(JSON.stringify({ a: lastId })).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): string {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { a?: unknown };
-    if (typeof v.a === 'string' && /^key_[0-9a-z]{26}$/.test(v.a)) return v.a;
-  } catch {
-    // fall through
-  }
-  throw new AppError('BAD_REQUEST', 'cursor is not valid');
 }
 
 const notFound = () => new AppError('NOT_FOUND', 'API key not found');
@@ -213,7 +199,7 @@ export function createApiKeyService(deps: {
       opts: { limit: number; cursor?: string },
     ): Promise<{ items: ApiKeyView[]; nextCursor: string | null }> {
       const c = keyCallerOf(principal);
-      const afterId = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+      const afterId = opts.cursor ? decodeCursor(opts.cursor, 'key') : undefined;
       const rows = await withTenant(pool, c.tenantId, (tx) =>
         listApiKeys(tx, c.tenantId, {
           ownerId: managesAllKeys(c.role) ? undefined : c.userId,
