@@ -62,3 +62,14 @@ export {
   jsonDepthExceeds,
   type TextProblem,
 } from './text-guard';
+export {
+  cidrBlockList,
+  cidrListOrThrow,
+  ipIn,
+  normaliseIp,
+  parseCidr,
+  parseCidrList,
+  type CidrBlockList,
+  type CidrOptions,
+  type CidrParse,
+} from './cidr';

@@ -12,10 +12,9 @@ import {
   type RouteDecision,
   type RoutePermission,
 } from '@flow8/authz';
-import { AppError, type InternalPrincipal } from '@flow8/http';
+import { AppError, cidrBlockList, ipIn, type InternalPrincipal } from '@flow8/http';
 import type { Upstreams } from '../upstream/client';
 import { createVerifiedTokenCache, verifyApiKey, type ApiKeyClaims, type JwksCache } from './api-keys';
-import { ipIn, parseCidrs } from '../net/cidr';
 import type { Counter, Gate } from './gate';
 import type { Authenticated } from './principal';
 
@@ -89,7 +88,7 @@ export function createGuard(deps: GuardDeps) {
   // allowlists and limits are not decisions: they are checked on every request regardless.
   const keyDecisions = new WeakMap<ApiKeyClaims, Map<RoutePermission, RouteDecision>>();
   // Parsed key CIDRs, per verified token, for the same reason.
-  const keyCidrs = new WeakMap<ApiKeyClaims, ReturnType<typeof parseCidrs>>();
+  const keyCidrs = new WeakMap<ApiKeyClaims, ReturnType<typeof cidrBlockList>>();
 
   function decideRoute(auth: Authenticated, route: RoutePermission): RouteDecision {
     const key = auth.apiKey;
@@ -107,12 +106,12 @@ export function createGuard(deps: GuardDeps) {
     return decision;
   }
 
-  function cidrsOf(auth: Authenticated): ReturnType<typeof parseCidrs> {
+  function cidrsOf(auth: Authenticated): ReturnType<typeof cidrBlockList> {
     const key = auth.apiKey;
-    if (!key) return parseCidrs(auth.cidrs);
+    if (!key) return cidrBlockList(auth.cidrs);
     let parsed = keyCidrs.get(key);
     if (!parsed) {
-      parsed = parseCidrs(auth.cidrs);
+      parsed = cidrBlockList(auth.cidrs);
       keyCidrs.set(key, parsed);
     }
     return parsed;
@@ -127,7 +126,7 @@ export function createGuard(deps: GuardDeps) {
       if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) value = 'invalid';
       else if (list.length === 0) value = null;
       else {
-        const r = parseCidrs(list);
+        const r = cidrBlockList(list);
         value = r.ok ? r.list : 'invalid';
       }
     } catch {

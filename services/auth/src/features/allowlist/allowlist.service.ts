@@ -4,11 +4,10 @@
 // next start-up (or the next successful PUT) heals it — see README.
 import type { Outbox } from '@flow8/bus';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
-import { AppError } from '@flow8/http';
+import { AppError, parseCidrList } from '@flow8/http';
 import type { Logger } from '@flow8/telemetry';
 import { emit } from '../../lib/events';
 import { authorize, who, type Caller } from '../../principal';
-import { parseCidrList } from './cidr';
 
 export const MAX_CIDRS = 100;
 

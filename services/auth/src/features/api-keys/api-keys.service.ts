@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Outbox } from '@flow8/bus';
 import { buildEvent, newId, type Actor } from '@flow8/contracts';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
-import { AppError, decodeCursor, encodeCursor, type InternalPrincipal } from '@flow8/http';
+import { AppError, decodeCursor, encodeCursor, parseCidr, type InternalPrincipal } from '@flow8/http';
 import { currentTraceparent } from '@flow8/telemetry';
 import type { Role } from '../../principal';
 import {
@@ -23,7 +23,6 @@ import {
   markRevoked,
   type ApiKeyRow,
 } from './api-keys.repo';
-import { checkCidr } from './cidr';
 import type { RevocationPublisher } from './revocations';
 import { managesAllKeys, scopesBeyondRole, type ApiKeyScope } from './scopes';
 import type { SigningKeyring } from './signing';
@@ -96,8 +95,8 @@ export function apiKeyView(k: ApiKeyRow, nowMs: number): ApiKeyView {
 /** Validates what a schema cannot: each CIDR strictly, with its position in the message. */
 export function checkCidrs(cidrs: readonly string[]): void {
   const problems = cidrs.flatMap((c, i) => {
-    const r = checkCidr(c);
-    return r.ok ? [] : [{ field: `cidrs/${i}`, message: `${c.slice(0, 64)} ${r.reason}` }];
+    const r = parseCidr(c);
+    return r.ok ? [] : [{ field: `cidrs/${i}`, message: r.reason }];
   });
   if (problems.length > 0) {
     throw new AppError('BAD_REQUEST', problems.map((p) => `${p.field}: ${p.message}`).join('; '), {
