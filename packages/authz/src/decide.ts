@@ -45,6 +45,31 @@ export interface OperatorPrincipal {
 
 export type Principal = UserPrincipal | ApiKeyPrincipal | OperatorPrincipal;
 
+/** What a verified identity (the gateway's internal identity token) says about who acts. */
+export interface IdentityLike {
+  type: 'user' | 'api_key' | 'operator';
+  id: string;
+  role: string | null;
+  scopes?: readonly string[];
+  /** For an API key: the user who owns it (their grants bound the key). */
+  ownerId?: string | null;
+}
+
+/**
+ * The one mapping from a verified identity to the principal decide() judges. A role that is not
+ * one of ROLES is kept as it is: decide() refuses it with a reason rather than this guessing.
+ */
+export function principalOf(p: IdentityLike): Principal {
+  switch (p.type) {
+    case 'operator':
+      return { type: 'operator', id: p.id };
+    case 'api_key':
+      return { type: 'api_key', id: p.id, role: p.role as Role, scopes: p.scopes ?? [], ownerId: p.ownerId ?? '' };
+    default:
+      return { type: 'user', id: p.id, role: p.role as Role };
+  }
+}
+
 /** What the permission is checked against. Omit it only for a route-level gate (see README). */
 export interface DecisionResource {
   type: GrantResourceType | 'execution';

@@ -19,12 +19,20 @@ export {
   validateGrant,
 } from './grants';
 export type { Grant, GrantAction, GrantPrincipal, GrantResourceType } from './grants';
-export { decide, filterVisible, effectivePermissions, isResourceScoped, VISIBILITY_PERMISSION } from './decide';
+export {
+  decide,
+  filterVisible,
+  effectivePermissions,
+  isResourceScoped,
+  principalOf,
+  VISIBILITY_PERMISSION,
+} from './decide';
 export type {
   Decision,
   DecisionVia,
   DecideInput,
   DecisionResource,
+  IdentityLike,
   Principal,
   UserPrincipal,
   ApiKeyPrincipal,

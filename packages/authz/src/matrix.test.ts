@@ -39,6 +39,7 @@ const EXPECTED: ReadonlyArray<readonly [Permission, boolean, boolean, boolean, b
   ['credentials:write', Y, Y, N, N],
   ['keys:rotate', Y, N, N, N],
   ['audit:read', Y, N, N, Y],
+  ['audit:checkpoint', Y, N, N, N],
   ['tenants:create', N, N, N, N],
 ];
 

@@ -34,6 +34,8 @@ export const PERMISSIONS = [
   /** Rotate the company's data key. */
   'keys:rotate',
   'audit:read',
+  /** Have audit-ingest sign a checkpoint of the company's chains now (Admin; a key needs the scope). */
+  'audit:checkpoint',
   /** Create a company and its first Admin: the platform operator only, never a role. */
   'tenants:create',
 ] as const;
@@ -68,6 +70,7 @@ export const ADMIN_ONLY: ReadonlySet<Permission> = new Set<Permission>([
   'settings:read',
   'settings:write',
   'keys:rotate',
+  'audit:checkpoint',
 ]);
 
 const OWN_KEYS: readonly Permission[] = ['api_keys:read_own', 'api_keys:write_own'];

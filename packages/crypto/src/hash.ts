@@ -15,3 +15,14 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
   return timingSafeEqual(a, b);
 }
+
+/**
+ * Compares two secrets of any length in constant time: both are hashed (SHA-256) first, so
+ * neither the content nor the length of the expected secret leaks through timing. The one way to
+ * compare a presented secret (a bearer token, a CSRF token) with the expected one.
+ */
+export function sameSecret(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}

@@ -1,7 +1,7 @@
 export { ready, isReady } from './sodium';
 export { canonicalize, canonicalBytes, CanonicalizationError, iJsonProblem } from './canonical';
 export { toHex, fromHex, toBase64, fromBase64 } from './encoding';
-export { sha256, constantTimeEqual } from './hash';
+export { sha256, constantTimeEqual, sameSecret } from './hash';
 export {
   generateSigningKeyPair,
   signingKeyPairFromSeed,

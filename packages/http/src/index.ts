@@ -53,7 +53,7 @@ export {
   type ServiceCallSigner,
   type ServiceCallVerifierOptions,
 } from './service-caller';
-export { decodeCursor, encodeCursor, listQuery, listResponse, page } from './cursor';
+export { decodeCursor, decodeSeqCursor, encodeCursor, encodeSeqCursor, listQuery, listResponse, page } from './cursor';
 export {
   checkUrlText,
   decodeUtf8,
@@ -62,3 +62,14 @@ export {
   jsonDepthExceeds,
   type TextProblem,
 } from './text-guard';
+export {
+  cidrBlockList,
+  cidrListOrThrow,
+  ipIn,
+  normaliseIp,
+  parseCidr,
+  parseCidrList,
+  type CidrBlockList,
+  type CidrOptions,
+  type CidrParse,
+} from './cidr';

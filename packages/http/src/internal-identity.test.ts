@@ -1,7 +1,8 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, sign } from 'node:crypto';
 import {
   createIdentitySigner,
   createIdentityVerifier,
+  ed25519PrivateKey,
   ed25519RawPublicKey,
   type InternalPrincipal,
 } from './internal-identity';
@@ -87,5 +88,70 @@ describe('internal identity tokens', () => {
     const v = verifier({ publicKeys: [ed25519RawPublicKey(seed), ed25519RawPublicKey(next)] });
     expect(v(signer.sign(principal, 'auth')).ok).toBe(true);
     expect(v(createIdentitySigner({ seed: next, now: () => T0 }).sign(principal, 'auth')).ok).toBe(true);
+  });
+});
+
+// Before the verifiers were one (@flow8/jwt on fast-jwt), this one was laxer than the API-key
+// verifier: each case below was ACCEPTED (or crashed the request) with a token properly signed by
+// the gateway's key. A leaked or replayed gateway token must not get a second life through them.
+describe('internal identity tokens: the one strict policy', () => {
+  const good = signer.sign(principal, 'auth');
+  const forge = (header: Record<string, unknown>, claims: unknown) => {
+    const input = `${enc(header)}.${enc(claims)}`;
+    return `${input}.${sign(null, Buffer.from(input), ed25519PrivateKey(seed)).toString('base64url')}`;
+  };
+  const t = T0 / 1000;
+
+  test('a second spelling of a valid signature (unused trailing bits, stray characters) is refused', () => {
+    const [h, p, s] = parts(good).raw as [string, string, string];
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const twin = alphabet[alphabet.indexOf(s[s.length - 1]!) ^ 1]!;
+    expect(Buffer.from(s.slice(0, -1) + twin, 'base64url').equals(Buffer.from(s, 'base64url'))).toBe(true);
+    expect(verifier()(`${h}.${p}.${s.slice(0, -1)}${twin}`)).toMatchObject({ ok: false, reason: 'bad signature' });
+    expect(verifier()(`${h}.${p}.${s}!!`)).toMatchObject({ ok: false, reason: 'malformed token' });
+  });
+
+  test('a token not valid yet (nbf in the future) is refused', () => {
+    const { h, p } = parts(good);
+    const early = forge(h, { ...p, nbf: t + 60 });
+    expect(verifier()(early)).toMatchObject({ ok: false, reason: 'not yet valid' });
+    expect(verifier({ now: () => T0 + 60_000 })(early)).toMatchObject({ ok: true });
+  });
+
+  test('header extensions (jwk, jku, crit) are refused, not ignored', () => {
+    const { h, p } = parts(good);
+    for (const extra of [{ jwk: { kty: 'OKP' } }, { jku: 'https://evil.test/jwks' }, { crit: ['exp'] }]) {
+      expect(verifier()(forge({ ...h, ...extra }, p))).toMatchObject({ ok: false, reason: 'malformed token' });
+    }
+  });
+
+  test('a lifetime that ends before it starts, or fractional times, are refused', () => {
+    const { h, p } = parts(good);
+    expect(verifier()(forge(h, { ...p, iat: t, exp: t - 1 }))).toMatchObject({ ok: false });
+    expect(verifier()(forge(h, { ...p, iat: t + 0.5, exp: t + 60.5 }))).toMatchObject({
+      ok: false,
+      reason: 'no lifetime',
+    });
+  });
+
+  test('a token without a token id (jti) is refused', () => {
+    const { h, p } = parts(good);
+    const { jti: _jti, ...noJti } = p;
+    expect(verifier()(forge(h, noJti))).toMatchObject({ ok: false, reason: 'missing claims: jti' });
+  });
+
+  test('a payload that is not an object is refused, never a crash', () => {
+    const { h } = parts(good);
+    for (const payload of [null, [1], 'x', 42]) {
+      expect(verifier()(forge(h, payload))).toMatchObject({ ok: false, reason: 'malformed token' });
+    }
+  });
+
+  test('an oversized token is refused before any parsing', () => {
+    const { h, p } = parts(good);
+    expect(verifier()(forge(h, { ...p, pad: 'x'.repeat(9000) }))).toMatchObject({
+      ok: false,
+      reason: 'malformed token',
+    });
   });
 });

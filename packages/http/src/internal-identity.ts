@@ -2,7 +2,17 @@
 // in a short-lived token the service verifies itself. A compact JWS (EdDSA / Ed25519) that the
 // gateway signs per forwarded request; services accept it only over mTLS from an allowed caller.
 // A service reached directly, without a fresh token signed by a key it trusts, refuses.
-import { createHash, createPrivateKey, createPublicKey, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import {
+  createEdDsaSigner,
+  createEdDsaVerifier,
+  ed25519PrivateKey,
+  ed25519PublicKey,
+  ed25519PublicKeyOfSeed,
+  keyIdOf,
+  type JwtVerifyFailure,
+} from '@flow8/jwt';
+import { isRole, type Role } from '@flow8/authz';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from './errors';
 import { serviceIdentity } from './identity';
@@ -11,7 +21,8 @@ export const INTERNAL_IDENTITY_HEADER = 'x-flow8-identity';
 const TYP = 'flow8-identity+jwt';
 
 export type PrincipalType = 'user' | 'api_key' | 'operator';
-export type PrincipalRole = 'admin' | 'flow_designer' | 'executor' | 'viewer';
+/** The roles are @flow8/authz's ROLES; nothing else names them. */
+export type PrincipalRole = Role;
 
 export interface InternalPrincipal {
   /** Tenant the principal acts in; null only for the platform operator. */
@@ -46,37 +57,10 @@ interface Claims {
   oid?: string | null;
 }
 
-const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
-
-/** Ed25519 key from a raw 32-byte seed (PKCS#8 wrapping of RFC 8410). */
-export function ed25519PrivateKey(seed: Uint8Array): KeyObject {
-  if (seed.byteLength !== 32) throw new Error('Ed25519 seed must be 32 bytes');
-  return createPrivateKey({
-    key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]),
-    format: 'der',
-    type: 'pkcs8',
-  });
-}
-
-export function ed25519PublicKey(raw: Uint8Array): KeyObject {
-  if (raw.byteLength !== 32) throw new Error('Ed25519 public key must be 32 bytes');
-  return createPublicKey({
-    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(raw)]),
-    format: 'der',
-    type: 'spki',
-  });
-}
-
+// The Ed25519 key helpers live in @flow8/jwt (the one JWT stack); re-exported for existing callers.
+export { ed25519PrivateKey, ed25519PublicKey, keyIdOf };
 /** Raw 32-byte public key of a seed. */
-export function ed25519RawPublicKey(seed: Uint8Array): Uint8Array {
-  const spki = createPublicKey(ed25519PrivateKey(seed)).export({ format: 'der', type: 'spki' });
-  return new Uint8Array(spki.subarray(spki.length - 32));
-}
-
-/** Key id: first 16 hex characters of SHA-256 of the raw public key (as the audit ledger does). */
-export function keyIdOf(rawPublicKey: Uint8Array): string {
-  return createHash('sha256').update(rawPublicKey).digest('hex').slice(0, 16);
-}
+export const ed25519RawPublicKey = ed25519PublicKeyOfSeed;
 
 export interface IdentitySigner {
   kid: string;
@@ -89,11 +73,10 @@ export function createIdentitySigner(opts: {
   ttlSeconds?: number;
   now?: () => number;
 }): IdentitySigner {
-  const key = ed25519PrivateKey(opts.seed);
-  const kid = keyIdOf(ed25519RawPublicKey(opts.seed));
+  const sign = createEdDsaSigner(opts.seed);
+  const kid = keyIdOf(ed25519PublicKeyOfSeed(opts.seed));
   const ttl = opts.ttlSeconds ?? 60;
   const now = opts.now ?? Date.now;
-  const header = b64url(JSON.stringify({ alg: 'EdDSA', typ: TYP, kid }));
   return {
     kid,
     sign(p, audience) {
@@ -113,8 +96,7 @@ export function createIdentitySigner(opts: {
         sid: p.sessionId,
         oid: p.ownerId ?? null,
       };
-      const input = `${header}.${b64url(JSON.stringify(claims))}`;
-      return `${input}.${b64url(sign(null, Buffer.from(input), key))}`;
+      return sign({ typ: TYP }, { ...claims });
     },
   };
 }
@@ -134,49 +116,51 @@ export interface IdentityVerifierOptions {
 }
 
 const PRINCIPAL_TYPES = new Set(['user', 'api_key', 'operator']);
-const ROLES = new Set(['admin', 'flow_designer', 'executor', 'viewer']);
+
+/** The verifier's reasons as they are logged (never the token). */
+export const REFUSAL_TEXT: Record<JwtVerifyFailure, string> = {
+  malformed: 'malformed token',
+  unsupported_algorithm: 'unexpected algorithm or type',
+  wrong_type: 'unexpected algorithm or type',
+  unknown_key: 'unknown key id',
+  bad_signature: 'bad signature',
+  wrong_issuer: 'wrong issuer',
+  wrong_audience: 'token is for another service',
+  missing_claim: 'missing claims',
+  unexpected_claim: 'unexpected claims',
+  missing_lifetime: 'no lifetime',
+  expired: 'expired',
+  not_yet_valid: 'not yet valid',
+  issued_in_future: 'issued in the future',
+  lifetime_too_long: 'lifetime too long',
+  too_old: 'too old',
+};
 
 export function createIdentityVerifier(opts: IdentityVerifierOptions) {
-  const keys = new Map(opts.publicKeys.map((k) => [keyIdOf(k), ed25519PublicKey(k)]));
-  const maxTtl = opts.maxTtlSeconds ?? 120;
-  const skew = opts.clockSkewSeconds ?? 5;
-  const now = opts.now ?? Date.now;
-  const issuer = opts.issuer ?? 'gateway';
+  // The one policy of @flow8/jwt: EdDSA only, kid from our keys, iss, aud, lifetime, skew, jti.
+  const verify = createEdDsaVerifier<Claims & { [claim: string]: unknown }>({
+    keys: new Map(opts.publicKeys.map((k) => [keyIdOf(k), k])),
+    issuer: opts.issuer ?? 'gateway',
+    audience: opts.audience,
+    typ: TYP,
+    clockSkewSeconds: opts.clockSkewSeconds ?? 5,
+    maxLifetimeSeconds: opts.maxTtlSeconds ?? 120,
+    requiredClaims: ['jti', 'pty', 'sub', 'tid', 'role'],
+    ...(opts.now ? { now: opts.now } : {}),
+  });
 
   return function verifyToken(token: string): VerifyOutcome {
-    const parts = token.split('.');
-    if (parts.length !== 3) return { ok: false, reason: 'not a compact JWS' };
-    const [h, p, s] = parts as [string, string, string];
-    let header: { alg?: unknown; typ?: unknown; kid?: unknown };
-    let claims: Claims;
-    try {
-      header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as typeof header;
-      claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Claims;
-    } catch {
-      return { ok: false, reason: 'malformed token' };
+    const r = verify(token);
+    if (!r.ok) {
+      const text = REFUSAL_TEXT[r.reason];
+      return { ok: false, reason: r.claims ? `${text}: ${r.claims.join(', ')}` : text };
     }
-    // Exactly one algorithm: no `none`, no HMAC confusion.
-    if (header.alg !== 'EdDSA' || header.typ !== TYP) return { ok: false, reason: 'unexpected algorithm or type' };
-    const key = typeof header.kid === 'string' ? keys.get(header.kid) : undefined;
-    if (!key) return { ok: false, reason: 'unknown key id' };
-    let valid = false;
-    try {
-      valid = verify(null, Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url'));
-    } catch {
-      valid = false;
-    }
-    if (!valid) return { ok: false, reason: 'bad signature' };
-    const t = Math.floor(now() / 1000);
-    if (claims.iss !== issuer) return { ok: false, reason: 'wrong issuer' };
-    if (claims.aud !== opts.audience) return { ok: false, reason: 'token is for another service' };
-    if (typeof claims.iat !== 'number' || typeof claims.exp !== 'number') return { ok: false, reason: 'no lifetime' };
-    if (claims.exp - claims.iat > maxTtl) return { ok: false, reason: 'lifetime too long' };
-    if (claims.iat > t + skew) return { ok: false, reason: 'issued in the future' };
-    if (claims.exp <= t - skew) return { ok: false, reason: 'expired' };
+    const claims = r.claims;
+    if (typeof claims.jti !== 'string' || claims.jti.length === 0) return { ok: false, reason: 'no token id' };
     if (!PRINCIPAL_TYPES.has(claims.pty) || typeof claims.sub !== 'string' || claims.sub.length === 0) {
       return { ok: false, reason: 'no principal' };
     }
-    if (claims.role !== null && !ROLES.has(claims.role)) return { ok: false, reason: 'unknown role' };
+    if (claims.role !== null && !isRole(claims.role)) return { ok: false, reason: 'unknown role' };
     if (claims.pty !== 'operator' && typeof claims.tid !== 'string') return { ok: false, reason: 'no tenant' };
     return {
       ok: true,

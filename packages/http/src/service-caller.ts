@@ -13,16 +13,17 @@
 // token's `kid` is one of THAT service's keys (a key of another service is refused even if it is
 // trusted for that other service), `iss` equals the CN, `aud` is the callee, the lifetime is short
 // and current, and nothing beyond the known claims is present.
-import { randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import {
+  createEdDsaSigner,
+  createEdDsaVerifier,
+  ed25519PublicKeyOfSeed,
+  keyIdOf,
+  type JwtVerifyResult,
+} from '@flow8/jwt';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from './errors';
-import {
-  certifiedCallerGuard,
-  ed25519PrivateKey,
-  ed25519PublicKey,
-  ed25519RawPublicKey,
-  keyIdOf,
-} from './internal-identity';
+import { certifiedCallerGuard, REFUSAL_TEXT } from './internal-identity';
 
 /** A different `typ` from the gateway's tokens: neither kind is ever accepted as the other. */
 const TYP = 'flow8-service-call+jwt';
@@ -56,8 +57,6 @@ const CLAIMS: ReadonlySet<string> = new Set(['iss', 'aud', 'iat', 'exp', 'jti', 
 const TENANT = /^ten_[0-9a-z]{26}$/;
 const PRINCIPAL_ID = { user: /^usr_[0-9a-z]{26}$/, api_key: /^key_[0-9a-z]{26}$/ } as const;
 
-const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
-
 export interface ServiceCallSigner {
   service: string;
   kid: string;
@@ -72,11 +71,10 @@ export function createServiceCallSigner(opts: {
   ttlSeconds?: number;
   now?: () => number;
 }): ServiceCallSigner {
-  const key = ed25519PrivateKey(opts.seed);
-  const kid = keyIdOf(ed25519RawPublicKey(opts.seed));
+  const sign = createEdDsaSigner(opts.seed);
+  const kid = keyIdOf(ed25519PublicKeyOfSeed(opts.seed));
   const ttl = opts.ttlSeconds ?? 60;
   const now = opts.now ?? Date.now;
-  const header = b64url(JSON.stringify({ alg: 'EdDSA', typ: TYP, kid }));
   return {
     service: opts.service,
     kid,
@@ -91,8 +89,7 @@ export function createServiceCallSigner(opts: {
         tid: call.tenantId,
         act: call.actingFor ? { type: call.actingFor.type, id: call.actingFor.id } : null,
       };
-      const input = `${header}.${b64url(JSON.stringify(claims))}`;
-      return `${input}.${b64url(sign(null, Buffer.from(input), key))}`;
+      return sign({ typ: TYP }, { ...claims });
     },
   };
 }
@@ -109,52 +106,49 @@ export interface ServiceCallVerifierOptions {
   now?: () => number;
 }
 
+type CallClaims = Claims & { [claim: string]: unknown };
+
 export function createServiceCallVerifier(opts: ServiceCallVerifierOptions) {
-  const byService = new Map<string, Map<string, KeyObject>>();
+  // One verifier per calling service, holding only THAT service's keys and expecting it as `iss`:
+  // the one policy of @flow8/jwt, with a closed claim set (authority is never the caller's to state).
+  const byService = new Map<string, (token: string) => JwtVerifyResult<CallClaims>>();
   for (const [service, raws] of opts.keys) {
-    byService.set(service, new Map(raws.map((k) => [keyIdOf(k), ed25519PublicKey(k)])));
+    byService.set(
+      service,
+      createEdDsaVerifier<CallClaims>({
+        keys: new Map(raws.map((k) => [keyIdOf(k), k])),
+        issuer: service,
+        audience: opts.audience,
+        typ: TYP,
+        clockSkewSeconds: opts.clockSkewSeconds ?? 5,
+        maxLifetimeSeconds: opts.maxTtlSeconds ?? 120,
+        requiredClaims: ['jti', 'tid', 'act'],
+        allowedClaims: CLAIMS,
+        ...(opts.now ? { now: opts.now } : {}),
+      }),
+    );
   }
-  const maxTtl = opts.maxTtlSeconds ?? 120;
-  const skew = opts.clockSkewSeconds ?? 5;
-  const now = opts.now ?? Date.now;
 
   /** Verifies `token` as presented by the service whose certificate CN is `caller`. */
   return function verifyServiceCall(token: string, caller: string): ServiceCallOutcome {
-    const parts = token.split('.');
-    if (parts.length !== 3) return { ok: false, reason: 'not a compact JWS' };
-    const [h, p, s] = parts as [string, string, string];
-    let header: { alg?: unknown; typ?: unknown; kid?: unknown };
-    let claims: Record<string, unknown>;
-    try {
-      header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as typeof header;
-      claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>;
-    } catch {
-      return { ok: false, reason: 'malformed token' };
-    }
-    if (claims === null || typeof claims !== 'object' || Array.isArray(claims))
-      return { ok: false, reason: 'malformed token' };
-    if (header.alg !== 'EdDSA' || header.typ !== TYP) return { ok: false, reason: 'unexpected algorithm or type' };
+    const verify = byService.get(caller);
     // Only the keys of the service that presented the certificate: another service's key is refused.
-    const key = typeof header.kid === 'string' ? byService.get(caller)?.get(header.kid) : undefined;
-    if (!key) return { ok: false, reason: 'not signed by a key of the calling service' };
-    let valid = false;
-    try {
-      valid = verify(null, Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url'));
-    } catch {
-      valid = false;
+    if (!verify) return { ok: false, reason: 'not signed by a key of the calling service' };
+    const r = verify(token);
+    if (!r.ok) {
+      switch (r.reason) {
+        case 'unknown_key':
+          return { ok: false, reason: 'not signed by a key of the calling service' };
+        case 'wrong_issuer':
+          return { ok: false, reason: 'issuer is not the calling service' };
+        default: {
+          const text = REFUSAL_TEXT[r.reason];
+          return { ok: false, reason: r.claims ? `${text}: ${r.claims.join(', ')}` : text };
+        }
+      }
     }
-    if (!valid) return { ok: false, reason: 'bad signature' };
-    // Authority is never the caller's to state: a role, scopes, an owner — any claim we do not know.
-    const extra = Object.keys(claims).filter((k) => !CLAIMS.has(k));
-    if (extra.length > 0) return { ok: false, reason: `unexpected claims: ${extra.sort().join(', ')}` };
-    const c = claims as unknown as Claims;
-    if (c.iss !== caller) return { ok: false, reason: 'issuer is not the calling service' };
-    if (c.aud !== opts.audience) return { ok: false, reason: 'token is for another service' };
-    if (typeof c.iat !== 'number' || typeof c.exp !== 'number') return { ok: false, reason: 'no lifetime' };
-    const t = Math.floor(now() / 1000);
-    if (c.exp - c.iat > maxTtl) return { ok: false, reason: 'lifetime too long' };
-    if (c.iat > t + skew) return { ok: false, reason: 'issued in the future' };
-    if (c.exp <= t - skew) return { ok: false, reason: 'expired' };
+    const c = r.claims;
+    if (typeof c.jti !== 'string' || c.jti.length === 0) return { ok: false, reason: 'no token id' };
     if (typeof c.tid !== 'string' || !TENANT.test(c.tid)) return { ok: false, reason: 'no company' };
     let actingFor: ActingPrincipal | null = null;
     if (c.act !== null) {

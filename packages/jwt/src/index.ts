@@ -1,4 +1,8 @@
 export {
+  createEdDsaSigner,
+  createEdDsaVerifier,
+  ed25519PrivateKey,
+  ed25519PublicKey,
   ed25519PublicKeyOfSeed,
   jwksFromPublicKeys,
   keyIdOf,
@@ -9,6 +13,7 @@ export {
   type Jwks,
   type JwtClaims,
   type JwtHeader,
+  type JwtPolicy,
   type JwtVerifyFailure,
   type JwtVerifyOptions,
   type JwtVerifyResult,

@@ -1,5 +1,6 @@
 import { createHash, createHmac, createPrivateKey, randomBytes, sign } from 'node:crypto';
 import {
+  createEdDsaVerifier,
   ed25519PublicKeyOfSeed,
   jwksFromPublicKeys,
   keyIdOf,
@@ -175,6 +176,57 @@ describe('signEdDsaJwt / verifyEdDsaJwt', () => {
       ok: false,
       reason: 'bad_signature',
     });
+  });
+});
+
+describe('createEdDsaVerifier: the one policy', () => {
+  const verifier = (over: Partial<Parameters<typeof createEdDsaVerifier>[0]> = {}) =>
+    createEdDsaVerifier({ keys: new Map([[kid, pub]]), issuer: 'flow8-auth', now: () => NOW, ...over });
+
+  test('audience: required when set, exactly this one (an array naming it too is refused)', () => {
+    const v = verifier({ audience: 'auth' });
+    expect(v(signEdDsaJwt({}, { ...claims, aud: 'auth' }, seed))).toMatchObject({ ok: true });
+    expect(v(signEdDsaJwt({}, { ...claims, aud: 'vault' }, seed))).toEqual({ ok: false, reason: 'wrong_audience' });
+    expect(v(signEdDsaJwt({}, claims, seed))).toEqual({ ok: false, reason: 'wrong_audience' });
+    expect(v(signEdDsaJwt({}, { ...claims, aud: ['auth', 'vault'] }, seed))).toEqual({
+      ok: false,
+      reason: 'wrong_audience',
+    });
+  });
+
+  test('required and allowed claims are enforced, naming the claims', () => {
+    const { jti: _jti, ...noJti } = claims;
+    expect(verifier({ requiredClaims: ['jti'] })(signEdDsaJwt({}, noJti, seed))).toEqual({
+      ok: false,
+      reason: 'missing_claim',
+      claims: ['jti'],
+    });
+    const allowed = new Set(['iss', 'sub', 'iat', 'nbf', 'exp', 'jti']);
+    expect(verifier({ allowedClaims: allowed })(signEdDsaJwt({}, claims, seed))).toEqual({
+      ok: false,
+      reason: 'unexpected_claim',
+      claims: ['role'],
+    });
+  });
+
+  test('max token age counts from iat, whatever exp says', () => {
+    const token = signEdDsaJwt({}, { ...claims, iat: t - 600, nbf: t - 600 }, seed);
+    expect(verifier({ maxAgeSeconds: 300 })(token)).toEqual({ ok: false, reason: 'too_old' });
+    expect(verifier({ maxAgeSeconds: 900 })(token)).toMatchObject({ ok: true });
+  });
+
+  test('the clock skew is bounded: a verifier cannot be built to tolerate hours', () => {
+    expect(() => verifier({ clockSkewSeconds: 3600 })).toThrow(/clockSkewSeconds/);
+    expect(() => verifier({ clockSkewSeconds: -1 })).toThrow(/clockSkewSeconds/);
+  });
+
+  test('the injected clock is read per token', () => {
+    let now = NOW;
+    const v = createEdDsaVerifier({ keys: new Map([[kid, pub]]), issuer: 'flow8-auth', now: () => now });
+    const token = signEdDsaJwt({}, claims, seed);
+    expect(v(token)).toMatchObject({ ok: true });
+    now = NOW + 3600_000 + 31_000;
+    expect(v(token)).toEqual({ ok: false, reason: 'expired' });
   });
 });
 

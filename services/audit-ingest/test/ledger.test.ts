@@ -198,15 +198,43 @@ describe('audit ledger', () => {
       expect(res.status).toBe(status);
     });
 
+    // An API key acts with its owner's role (the gateway's identity token carries it) and its own scopes.
+    const key = (scopes: string[], role: 'admin' | 'viewer' | 'executor' = 'viewer') =>
+      audit.identity.header(
+        { tenantId: A, type: 'api_key', id: 'key_x', role, scopes, ownerId: 'usr_owner' },
+        'audit-ingest',
+      );
+
     test('an API key needs the audit:read scope', async () => {
-      const key = (scopes: string[]) =>
-        audit.identity.header({ tenantId: A, type: 'api_key', id: 'key_x', scopes }, 'audit-ingest');
       expect(
         (await httpsRequest(`${audit.url}/v1/audit/verify`, { as: 'testkit', headers: key(['audit:read']) })).status,
       ).toBe(200);
       expect(
         (await httpsRequest(`${audit.url}/v1/audit/verify`, { as: 'testkit', headers: key(['flows:execute']) })).status,
       ).toBe(403);
+    });
+
+    test('a checkpoint needs audit:checkpoint through @flow8/authz: an API key without it is refused, an Admin may', async () => {
+      const post = (headers: Record<string, string>) =>
+        httpsRequest(`${audit.url}/v1/audit/checkpoints`, { as: 'testkit', method: 'POST', headers });
+      const checkpoints = async () => (await audit.svc.checkpoints.list(A)).length;
+      const before = await checkpoints();
+      // Before the decision went through authz, ANY API key could create one; these were 201/200.
+      for (const headers of [
+        key(['audit:read']),
+        key(['audit:read', 'flows:execute'], 'admin'),
+        key(['audit:checkpoint'], 'viewer'),
+      ]) {
+        const res = await post(headers);
+        expect(res.status).toBe(403);
+        expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'FORBIDDEN' } });
+      }
+      // Viewers read the log but may not have it signed on demand.
+      expect((await post(audit.as(A, { role: 'viewer' }))).status).toBe(403);
+      expect(await checkpoints()).toBe(before);
+      // An Admin may, and so may an Admin's key that carries the scope.
+      expect([200, 201]).toContain((await post(audit.as(A, { role: 'admin' }))).status);
+      expect([200, 201]).toContain((await post(key(['audit:checkpoint'], 'admin'))).status);
     });
 
     test('stated headers without a token, a token for another service, or from an untrusted key are refused', async () => {

@@ -5,14 +5,16 @@ import type { FastifyRequest } from 'fastify';
 import {
   decide as authzDecide,
   effectivePermissions,
+  principalOf as authzPrincipalOf,
   type Permission,
   type Principal as AuthzPrincipal,
+  type Role,
 } from '@flow8/authz';
 import type { Actor } from '@flow8/contracts';
 import { AppError, principalOf, type InternalPrincipal } from '@flow8/http';
 
-export const ROLES = ['admin', 'flow_designer', 'executor', 'viewer'] as const;
-export type Role = (typeof ROLES)[number];
+// The roles are @flow8/authz's; auth re-exports them for its schemas, never redefines them.
+export { ROLES, type Role } from '@flow8/authz';
 
 export interface Caller {
   tenantId: string;
@@ -68,15 +70,7 @@ type Who = {
  * owner (the identity token's `oid`) comes along; without it authz refuses owner-bound actions.
  */
 export function authzPrincipal(who: Who): AuthzPrincipal {
-  const id = who.id ?? 'unknown';
-  switch (who.type) {
-    case 'operator':
-      return { type: 'operator', id };
-    case 'api_key':
-      return { type: 'api_key', id, role: who.role as Role, scopes: who.scopes ?? [], ownerId: who.ownerId ?? '' };
-    default:
-      return { type: 'user', id, role: who.role as Role };
-  }
+  return authzPrincipalOf({ ...who, type: who.type ?? 'user', id: who.id ?? 'unknown' });
 }
 
 export function decide(who: Who, action: Action): Decision {

@@ -8,11 +8,11 @@
 import type { FastifyRequest } from 'fastify';
 import {
   decide,
+  principalOf as authzPrincipalOf,
   type Decision,
   type Grant,
   type Permission,
   type Principal as AuthzPrincipal,
-  type Role,
 } from '@flow8/authz';
 import type { Actor } from '@flow8/contracts';
 import type { Queryable } from '@flow8/db';
@@ -58,14 +58,7 @@ export function replicatedAuthzPrincipal(p: ReplicatedPrincipal): AuthzPrincipal
 export function authzPrincipal(
   p: Pick<InternalPrincipal, 'type' | 'id' | 'role'> & { scopes?: readonly string[]; ownerId?: string | null },
 ): AuthzPrincipal {
-  switch (p.type) {
-    case 'operator':
-      return { type: 'operator', id: p.id };
-    case 'api_key':
-      return { type: 'api_key', id: p.id, role: p.role as Role, scopes: p.scopes ?? [], ownerId: p.ownerId ?? '' };
-    default:
-      return { type: 'user', id: p.id, role: p.role as Role };
-  }
+  return authzPrincipalOf(p);
 }
 
 /** Whose grants apply: a user's own; for an API key, the key's and its owner's. */

@@ -1,11 +1,10 @@
 // Wires the gateway from its config: used by main.ts, the integration tests and the benchmark.
 import { Agent } from 'undici';
-import { createIdentitySigner } from '@flow8/http';
+import { cidrListOrThrow, createIdentitySigner } from '@flow8/http';
 import { createRedis, loadTls } from '@flow8/runtime';
 import type { Logger } from '@flow8/telemetry';
 import { buildApp } from './app';
 import type { GatewayConfig } from './config';
-import { cidrListOrThrow } from './net/cidr';
 import { createJwksCache } from './security/api-keys';
 import { createGate } from './security/gate';
 import { createUpstreams } from './upstream/client';

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** An opaque bearer secret: 32 random bytes, base64url (43 characters). */
 export function newToken(): string {
@@ -8,8 +8,4 @@ export function newToken(): string {
 /** What is stored instead of a token: SHA-256 of its exact bytes as sent. */
 export function tokenHash(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
-}
-
-export function sameHash(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -2,7 +2,7 @@
 // believed when the direct peer is one of our proxies, and then only up to the first hop that
 // is not ours: everything left of that was written by the client and may be invented.
 import { isIP, type BlockList } from 'node:net';
-import { ipIn, normaliseIp } from './cidr';
+import { ipIn, normaliseIp } from '@flow8/http';
 
 export function clientIp(
   socketAddress: string | undefined,

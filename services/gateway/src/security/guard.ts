@@ -1,16 +1,15 @@
 // The gateway's front door for every /v1 route, run in `onRequest` (before the body is read):
 // global allowlist → authentication → one Redis round trip (rate limits, revocation, tenant
 // allowlist) → key CIDRs → authorization from the route table → CSRF for cookie writes.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { csrfRequired, ROUTES as TABLE, routeKey as keyOf, type RouteSpec } from '@flow8/api';
 import { authorizeRoute, isRole, type Principal, type RouteDecision } from '@flow8/authz';
-import { AppError, type InternalPrincipal } from '@flow8/http';
+import { sameSecret } from '@flow8/crypto';
+import { AppError, cidrBlockList, ipIn, type InternalPrincipal } from '@flow8/http';
 import { SESSION_COOKIE, SESSION_TOKEN } from '../http/cookies';
 import type { Upstreams } from '../upstream/client';
 import { createVerifiedTokenCache, verifyApiKey, type ApiKeyClaims, type JwksCache } from './api-keys';
-import { ipIn, parseCidrs } from '../net/cidr';
 import type { Counter, Gate } from './gate';
 import type { Authenticated } from './principal';
 
@@ -37,12 +36,8 @@ function bearerOf(header: string | undefined): string | null {
   return m?.[1] ?? null;
 }
 
-/** Constant-time comparison of two secrets of any length (hashing first equalises lengths). */
-export function sameSecret(a: string, b: string): boolean {
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb);
-}
+/** The one constant-time compare of @flow8/crypto (re-exported for this module's callers). */
+export { sameSecret };
 
 interface ResolvedSession {
   principal?: { tenantId?: unknown; id?: unknown; userId?: unknown; role?: unknown; sessionId?: unknown };
@@ -78,7 +73,7 @@ export function createGuard(deps: GuardDeps) {
   // allowlists and limits are not decisions: they are checked on every request regardless.
   const keyDecisions = new WeakMap<ApiKeyClaims, Map<RouteSpec, RouteDecision>>();
   // Parsed key CIDRs, per verified token, for the same reason.
-  const keyCidrs = new WeakMap<ApiKeyClaims, ReturnType<typeof parseCidrs>>();
+  const keyCidrs = new WeakMap<ApiKeyClaims, ReturnType<typeof cidrBlockList>>();
 
   function decideRoute(auth: Authenticated, route: RouteSpec): RouteDecision {
     const key = auth.apiKey;
@@ -96,12 +91,12 @@ export function createGuard(deps: GuardDeps) {
     return decision;
   }
 
-  function cidrsOf(auth: Authenticated): ReturnType<typeof parseCidrs> {
+  function cidrsOf(auth: Authenticated): ReturnType<typeof cidrBlockList> {
     const key = auth.apiKey;
-    if (!key) return parseCidrs(auth.cidrs);
+    if (!key) return cidrBlockList(auth.cidrs);
     let parsed = keyCidrs.get(key);
     if (!parsed) {
-      parsed = parseCidrs(auth.cidrs);
+      parsed = cidrBlockList(auth.cidrs);
       keyCidrs.set(key, parsed);
     }
     return parsed;
@@ -116,7 +111,7 @@ export function createGuard(deps: GuardDeps) {
       if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) value = 'invalid';
       else if (list.length === 0) value = null;
       else {
-        const r = parseCidrs(list);
+        const r = cidrBlockList(list);
         value = r.ok ? r.list : 'invalid';
       }
     } catch {

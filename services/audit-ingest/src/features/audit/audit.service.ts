@@ -6,7 +6,7 @@ import type { Outbox } from '@flow8/bus';
 import { buildEvent, type Actor } from '@flow8/contracts';
 import { constantTimeEqual, toHex } from '@flow8/crypto';
 import { withTenant, type Pool, type PoolClient } from '@flow8/db';
-import { AppError } from '@flow8/http';
+import { decodeSeqCursor, encodeSeqCursor } from '@flow8/http';
 import {
   createChainVerifier,
   CSV_LINE_END,
@@ -66,20 +66,6 @@ function matches(e: LedgerEntryV1, f: EntryFilter): boolean {
     (f.from === undefined || at >= Date.parse(f.from)) &&
     (f.to === undefined || at < Date.parse(f.to))
   );
-}
-
-export function encodeCursor(seq: number): string {
-  return Buffer.from(JSON.stringify({ s: seq })).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): number {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { s?: unknown };
-    if (typeof v.s === 'number' && Number.isSafeInteger(v.s) && v.s > 0) return v.s;
-  } catch {
-    // fall through
-  }
-  throw new AppError('BAD_REQUEST', 'cursor is not valid');
 }
 
 export function createAuditService(deps: {
@@ -168,7 +154,7 @@ export function createAuditService(deps: {
 
   return {
     async query(caller: Caller, filter: EntryFilter & { limit: number; cursor?: string }) {
-      const beforeSeq = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+      const beforeSeq = filter.cursor ? decodeSeqCursor(filter.cursor) : undefined;
       return withTenant(pool, caller.tenantId, async (client) => {
         const rows = await queryEntries(client, caller.tenantId, { ...filter, beforeSeq }, filter.limit + 1);
         const page = rows.slice(0, filter.limit);
@@ -212,7 +198,7 @@ export function createAuditService(deps: {
           returned: items.length,
         });
         const last = page[page.length - 1];
-        return { items, nextCursor: rows.length > filter.limit && last ? encodeCursor(last.seq) : null };
+        return { items, nextCursor: rows.length > filter.limit && last ? encodeSeqCursor(last.seq) : null };
       });
     },
 

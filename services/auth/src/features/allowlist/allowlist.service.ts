@@ -5,11 +5,10 @@
 import { identity } from '@flow8/api';
 import type { Outbox } from '@flow8/bus';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
-import { AppError } from '@flow8/http';
+import { AppError, parseCidrList } from '@flow8/http';
 import type { Logger } from '@flow8/telemetry';
 import { emit } from '../../lib/events';
 import { authorize, who, type Caller } from '../../principal';
-import { parseCidrList } from './cidr';
 
 export const MAX_CIDRS = identity.ALLOWLIST_MAX_CIDRS;
 

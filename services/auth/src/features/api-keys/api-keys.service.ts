@@ -12,7 +12,7 @@ import { identity } from '@flow8/api';
 import type { Outbox } from '@flow8/bus';
 import { buildEvent, newId, type Actor } from '@flow8/contracts';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
-import { AppError, type InternalPrincipal } from '@flow8/http';
+import { AppError, decodeCursor, encodeCursor, parseCidr, type InternalPrincipal } from '@flow8/http';
 import { currentTraceparent } from '@flow8/telemetry';
 import type { Role } from '../../principal';
 import {
@@ -24,7 +24,6 @@ import {
   markRevoked,
   type ApiKeyRow,
 } from './api-keys.repo';
-import { checkCidr } from './cidr';
 import type { RevocationPublisher } from './revocations';
 import { managesAllKeys, scopesBeyondRole, type ApiKeyScope } from './scopes';
 import type { SigningKeyring } from './signing';
@@ -97,28 +96,14 @@ export function apiKeyView(k: ApiKeyRow, nowMs: number): ApiKeyView {
 /** Validates what a schema cannot: each CIDR strictly, with its position in the message. */
 export function checkCidrs(cidrs: readonly string[]): void {
   const problems = cidrs.flatMap((c, i) => {
-    const r = checkCidr(c);
-    return r.ok ? [] : [{ field: `cidrs/${i}`, message: `${c.slice(0, 64)} ${r.reason}` }];
+    const r = parseCidr(c);
+    return r.ok ? [] : [{ field: `cidrs/${i}`, message: r.reason }];
   });
   if (problems.length > 0) {
     throw new AppError('BAD_REQUEST', problems.map((p) => `${p.field}: ${p.message}`).join('; '), {
       details: problems,
     });
   }
-}
-
-export function encodeCursor(lastId: string): string {
-  return Buffer.from(JSON.stringify({ a: lastId })).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): string {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { a?: unknown };
-    if (typeof v.a === 'string' && /^key_[0-9a-z]{26}$/.test(v.a)) return v.a;
-  } catch {
-    // fall through
-  }
-  throw new AppError('BAD_REQUEST', 'cursor is not valid');
 }
 
 const notFound = () => new AppError('NOT_FOUND', 'API key not found');
@@ -214,7 +199,7 @@ export function createApiKeyService(deps: {
       opts: { limit: number; cursor?: string },
     ): Promise<{ items: ApiKeyView[]; nextCursor: string | null }> {
       const c = keyCallerOf(principal);
-      const afterId = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+      const afterId = opts.cursor ? decodeCursor(opts.cursor, 'key') : undefined;
       const rows = await withTenant(pool, c.tenantId, (tx) =>
         listApiKeys(tx, c.tenantId, {
           ownerId: managesAllKeys(c.role) ? undefined : c.userId,

@@ -1,9 +1,9 @@
 // Verifying an API key, as the gateway does it: pure, no I/O. Signature, algorithm, kid, issuer
 // and lifetime come from @flow8/jwt; this adds the shape of an API key's claims. Revocation is the
 // caller's second step: the jti must not be in Redis under revokedJtiKey(jti).
+import { parseCidr } from '@flow8/http';
 import { publicKeysFromJwks, verifyEdDsaJwt, type JwtVerifyFailure } from '@flow8/jwt';
 import { ROLES, type Role } from '../../principal';
-import { checkCidr } from './cidr';
 import { isApiKeyScope, type ApiKeyScope } from './scopes';
 
 export const API_KEY_ISSUER = 'flow8-auth';
@@ -67,7 +67,7 @@ function claimsShapeOk(c: Record<string, unknown>): c is Record<string, unknown>
     c.scopes.length > 0 &&
     c.scopes.every(isApiKeyScope) &&
     Array.isArray(c.cidrs) &&
-    c.cidrs.every((x) => typeof x === 'string' && checkCidr(x).ok) &&
+    c.cidrs.every((x) => typeof x === 'string' && parseCidr(x).ok) &&
     typeof c.nbf === 'number' &&
     typeof c.jti === 'string' &&
     UUID.test(c.jti)

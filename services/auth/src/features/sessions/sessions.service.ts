@@ -3,12 +3,13 @@
 // oracle for companies, addresses or lock state) and spends the same bcrypt time on each.
 import type { Outbox } from '@flow8/bus';
 import { newId } from '@flow8/contracts';
+import { constantTimeEqual } from '@flow8/crypto';
 import { withTenant, type Pool } from '@flow8/db';
 import { AppError } from '@flow8/http';
 import type { Logger } from '@flow8/telemetry';
 import { authorize, permissionsOf, who, type Caller, type Role } from '../../principal';
 import { ANONYMOUS, emit } from '../../lib/events';
-import { newToken, sameHash, tokenHash } from '../../lib/tokens';
+import { newToken, tokenHash } from '../../lib/tokens';
 import { checkPassword, type PasswordHasher } from '../users/password';
 import { findCredentials, findUser, setLoginState, setPasswordHash, type Credentials } from '../users/users.repo';
 import { normaliseEmail } from '../users/users.service';
@@ -209,7 +210,8 @@ export function createSessionService(deps: {
         ? await withTenant(pool, tenantId, (tx) => findActiveSession(tx, tenantId, hash, now()))
         : null;
       if (!tenantId || !session) throw new AppError('UNAUTHENTICATED', 'The session is not valid');
-      const csrfValid = input.csrfToken !== undefined && sameHash(tokenHash(input.csrfToken), session.csrfHash);
+      const csrfValid =
+        input.csrfToken !== undefined && constantTimeEqual(tokenHash(input.csrfToken), session.csrfHash);
       return {
         principal: { tenantId, type: 'user', id: session.userId, role: session.role, sessionId: session.id },
         csrfValid,
