@@ -2,12 +2,11 @@
 // unauthenticated party reaches the database, so it answers every refusal the same way (no
 // oracle for companies, addresses or lock state) and spends the same bcrypt time on each.
 import type { Outbox } from '@flow8/bus';
-import { newId } from '@flow8/contracts';
+import { anonymousActor, newId } from '@flow8/contracts';
 import { withTenant, type Pool } from '@flow8/db';
 import { AppError } from '@flow8/http';
 import type { Logger } from '@flow8/telemetry';
 import { authorize, permissionsOf, who, type Caller, type Role } from '../../principal';
-import { ANONYMOUS, emit } from '../../lib/events';
 import { newToken, sameHash, tokenHash } from '../../lib/tokens';
 import { checkPassword, type PasswordHasher } from '../users/password';
 import { findCredentials, findUser, setLoginState, setPasswordHash, type Credentials } from '../users/users.repo';
@@ -71,7 +70,7 @@ type Outcome = { kind: 'refused' } | { kind: 'ok'; result: LoginResult };
 
 export function createSessionService(deps: {
   pool: Pool;
-  outbox: Pick<Outbox, 'add'>;
+  outbox: Pick<Outbox, 'emit'>;
   hasher: PasswordHasher;
   policy: LoginPolicy;
   now: () => Date;
@@ -110,10 +109,10 @@ export function createSessionService(deps: {
       const attempt = await withTenant(pool, tenantId, async (tx): Promise<Attempt> => {
         const user = await findCredentials(tx, tenantId, { email });
         if (!user) {
-          await emit(tx, outbox, {
+          await outbox.emit(tx, {
             type: 'identity.login.failed',
             tenantId,
-            actor: ANONYMOUS(ip),
+            actor: anonymousActor(ip),
             resource: { type: 'tenant', id: tenantId },
             payload: { userId: null, reason: 'unknown_user', lockedUntil: null },
           });
@@ -121,7 +120,7 @@ export function createSessionService(deps: {
         }
         const charged = chargeAttempt(user, at, policy);
         if (isLocked(user, at) || charged.failedLogins > policy.lockoutThreshold) {
-          await emit(tx, outbox, {
+          await outbox.emit(tx, {
             type: 'identity.login.failed',
             tenantId,
             actor: { type: 'user', id: user.id, ip },
@@ -151,7 +150,7 @@ export function createSessionService(deps: {
           const lock = !passwordOk && cur.failedLogins >= policy.lockoutThreshold;
           const lockedUntil = lock ? new Date(t.getTime() + policy.lockoutDurationMs) : cur.lockedUntil;
           if (lock) await setLoginState(tx, cur.id, { failedLogins: 0, failedWindowStart: null, lockedUntil });
-          await emit(tx, outbox, {
+          await outbox.emit(tx, {
             type: 'identity.login.failed',
             tenantId,
             actor: { type: 'user', id: cur.id, ip },
@@ -180,7 +179,7 @@ export function createSessionService(deps: {
           createdAt: t,
           expiresAt,
         });
-        await emit(tx, outbox, {
+        await outbox.emit(tx, {
           type: 'identity.login.succeeded',
           tenantId,
           actor: { type: 'user', id: cur.id, ip },
@@ -229,7 +228,7 @@ export function createSessionService(deps: {
           now(),
         );
         if (!ended) return; // already over: nothing changed, nothing to record
-        await emit(tx, outbox, {
+        await outbox.emit(tx, {
           type: 'identity.session.ended',
           tenantId: caller.tenantId,
           actor: caller.actor,
@@ -259,7 +258,7 @@ export function createSessionService(deps: {
         const t = now();
         await setPasswordHash(tx, userId, hash, t);
         const sessionsEnded = await revokeUserSessions(tx, caller.tenantId, userId, 'password_changed', t);
-        await emit(tx, outbox, {
+        await outbox.emit(tx, {
           type: 'identity.user.password_changed',
           tenantId: caller.tenantId,
           actor: caller.actor,
