@@ -186,7 +186,8 @@ export function createCheckpointService(deps: {
     },
     async checkpointAll() {
       const { rows } = await deps.pool.query<{ tenant_id: string }>(
-        'SELECT tenant_id FROM ledger_tenants ORDER BY tenant_id',
+        // Every company with a chain: ids only, through the one definer function that may list them.
+        'SELECT tenant_id FROM ledger_tenant_ids() AS t(tenant_id)',
       );
       let made = 0;
       for (const { tenant_id } of rows) {
