@@ -1,6 +1,7 @@
 // flow8_tenant_rls (bus migration 0003), the one way a migration isolates a tenant table, and the
 // catalog check every service's catalog test relies on: a table made with the helper keeps each
 // company to its own rows, and a table that misses FORCE (or its policy) is reported.
+import { newId } from '@flow8/contracts';
 import { userOf, withTenant } from '@flow8/db';
 import { catalogProblems, freshDatabase, type TestDatabase } from '../../testkit/src/index';
 import { OUTBOX_MIGRATIONS_DIR } from '../src/index';
@@ -24,13 +25,14 @@ afterAll(async () => {
 const outbox = { outbox: 'every company’s pending events; INSERT-only for the runtime role' };
 
 test('a table made with flow8_tenant_rls keeps each company to its own rows, for the owner too', async () => {
-  await withTenant(db.app, 'ten_a', (tx) => tx.query(`INSERT INTO notes VALUES ('n1', 'ten_a', 'a')`));
-  await withTenant(db.app, 'ten_b', (tx) => tx.query(`INSERT INTO notes VALUES ('n2', 'ten_b', 'b')`));
-  const seenByA = await withTenant(db.app, 'ten_a', (tx) => tx.query<{ id: string }>('SELECT id FROM notes'));
+  const [a, b] = [newId('ten'), newId('ten')];
+  await withTenant(db.app, a, (tx) => tx.query(`INSERT INTO notes VALUES ('n1', $1, 'a')`, [a]));
+  await withTenant(db.app, b, (tx) => tx.query(`INSERT INTO notes VALUES ('n2', $1, 'b')`, [b]));
+  const seenByA = await withTenant(db.app, a, (tx) => tx.query<{ id: string }>('SELECT id FROM notes'));
   expect(seenByA.rows.map((r) => r.id)).toEqual(['n1']);
   // Writing another company's row from A's context is refused by WITH CHECK.
   await expect(
-    withTenant(db.app, 'ten_a', (tx) => tx.query(`INSERT INTO notes VALUES ('n3', 'ten_b', 'x')`)),
+    withTenant(db.app, a, (tx) => tx.query(`INSERT INTO notes VALUES ('n3', $1, 'x')`, [b])),
   ).rejects.toThrow(/row-level security/);
   // Without a tenant context nothing is visible; FORCE binds the owner as well.
   expect((await db.app.query('SELECT id FROM notes')).rowCount).toBe(0);
