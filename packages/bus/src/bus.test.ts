@@ -71,6 +71,42 @@ describe('outbox', () => {
   });
 });
 
+describe('outbox.emit', () => {
+  test('builds the envelope (fresh id, UTC time, no trace outside a span), validates it and writes it', async () => {
+    const tx = recordingTx();
+    const tenantId = newId('ten');
+    const before = Date.now();
+    const e = await createOutbox().emit(tx as never, {
+      type: 'identity.tenant.created',
+      tenantId,
+      actor: { type: 'operator', id: 'operator', ip: null },
+      resource: { type: 'tenant', id: tenantId },
+      payload: { tenantId, name: 'Acme', slug: 'acme' },
+      purpose: 'onboarding',
+    });
+    expect(e.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Date.parse(e.occurredAt)).toBeGreaterThanOrEqual(before - 1);
+    expect(e).toMatchObject({ tenantId, purpose: 'onboarding', traceparent: null });
+    expect(tx.calls).toHaveLength(1);
+    expect(JSON.parse((tx.calls[0]!.args[4] as Buffer).toString('utf8'))).toEqual(e);
+  });
+
+  test('refuses a fact that violates its contract before touching the database', async () => {
+    const tx = recordingTx();
+    const tenantId = newId('ten');
+    await expect(
+      createOutbox().emit(tx as never, {
+        type: 'identity.tenant.created',
+        tenantId,
+        actor: { type: 'operator', id: 'operator', ip: null },
+        resource: { type: 'tenant', id: tenantId },
+        payload: { tenantId, name: '', slug: 'NO' },
+      }),
+    ).rejects.toBeInstanceOf(ContractViolation);
+    expect(tx.calls).toHaveLength(0);
+  });
+});
+
 describe('dead letters', () => {
   test('keep the original bytes, key, headers and source position', () => {
     const message = {

@@ -22,8 +22,9 @@ export interface Outbox {
    */
   emit<T extends EventType>(tx: Queryable, event: EventInput<T>): Promise<EventEnvelope<T>>;
   /**
-   * Adds an event inside the caller's transaction. The event is validated against its
-   * contract first, so an invalid event aborts the state change with it.
+   * Adds an envelope that already exists (a replay, a test fixture) inside the caller's
+   * transaction. The event is validated against its contract first, so an invalid event aborts
+   * the state change with it. Services record new facts with `emit`, never with `add`.
    */
   add<T extends EventType>(tx: Queryable, event: EventEnvelope<T>): Promise<void>;
 }

@@ -26,3 +26,13 @@ export function buildEvent<T extends EventType>(input: {
     payload: input.payload,
   };
 }
+
+/** The actor of a request nobody is authenticated for yet (e.g. a failed login of an unknown user). */
+export function anonymousActor(ip: string | null): Actor {
+  return { type: 'system', id: 'anonymous', ip };
+}
+
+/** A service acting on its own account, for work nobody requested in the moment (e.g. re-encryption). */
+export function serviceActor(service: string): Actor {
+  return { type: 'service', id: service, ip: null };
+}

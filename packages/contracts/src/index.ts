@@ -11,4 +11,4 @@ export {
   type AnyEvent,
   type ValidationResult,
 } from './validate';
-export { buildEvent } from './event';
+export { buildEvent, anonymousActor, serviceActor } from './event';

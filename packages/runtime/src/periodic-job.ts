@@ -45,8 +45,13 @@ export interface PeriodicJob {
   start(): void;
   /** Stops the timer, aborts and awaits a run in progress, releases the leader lock. */
   stop(): Promise<void>;
-  /** Runs once now (after the current run, if one is in progress); resolves when done. */
+  /**
+   * Runs once now (after the current run, if one is in progress); resolves when done. Calls made
+   * while a run is already waiting share that run (a burst of kicks costs one extra run).
+   */
   runNow(): Promise<void>;
+  /** Resolves once no run is in progress or waiting (tests, graceful hand-over). */
+  idle(): Promise<void>;
   /** True while this replica holds the leader lock (always true for jobs without `leader`). */
   isLeader(): boolean;
 }
@@ -57,6 +62,7 @@ export function periodicJob(opts: PeriodicJobOptions): PeriodicJob {
   const abort = new AbortController();
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
   let stopped = false;
   let started = false;
   let lockClient: PoolClient | null = null;
@@ -141,13 +147,30 @@ export function periodicJob(opts: PeriodicJobOptions): PeriodicJob {
     schedule();
   }
 
-  async function runNow(): Promise<void> {
-    while (running) await running;
-    if (stopped) return;
-    running = once().finally(() => {
+  function startRun(): Promise<void> {
+    if (stopped) return Promise.resolve();
+    const run = once().finally(() => {
       running = null;
     });
-    await running;
+    running = run;
+    return run;
+  }
+
+  function runNow(): Promise<void> {
+    if (queued) return queued;
+    if (!running) return startRun();
+    // One run waits behind the current one; every call meanwhile shares it.
+    const waiting = (async () => {
+      while (running !== null) await running;
+      queued = null;
+      await startRun();
+    })();
+    queued = waiting;
+    return waiting;
+  }
+
+  async function idle(): Promise<void> {
+    for (let p = queued ?? running; p !== null; p = queued ?? running) await p;
   }
 
   return {
@@ -188,6 +211,7 @@ export function periodicJob(opts: PeriodicJobOptions): PeriodicJob {
       gauges = [];
     },
     runNow,
+    idle,
     isLeader,
   };
 }

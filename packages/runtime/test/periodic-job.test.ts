@@ -109,3 +109,27 @@ test('stop aborts a run in progress and waits for it', async () => {
   await j.stop();
   expect(aborted).toBe(true);
 });
+
+test('kicks during a run cost one extra run, not one each; idle waits for both', async () => {
+  let runs = 0;
+  let release = (): void => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const j = periodicJob({
+    name: 'kick',
+    everyMs: 3_600_000,
+    runAtStart: false,
+    run: async () => {
+      runs += 1;
+      if (runs === 1) await gate;
+    },
+  });
+  jobs.push(j);
+  void j.runNow();
+  const kicks = [j.runNow(), j.runNow(), j.runNow()];
+  const idle = j.idle();
+  release();
+  await idle;
+  expect(runs).toBe(2);
+  await Promise.all(kicks);
+  expect(runs).toBe(2);
+});

@@ -27,3 +27,4 @@ export {
   type AuthorizeResult,
   type TokenIntrospection,
 } from './oidc';
+export { catalogProblems, definerProblems, type CatalogCheck } from './catalog';

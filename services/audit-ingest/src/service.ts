@@ -1,7 +1,7 @@
 // Wires audit-ingest from its config: used by main.ts and by the integration tests, which run
 // the real service in-process against the real stack.
 import { fromBase64, ready, signingKeyPairFromSeed } from '@flow8/crypto';
-import { createServiceBus, identityPublicKeys, loadTls, servicePool } from '@flow8/runtime';
+import { createServiceBus, identityPublicKeys, loadTls, periodicJob, servicePool } from '@flow8/runtime';
 import type { Logger } from '@flow8/telemetry';
 import { buildApp } from './app';
 import type { AuditConfig } from './config';
@@ -28,7 +28,14 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
   const keyPair = signingKeyPairFromSeed(config.AUDIT_SIGNING_KEY);
   const metrics = createAuditMetrics();
   const trustedPublicKeys = [keyPair.publicKey, ...(config.AUDIT_TRUSTED_PUBLIC_KEYS ?? []).map((k) => fromBase64(k))];
-  const checkpoints = createCheckpointService({ pool, keyPair, logger, metrics, trustedPublicKeys });
+  const checkpoints = createCheckpointService({
+    pool,
+    keyPair,
+    logger,
+    metrics,
+    trustedPublicKeys,
+    intervalMs: config.AUDIT_CHECKPOINT_INTERVAL,
+  });
   // Under the installation's topic prefix, like its topics: the group its Kafka ACL names.
   const groupId = `${config.KAFKA_TOPIC_PREFIX}${config.AUDIT_CONSUMER_GROUP}`;
   const ingest = createIngestService({ pool, groupId, logger, metrics });
@@ -50,11 +57,19 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
     readiness: bus.readiness,
   });
 
-  let partitionTimer: NodeJS.Timeout | null = null;
-  const ensurePartitions = () =>
-    pool
-      .query('SELECT ledger_ensure_partitions(2)')
-      .catch((e: unknown) => logger.error({ err: e }, 'could not create the coming ledger partitions'));
+  // Months ahead exist well before they are needed; a daily run keeps it that way. Leader-only:
+  // creating a partition is a change to the shared schema, so one replica does it (the function
+  // is idempotent, the lock just spares the others the DDL lock traffic).
+  const partitions = periodicJob({
+    name: 'audit.ledger-partitions',
+    everyMs: 24 * 3600_000,
+    runAtStart: false,
+    leader: { pool },
+    logger,
+    async run() {
+      await pool.query('SELECT ledger_ensure_partitions(2)');
+    },
+  });
 
   return {
     app,
@@ -68,18 +83,16 @@ export async function createAuditIngest(config: AuditConfig, logger: Logger) {
     async start() {
       await bus.requireTopics();
       await pool.query('SELECT ledger_ensure_partitions(2)');
-      // Months ahead exist well before they are needed; a daily run keeps it that way.
-      partitionTimer = setInterval(() => void ensurePartitions(), 24 * 3600_000);
-      partitionTimer.unref();
+      partitions.start();
       await checkpoints.registerKey();
       metrics.start();
       relay.start();
       await consumer.start();
-      checkpoints.start(config.AUDIT_CHECKPOINT_INTERVAL);
+      checkpoints.job.start();
     },
     async stop() {
-      if (partitionTimer) clearInterval(partitionTimer);
-      checkpoints.stop();
+      await partitions.stop();
+      await checkpoints.job.stop();
       metrics.stop();
       await consumer.stop();
       await bus.stop();

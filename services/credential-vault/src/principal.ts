@@ -14,7 +14,7 @@ import {
   type Permission,
   type Principal as AuthzPrincipal,
 } from '@flow8/authz';
-import type { Actor } from '@flow8/contracts';
+import { serviceActor, type Actor } from '@flow8/contracts';
 import type { Queryable } from '@flow8/db';
 import { GrantReplicaNotReady, type GrantPrincipalRef, type ReplicatedPrincipal } from '@flow8/grants';
 import { AppError, principalOf, serviceCallOf, type ActingPrincipal, type InternalPrincipal } from '@flow8/http';
@@ -45,8 +45,11 @@ export interface ServiceCaller {
 
 export function serviceCallerOf(req: FastifyRequest): ServiceCaller {
   const c = serviceCallOf(req);
-  return { ...c, actor: { type: 'service', id: c.service, ip: null } };
+  return { ...c, actor: serviceActor(c.service) };
 }
+
+/** The vault's own actor, for work nobody requested in the moment (background re-encryption). */
+export const VAULT_ACTOR: Actor = serviceActor('credential-vault');
 
 /** The authz principal of a principal from the replicated copy (its real role, scopes and owner). */
 export function replicatedAuthzPrincipal(p: ReplicatedPrincipal): AuthzPrincipal {

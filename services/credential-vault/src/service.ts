@@ -1,7 +1,7 @@
 // Wires the credential vault from its config: used by main.ts, the root-key CLI and the
 // integration tests, which run the real service in-process against the real stack.
 import { ready } from '@flow8/crypto';
-import { createServiceBus, identityPublicKeys, loadTls, servicePool } from '@flow8/runtime';
+import { createServiceBus, identityPublicKeys, loadTls, periodicJob, servicePool } from '@flow8/runtime';
 import type { Logger } from '@flow8/telemetry';
 import { buildApp } from './app';
 import type { VaultConfig } from './config';
@@ -108,30 +108,18 @@ export async function createVault(config: VaultConfig, logger: Logger) {
   const fields = createFieldService({ pool, outbox, keyring, access, kickReencryption: () => reencrypt() });
 
   // Background re-encryption after a data-key rotation: on a timer, and at once when kicked.
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
-  let stopped = false;
-  const reencrypt = (): void => {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = keys
-      .reencryptPending()
-      .then((n) => {
-        if (n > 0) logger.info({ records: n }, 're-encrypted records under the active data keys');
-      })
-      .catch((e: unknown) => logger.error({ err: e }, 'background re-encryption failed; will retry'))
-      .finally(() => {
-        running = undefined;
-        if (again) {
-          again = false;
-          reencrypt();
-        }
-      });
-  };
+  // Every replica, not leader-only: batches are claimed with FOR UPDATE SKIP LOCKED, so replicas
+  // share the work without doing any row twice, and a kick runs where the rotation happened.
+  const reencryption = periodicJob({
+    name: 'vault.reencrypt',
+    everyMs: config.VAULT_REENCRYPT_INTERVAL,
+    logger,
+    async run() {
+      const n = await keys.reencryptPending();
+      if (n > 0) logger.info({ records: n }, 're-encrypted records under the active data keys');
+    },
+  });
+  const reencrypt = (): void => void reencryption.runNow();
 
   const app = buildApp({
     logger,
@@ -157,19 +145,16 @@ export async function createVault(config: VaultConfig, logger: Logger) {
     grants,
     /** Waits for the current background re-encryption pass (tests). */
     async settle(): Promise<void> {
-      while (running) await running;
+      await reencryption.idle();
     },
     async start() {
       await bus.requireTopics();
       relay.start();
       await grants.start();
-      timer = setInterval(reencrypt, config.VAULT_REENCRYPT_INTERVAL);
-      reencrypt();
+      reencryption.start();
     },
     async stop() {
-      stopped = true;
-      if (timer) clearInterval(timer);
-      while (running) await running;
+      await reencryption.stop();
       await grants.stop();
       await bus.stop();
       await pool.end();

@@ -99,7 +99,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
       await jwks.start();
     },
     async stop() {
-      jwks.stop();
+      await jwks.stop();
       await upstreams.close();
       await jwksAgent.close();
       redis.disconnect();

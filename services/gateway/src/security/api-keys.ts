@@ -3,6 +3,7 @@
 // made-up kids cannot turn into a flood of requests to auth.
 import { isRole, type Role } from '@flow8/authz';
 import { publicKeysFromJwks, verifyEdDsaJwt } from '@flow8/jwt';
+import { periodicJob } from '@flow8/runtime';
 import type { Logger } from '@flow8/telemetry';
 
 export const API_KEY_ISSUER = 'flow8-auth';
@@ -25,7 +26,7 @@ export interface JwksCache {
   refreshForUnknownKid(): Promise<void>;
   /** First fetch (failure is logged, not fatal) and the periodic refresh. */
   start(): Promise<void>;
-  stop(): void;
+  stop(): Promise<void>;
   /** true once a JWKS has been loaded. */
   loaded(): boolean;
   /** Changes whenever the set of keys changes: verified-token cache entries of an older set are void. */
@@ -46,7 +47,6 @@ export function createJwksCache(opts: {
   let generation = 0;
   let lastAttempt = Number.NEGATIVE_INFINITY;
   let inflight: Promise<void> | null = null;
-  let timer: NodeJS.Timeout | null = null;
 
   function fetchNow(): Promise<void> {
     inflight ??= (async () => {
@@ -69,6 +69,15 @@ export function createJwksCache(opts: {
     return inflight;
   }
 
+  // Every replica: the JWKS is this process's own cache, each gateway keeps its copy fresh.
+  const refresh = periodicJob({
+    name: 'gateway.api-key-jwks',
+    everyMs: opts.refreshMs,
+    runAtStart: false,
+    logger: opts.logger,
+    run: () => fetchNow(),
+  });
+
   return {
     keys: () => keys,
     async refreshForUnknownKid() {
@@ -78,12 +87,9 @@ export function createJwksCache(opts: {
     },
     async start() {
       await fetchNow();
-      timer = setInterval(() => void fetchNow(), opts.refreshMs);
-      timer.unref();
+      refresh.start();
     },
-    stop() {
-      if (timer) clearInterval(timer);
-    },
+    stop: () => refresh.stop(),
     loaded: () => hasLoaded,
     generation: () => generation,
   };

@@ -77,7 +77,7 @@ describe('JWKS cache and API-key verification', () => {
       now: () => clock,
     });
     await jwks.start();
-    jwks.stop();
+    await jwks.stop();
     expect(fetches).toBe(1);
     const other = randomBytes(32);
     clock += 31_000;
@@ -103,7 +103,7 @@ describe('JWKS cache and API-key verification', () => {
       now: () => clock,
     });
     await jwks.start();
-    jwks.stop();
+    await jwks.stop();
     const cache = createVerifiedTokenCache();
     const t = token();
     expect((await verifyApiKey(t, jwks, cache)).ok).toBe(true);

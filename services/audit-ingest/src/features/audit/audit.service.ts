@@ -3,7 +3,7 @@
 // comes back into this same ledger).
 import { Readable } from 'node:stream';
 import type { Outbox } from '@flow8/bus';
-import { buildEvent, type Actor } from '@flow8/contracts';
+import type { Actor, EventPayloads } from '@flow8/contracts';
 import { constantTimeEqual, toHex } from '@flow8/crypto';
 import { withTenant, type Pool, type PoolClient } from '@flow8/db';
 import { decodeSeqCursor, encodeSeqCursor } from '@flow8/http';
@@ -20,7 +20,7 @@ import {
   type LedgerEntryV1,
   type VerifyResult,
 } from '@flow8/ledger';
-import { currentTraceparent, type Logger } from '@flow8/telemetry';
+import type { Logger } from '@flow8/telemetry';
 import type { AuditMetrics } from '../../metrics';
 import { listCheckpointsIn, type CheckpointService } from '../checkpoints/checkpoint.service';
 import { entryRange, head, lastStoredSeq, queryEntries, seqRangeForTime, type EntryFilter } from './audit.repo';
@@ -78,21 +78,18 @@ export function createAuditService(deps: {
 }) {
   const { pool, outbox } = deps;
 
+  // The reads of the ledger are themselves recorded, all against the tenant's log, for compliance review.
   function audit<
     T extends 'audit.log.queried' | 'audit.log.exported' | 'audit.chain.verified' | 'audit.checkpoints.read',
-  >(client: PoolClient, caller: Caller, type: T, payload: Parameters<typeof buildEvent<T>>[0]['payload']) {
-    return outbox.add(
-      client,
-      buildEvent({
-        type,
-        tenantId: caller.tenantId,
-        actor: caller.actor,
-        resource: { type: 'audit_log', id: caller.tenantId },
-        payload,
-        purpose: 'compliance review',
-        traceparent: currentTraceparent() ?? null,
-      }),
-    );
+  >(client: PoolClient, caller: Caller, type: T, payload: EventPayloads[T]) {
+    return outbox.emit(client, {
+      type,
+      tenantId: caller.tenantId,
+      actor: caller.actor,
+      resource: { type: 'audit_log', id: caller.tenantId },
+      payload,
+      purpose: 'compliance review',
+    });
   }
 
   /**

@@ -5,6 +5,7 @@ import { publicKeyId, toHex, type SigningKeyPair } from '@flow8/crypto';
 import { setTenant, withTenant, withTransaction, type Pool, type PoolClient } from '@flow8/db';
 import { AppError } from '@flow8/http';
 import { createChainVerifier, signCheckpoint, type SignedCheckpoint } from '@flow8/ledger';
+import { periodicJob, type PeriodicJob } from '@flow8/runtime';
 import type { Logger } from '@flow8/telemetry';
 import type { AuditMetrics } from '../../metrics';
 import { entryRange } from '../audit/audit.repo';
@@ -44,8 +45,12 @@ export interface CheckpointService {
   checkpointAll(): Promise<number>;
   list(tenantId: string, opts?: { fromSeq?: number; toSeq?: number }): Promise<StoredCheckpoint[]>;
   publicKeys(): Promise<Array<{ keyId: string; publicKey: Uint8Array }>>;
-  start(intervalMs: number): void;
-  stop(): void;
+  /**
+   * The scheduled rounds (`checkpointAll` every `intervalMs`). Leader-only: a checkpoint is
+   * shared state that vouches for the chain, so one replica — the holder of the job's advisory
+   * lock on this database — signs; the others skip until it goes away.
+   */
+  readonly job: PeriodicJob;
 }
 
 function toStored(cp: SignedCheckpoint): StoredCheckpoint {
@@ -88,12 +93,12 @@ export function createCheckpointService(deps: {
   metrics: Pick<AuditMetrics, 'checkpointsSigned' | 'checkpointRoundFailed'>;
   /** Keys whose checkpoints are trusted (the signing key's included); never the keys table. */
   trustedPublicKeys: Uint8Array[];
+  /** Time between scheduled rounds (AUDIT_CHECKPOINT_INTERVAL). */
+  intervalMs: number;
   now?: () => Date;
 }): CheckpointService {
   const now = deps.now ?? (() => new Date());
   const keyId = publicKeyId(deps.keyPair.publicKey);
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
 
   /**
    * Why the head row must not be signed, or null: a signature vouches for the whole chain, so
@@ -181,7 +186,8 @@ export function createCheckpointService(deps: {
     },
     async checkpointAll() {
       const { rows } = await deps.pool.query<{ tenant_id: string }>(
-        'SELECT tenant_id FROM ledger_tenants ORDER BY tenant_id',
+        // Every company with a chain: ids only, through the one definer function that may list them.
+        'SELECT tenant_id FROM ledger_tenant_ids() AS t(tenant_id)',
       );
       let made = 0;
       for (const { tenant_id } of rows) {
@@ -214,27 +220,23 @@ export function createCheckpointService(deps: {
       );
       return rows.map((r) => ({ keyId: r.key_id, publicKey: new Uint8Array(r.public_key) }));
     },
-    start(intervalMs) {
-      if (timer) return;
-      timer = setInterval(() => {
-        if (running) return;
-        running = service
-          .checkpointAll()
-          .then((n) => n > 0 && deps.logger.info({ checkpoints: n }, 'signed checkpoints written'))
-          .catch((e: unknown) => {
-            deps.metrics.checkpointRoundFailed();
-            deps.logger.error({ err: e }, 'scheduled checkpoint round failed');
-          })
-          .finally(() => {
-            running = null;
-          });
-      }, intervalMs);
-      timer.unref();
-    },
-    stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
-    },
+    job: periodicJob({
+      name: 'audit.checkpoints',
+      everyMs: deps.intervalMs,
+      // The first round one interval after start, as before: start-up is busy enough.
+      runAtStart: false,
+      leader: { pool: deps.pool },
+      logger: deps.logger,
+      async run() {
+        try {
+          const n = await service.checkpointAll();
+          if (n > 0) deps.logger.info({ checkpoints: n }, 'signed checkpoints written');
+        } catch (e) {
+          deps.metrics.checkpointRoundFailed();
+          throw e;
+        }
+      },
+    }),
   };
   return service;
 }

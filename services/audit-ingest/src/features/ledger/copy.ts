@@ -4,67 +4,28 @@
 // base64) that Postgres then parsed element by element; in binary COPY a row is length-prefixed
 // raw bytes — canonical bytes and hashes go over the wire exactly as they are stored.
 // Format: https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFromStdin } from 'pg-copy-streams';
 import type { PoolClient } from '@flow8/db';
-
-/** The part of node-pg's connection a submittable sees (not in @types/pg). */
-interface CopyConnection {
-  query(text: string): void;
-  /** The socket (TLS) under the protocol. */
-  stream: { write(chunk: Buffer): boolean };
-  endCopyFrom(): void;
-}
 
 const CHUNK_BYTES = 256 * 1024;
 
-function copyDataHeader(length: number): Buffer {
-  const header = Buffer.allocUnsafe(5);
-  header[0] = 0x64; // 'd': CopyData
-  header.writeInt32BE(length + 4, 1);
-  return header;
+function* chunksOf(data: Buffer): Generator<Buffer> {
+  for (let o = 0; o < data.length; o += CHUNK_BYTES) yield data.subarray(o, o + CHUNK_BYTES);
 }
 
 /**
- * Runs `sql` (a `COPY … FROM STDIN`) on `client` and sends `data` as its input. Resolves with
- * the number of rows copied; rejects with the server's error (the transaction is then aborted).
- * The CopyData frames go straight to the socket, each a header plus a view of `data` — node-pg's
- * own sendCopyFromChunk would copy every chunk into a freshly allocated buffer first. So `data`
- * must stay untouched until the promise settles (once the server has answered, it has read it).
+ * Runs `sql` (a `COPY … FROM STDIN`) on `client` and sends `data` as its input, through
+ * pg-copy-streams (node-pg's own COPY support is a private protocol API). Resolves with the number
+ * of rows copied; rejects with the server's error (the transaction is then aborted). Each CopyData
+ * frame carries a view of `data`, not a copy, so `data` must stay untouched until the promise
+ * settles (once the server has answered, it has read it).
  */
-export function copyFrom(client: PoolClient, sql: string, data: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let rows = -1;
-    let failed = false;
-    // A "submittable": node-pg hands it the protocol messages of its query in order.
-    const submittable = {
-      submit(connection: CopyConnection) {
-        connection.query(sql);
-      },
-      handleCopyInResponse(connection: CopyConnection) {
-        for (let o = 0; o < data.length; o += CHUNK_BYTES) {
-          const chunk = data.subarray(o, o + CHUNK_BYTES);
-          connection.stream.write(copyDataHeader(chunk.length));
-          connection.stream.write(chunk);
-        }
-        connection.endCopyFrom();
-      },
-      handleCommandComplete(msg: { text?: string }) {
-        const m = /^COPY (\d+)$/.exec(msg.text ?? '');
-        if (m?.[1]) rows = Number(m[1]);
-      },
-      handleError(err: Error) {
-        failed = true;
-        reject(err);
-      },
-      handleReadyForQuery() {
-        if (!failed) resolve(rows);
-      },
-      handleEmptyQuery() {},
-      handleRowDescription() {},
-      handleDataRow() {},
-      handleCopyData() {},
-    };
-    void client.query(submittable as unknown as Parameters<PoolClient['query']>[0]);
-  });
+export async function copyFrom(client: PoolClient, sql: string, data: Buffer): Promise<number> {
+  const stream = client.query(copyFromStdin(sql));
+  await pipeline(Readable.from(chunksOf(data), { objectMode: false }), stream);
+  return stream.rowCount;
 }
 
 // Buffers of finished COPYs, reused: on this kind of VM the first write to fresh memory costs

@@ -7,7 +7,6 @@ import type { Outbox } from '@flow8/bus';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
 import { AppError, parseCidrList } from '@flow8/http';
 import type { Logger } from '@flow8/telemetry';
-import { emit } from '../../lib/events';
 import { authorize, who, type Caller } from '../../principal';
 
 export const MAX_CIDRS = identity.ALLOWLIST_MAX_CIDRS;
@@ -36,7 +35,7 @@ async function readAllowlist(tx: Queryable, tenantId: string): Promise<Allowlist
 
 export function createAllowlistService(deps: {
   pool: Pool;
-  outbox: Pick<Outbox, 'add'>;
+  outbox: Pick<Outbox, 'emit'>;
   store: AllowlistStore;
   logger: Pick<Logger, 'error' | 'info'>;
   now?: () => Date;
@@ -74,7 +73,7 @@ export function createAllowlistService(deps: {
            RETURNING updated_at`,
           [caller.tenantId, cidrs, now(), caller.actor.id],
         );
-        await emit(tx, outbox, {
+        await outbox.emit(tx, {
           type: 'identity.allowlist.changed',
           tenantId: caller.tenantId,
           actor: caller.actor,

@@ -10,10 +10,9 @@
 import { randomUUID } from 'node:crypto';
 import { identity } from '@flow8/api';
 import type { Outbox } from '@flow8/bus';
-import { buildEvent, newId, type Actor } from '@flow8/contracts';
+import { newId, type Actor } from '@flow8/contracts';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
 import { AppError, decodeCursor, encodeCursor, parseCidr, type InternalPrincipal } from '@flow8/http';
-import { currentTraceparent } from '@flow8/telemetry';
 import type { Role } from '../../principal';
 import {
   canonicalCidrs,
@@ -237,17 +236,13 @@ export function createApiKeyService(deps: {
           },
           null,
         );
-        await outbox.add(
-          tx,
-          buildEvent({
-            type: 'identity.api_key.created',
-            tenantId: c.tenantId,
-            actor: c.actor,
-            resource: { type: 'api_key', id: issued.id },
-            payload: eventPayload(issued),
-            traceparent: currentTraceparent() ?? null,
-          }),
-        );
+        await outbox.emit(tx, {
+          type: 'identity.api_key.created',
+          tenantId: c.tenantId,
+          actor: c.actor,
+          resource: { type: 'api_key', id: issued.id },
+          payload: eventPayload(issued),
+        });
         return issued;
       });
     },
@@ -278,17 +273,13 @@ export function createApiKeyService(deps: {
           { ownerId: old.ownerId, ownerRole, name: old.name, scopes: old.scopes, cidrs: old.cidrs, days },
           old.id,
         );
-        await outbox.add(
-          tx,
-          buildEvent({
-            type: 'identity.api_key.rotated',
-            tenantId: c.tenantId,
-            actor: c.actor,
-            resource: { type: 'api_key', id: next.id },
-            payload: { ...eventPayload(next), previousKeyId: old.id },
-            traceparent: currentTraceparent() ?? null,
-          }),
-        );
+        await outbox.emit(tx, {
+          type: 'identity.api_key.rotated',
+          tenantId: c.tenantId,
+          actor: c.actor,
+          resource: { type: 'api_key', id: next.id },
+          payload: { ...eventPayload(next), previousKeyId: old.id },
+        });
         return { issued: next, revoked: revokedRow };
       });
       await publishOrUnavailable(revoked);
@@ -302,17 +293,13 @@ export function createApiKeyService(deps: {
         const k = await manageable(tx, c, id);
         if (k.revokedAt) return k;
         const revoked = await markRevoked(tx, c.tenantId, k.id);
-        await outbox.add(
-          tx,
-          buildEvent({
-            type: 'identity.api_key.revoked',
-            tenantId: c.tenantId,
-            actor: c.actor,
-            resource: { type: 'api_key', id: k.id },
-            payload: eventPayload(apiKeyView(revoked, now())),
-            traceparent: currentTraceparent() ?? null,
-          }),
-        );
+        await outbox.emit(tx, {
+          type: 'identity.api_key.revoked',
+          tenantId: c.tenantId,
+          actor: c.actor,
+          resource: { type: 'api_key', id: k.id },
+          payload: eventPayload(apiKeyView(revoked, now())),
+        });
         return revoked;
       });
       if (row.revocationPending) await publishOrUnavailable(row);

@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from '@flow8/db';
 import { withTenant } from '@flow8/db';
-import { SECURITY_SYNC_KEY, SECURITY_SYNC_PENDING_KEY, type Redis } from '@flow8/runtime';
+import { periodicJob, SECURITY_SYNC_KEY, SECURITY_SYNC_PENDING_KEY, type Redis } from '@flow8/runtime';
 import type { Logger } from '@flow8/telemetry';
 import { clearRevocationPending, revocationsToPublish, type Revocation } from './api-keys.repo';
 import { revokedJtiKey } from './verify';
@@ -63,12 +63,8 @@ export function createRevocationPublisher(deps: {
   const retryMs = deps.retryIntervalMs ?? 5_000;
   const fullMs = deps.fullSweepIntervalMs ?? 300_000;
   const now = deps.now ?? Date.now;
-  let timer: NodeJS.Timeout | null = null;
-  let running = false;
-  let stopped = true;
   let fullDue = true;
   let lastFull = 0;
-  let inFlight: Promise<unknown> = Promise.resolve();
 
   async function writeRedis(r: Revocation): Promise<void> {
     const ttl = r.expiresAt.getTime() - now();
@@ -157,10 +153,18 @@ export function createRevocationPublisher(deps: {
     return true;
   }
 
-  async function tick(): Promise<void> {
-    if (running || stopped) return;
-    running = true;
-    try {
+  // Every replica, not leader-only: each writes what Postgres records (idempotent SETs, the same
+  // values) and each reacts to its own Redis connection coming back — a replica that sees Redis
+  // restart empty must heal it at once, not wait for a leader whose client may not have noticed.
+  // The sync marker's token makes concurrent full passes safe (a pass another one overtook sets
+  // no marker and starts over).
+  const job = periodicJob({
+    name: 'auth.api-key-revocations',
+    everyMs: retryMs,
+    runAtStart: false,
+    jitter: 0,
+    logger,
+    async run() {
       const full = fullDue || now() - lastFull >= fullMs;
       if (full) {
         // A reconnect during this pass sets fullDue again: that one must run too.
@@ -170,27 +174,15 @@ export function createRevocationPublisher(deps: {
       } else {
         await sweep({ pendingOnly: true });
       }
-    } finally {
-      running = false;
-    }
-  }
-
-  function schedule(): void {
-    if (stopped) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      inFlight = tick().finally(schedule);
-    }, retryMs);
-    timer.unref();
-  }
+    },
+  });
 
   // A reconnect may be to a Redis that restarted empty: rewrite everything now (the gateway
-  // answers 503 to API keys and tenant requests until the marker is back).
+  // answers 503 to API keys and tenant requests until the marker is back). runNow waits for a
+  // pass in progress and then runs a full one.
   const onReady = () => {
     fullDue = true;
-    if (stopped || running) return;
-    if (timer) clearTimeout(timer);
-    inFlight = tick().finally(schedule);
+    void job.runNow();
   };
 
   return {
@@ -202,7 +194,6 @@ export function createRevocationPublisher(deps: {
     },
     sweep,
     async start() {
-      stopped = false;
       fullDue = true;
       // Give a fresh client a moment to connect, so start-up republishes at once; if Redis is
       // down, the loop (and the reconnect) does it later. Start-up never blocks on Redis.
@@ -219,15 +210,12 @@ export function createRevocationPublisher(deps: {
       // From here on a reconnect re-writes at once (while this first pass runs, it marks the
       // next pass as full).
       redis.on('ready', onReady);
-      inFlight = tick();
-      await inFlight;
-      schedule();
+      await job.runNow();
+      job.start();
     },
     async stop() {
-      stopped = true;
       redis.off('ready', onReady);
-      if (timer) clearTimeout(timer);
-      await inFlight.catch(() => undefined);
+      await job.stop();
     },
   };
 }

@@ -7,7 +7,6 @@ import { newId, type GrantGivenPayload } from '@flow8/contracts';
 import { pgCode, PgError, withTenant, type Pool } from '@flow8/db';
 import { AppError } from '@flow8/http';
 import { decodeCursor, page } from '@flow8/http';
-import { emit } from '../../lib/events';
 import { authorize, who, type Caller } from '../../principal';
 import { constraintOf } from '../users/users.service';
 import {
@@ -67,7 +66,7 @@ export interface GiveGrantInput {
   actions: string[];
 }
 
-export function createGrantService(deps: { pool: Pool; outbox: Pick<Outbox, 'add'>; now?: () => Date }) {
+export function createGrantService(deps: { pool: Pool; outbox: Pick<Outbox, 'emit'>; now?: () => Date }) {
   const { pool, outbox } = deps;
   const now = deps.now ?? (() => new Date());
   return {
@@ -84,7 +83,7 @@ export function createGrantService(deps: { pool: Pool; outbox: Pick<Outbox, 'add
             description,
             createdBy: caller.actor.id,
           });
-          await emit(tx, outbox, {
+          await outbox.emit(tx, {
             type: 'identity.partition.created',
             tenantId: caller.tenantId,
             actor: caller.actor,
@@ -136,7 +135,7 @@ export function createGrantService(deps: { pool: Pool; outbox: Pick<Outbox, 'add
             actions,
             createdBy: caller.actor.id,
           });
-          await emit(tx, outbox, {
+          await outbox.emit(tx, {
             type: 'identity.grant.given',
             tenantId: caller.tenantId,
             actor: caller.actor,
@@ -170,7 +169,7 @@ export function createGrantService(deps: { pool: Pool; outbox: Pick<Outbox, 'add
       await withTenant(pool, caller.tenantId, async (tx) => {
         const row = await deleteGrant(tx, caller.tenantId, id);
         if (!row) throw new AppError('NOT_FOUND', 'Grant not found');
-        await emit(tx, outbox, {
+        await outbox.emit(tx, {
           type: 'identity.grant.removed',
           tenantId: caller.tenantId,
           actor: caller.actor,

@@ -2,13 +2,12 @@
 // unauthenticated party reaches the database, so it answers every refusal the same way (no
 // oracle for companies, addresses or lock state) and spends the same bcrypt time on each.
 import type { Outbox } from '@flow8/bus';
-import { newId } from '@flow8/contracts';
+import { anonymousActor, newId } from '@flow8/contracts';
 import { constantTimeEqual } from '@flow8/crypto';
 import { withTenant, type Pool } from '@flow8/db';
 import { AppError } from '@flow8/http';
 import type { Logger } from '@flow8/telemetry';
 import { authorize, permissionsOf, who, type Caller, type Role } from '../../principal';
-import { ANONYMOUS, emit } from '../../lib/events';
 import { newToken, tokenHash } from '../../lib/tokens';
 import { checkPassword, type PasswordHasher } from '../users/password';
 import { findCredentials, findUser, setLoginState, setPasswordHash, type Credentials } from '../users/users.repo';
@@ -72,7 +71,7 @@ type Outcome = { kind: 'refused' } | { kind: 'ok'; result: LoginResult };
 
 export function createSessionService(deps: {
   pool: Pool;
-  outbox: Pick<Outbox, 'add'>;
+  outbox: Pick<Outbox, 'emit'>;
   hasher: PasswordHasher;
   policy: LoginPolicy;
   now: () => Date;
@@ -111,10 +110,10 @@ export function createSessionService(deps: {
       const attempt = await withTenant(pool, tenantId, async (tx): Promise<Attempt> => {
         const user = await findCredentials(tx, tenantId, { email });
         if (!user) {
-          await emit(tx, outbox, {
+          await outbox.emit(tx, {
             type: 'identity.login.failed',
             tenantId,
-            actor: ANONYMOUS(ip),
+            actor: anonymousActor(ip),
             resource: { type: 'tenant', id: tenantId },
             payload: { userId: null, reason: 'unknown_user', lockedUntil: null },
           });
@@ -122,7 +121,7 @@ export function createSessionService(deps: {
         }
         const charged = chargeAttempt(user, at, policy);
         if (isLocked(user, at) || charged.failedLogins > policy.lockoutThreshold) {
-          await emit(tx, outbox, {
+          await outbox.emit(tx, {
             type: 'identity.login.failed',
             tenantId,
             actor: { type: 'user', id: user.id, ip },
@@ -152,7 +151,7 @@ export function createSessionService(deps: {
           const lock = !passwordOk && cur.failedLogins >= policy.lockoutThreshold;
           const lockedUntil = lock ? new Date(t.getTime() + policy.lockoutDurationMs) : cur.lockedUntil;
           if (lock) await setLoginState(tx, cur.id, { failedLogins: 0, failedWindowStart: null, lockedUntil });
-          await emit(tx, outbox, {
+          await outbox.emit(tx, {
             type: 'identity.login.failed',
             tenantId,
             actor: { type: 'user', id: cur.id, ip },
@@ -181,7 +180,7 @@ export function createSessionService(deps: {
           createdAt: t,
           expiresAt,
         });
-        await emit(tx, outbox, {
+        await outbox.emit(tx, {
           type: 'identity.login.succeeded',
           tenantId,
           actor: { type: 'user', id: cur.id, ip },
@@ -231,7 +230,7 @@ export function createSessionService(deps: {
           now(),
         );
         if (!ended) return; // already over: nothing changed, nothing to record
-        await emit(tx, outbox, {
+        await outbox.emit(tx, {
           type: 'identity.session.ended',
           tenantId: caller.tenantId,
           actor: caller.actor,
@@ -261,7 +260,7 @@ export function createSessionService(deps: {
         const t = now();
         await setPasswordHash(tx, userId, hash, t);
         const sessionsEnded = await revokeUserSessions(tx, caller.tenantId, userId, 'password_changed', t);
-        await emit(tx, outbox, {
+        await outbox.emit(tx, {
           type: 'identity.user.password_changed',
           tenantId: caller.tenantId,
           actor: caller.actor,

@@ -3,10 +3,9 @@
 // transaction adopts the NEW tenant's id first: row-level security's WITH CHECK then admits
 // exactly these rows, and the runtime role needs no BYPASSRLS.
 import type { Outbox } from '@flow8/bus';
-import { buildEvent, newId, type Actor } from '@flow8/contracts';
+import { newId, type Actor } from '@flow8/contracts';
 import { pgCode, PgError, setTenant, withTransaction, type Pool } from '@flow8/db';
 import { AppError } from '@flow8/http';
-import { currentTraceparent } from '@flow8/telemetry';
 import type { PasswordHasher } from '../users/password';
 import { constraintOf, insertUserWithEvent, prepareUser } from '../users/users.service';
 import { insertTenant } from './tenants.repo';
@@ -32,17 +31,13 @@ export function createTenantService(deps: { pool: Pool; outbox: Outbox; hasher: 
         return await withTransaction(pool, async (tx) => {
           await setTenant(tx, tenantId);
           const tenant = await insertTenant(tx, { id: tenantId, name: input.name.trim(), slug: input.slug });
-          await outbox.add(
-            tx,
-            buildEvent({
-              type: 'identity.tenant.created',
-              tenantId,
-              actor,
-              resource: { type: 'tenant', id: tenantId },
-              payload: { tenantId, name: tenant.name, slug: tenant.slug },
-              traceparent: currentTraceparent() ?? null,
-            }),
-          );
+          await outbox.emit(tx, {
+            type: 'identity.tenant.created',
+            tenantId,
+            actor,
+            resource: { type: 'tenant', id: tenantId },
+            payload: { tenantId, name: tenant.name, slug: tenant.slug },
+          });
           const user = await insertUserWithEvent(tx, outbox, tenantId, actor, admin);
           return {
             tenant: { id: tenant.id, name: tenant.name, slug: tenant.slug, createdAt: tenant.createdAt.toISOString() },

@@ -1,12 +1,10 @@
 // Users of one company. Every read and write runs in a transaction scoped to the caller's
 // tenant (row-level security), and every change commits together with its outbox event.
 import type { Outbox } from '@flow8/bus';
-import { buildEvent, newId, type Actor } from '@flow8/contracts';
+import { newId, type Actor } from '@flow8/contracts';
 import { pgCode, PgError, withTenant, type Pool, type Queryable } from '@flow8/db';
 import { AppError } from '@flow8/http';
-import { currentTraceparent } from '@flow8/telemetry';
 import { decodeCursor, page } from '@flow8/http';
-import { emit } from '../../lib/events';
 import { authorize, who, type Caller, type Role } from '../../principal';
 import type { Revocation } from '../api-keys/api-keys.repo';
 import type { RevocationPublisher } from '../api-keys/revocations';
@@ -66,17 +64,13 @@ export async function insertUserWithEvent(
   user: NewUser,
 ): Promise<UserRow> {
   const row = await insertUser(tx, { ...user, tenantId });
-  await outbox.add(
-    tx,
-    buildEvent({
-      type: 'identity.user.created',
-      tenantId,
-      actor,
-      resource: { type: 'user', id: row.id },
-      payload: { userId: row.id, role: row.role },
-      traceparent: currentTraceparent() ?? null,
-    }),
-  );
+  await outbox.emit(tx, {
+    type: 'identity.user.created',
+    tenantId,
+    actor,
+    resource: { type: 'user', id: row.id },
+    payload: { userId: row.id, role: row.role },
+  });
   return row;
 }
 
@@ -198,7 +192,7 @@ export function createUserService(deps: {
           const row = await updateUser(tx, id, { email, role }, now());
           if (roleChanged) {
             revoked = await revokeOwnedKeys(tx, caller.tenantId, id);
-            await emit(tx, outbox, {
+            await outbox.emit(tx, {
               type: 'identity.user.role_changed',
               tenantId: caller.tenantId,
               actor: caller.actor,
@@ -206,7 +200,7 @@ export function createUserService(deps: {
               payload: { userId: id, oldRole: user.role, newRole: role, emailChanged },
             });
           } else {
-            await emit(tx, outbox, {
+            await outbox.emit(tx, {
               type: 'identity.user.email_changed',
               tenantId: caller.tenantId,
               actor: caller.actor,
@@ -240,7 +234,7 @@ export function createUserService(deps: {
         await softDeleteUser(tx, id, t);
         const sessionsEnded = await revokeUserSessions(tx, caller.tenantId, id, 'user_removed', t);
         const keys = await revokeOwnedKeys(tx, caller.tenantId, id);
-        await emit(tx, outbox, {
+        await outbox.emit(tx, {
           type: 'identity.user.removed',
           tenantId: caller.tenantId,
           actor: caller.actor,

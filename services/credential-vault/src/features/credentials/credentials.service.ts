@@ -13,9 +13,15 @@ import { AppError } from '@flow8/http';
 import type { Logger } from '@flow8/telemetry';
 import type { Keyring } from '../../keyring/keyring';
 import { decodeCursor, page } from '@flow8/http';
-import { emit, VAULT_ACTOR } from '../../lib/events';
 import type { OAuthFlow, OAuthTokenSet } from '../oauth/oauth.flow';
-import { grantHolders, replicatedAuthzPrincipal, type Access, type Caller, type ServiceCaller } from '../../principal';
+import {
+  grantHolders,
+  replicatedAuthzPrincipal,
+  VAULT_ACTOR,
+  type Access,
+  type Caller,
+  type ServiceCaller,
+} from '../../principal';
 import {
   endVersion,
   getCredential,
@@ -165,7 +171,7 @@ function parseTokenSet(secret: string, integration: Integration): OAuthTokenSet 
 
 export function createCredentialService(deps: {
   pool: Pool;
-  outbox: Pick<Outbox, 'add'>;
+  outbox: Pick<Outbox, 'emit'>;
   keyring: Pick<Keyring, 'activeKey' | 'unwrap'>;
   logger: Logger;
   access: Access;
@@ -251,7 +257,7 @@ export function createCredentialService(deps: {
     await insertVersion(tx, { tenantId, credentialId: row.id, version, ...sealed });
     await setCurrentVersion(tx, row.id, version);
     // The rotated event has no reason field (proto/events/vault); the reason is in the log.
-    await emit(tx, outbox, {
+    await outbox.emit(tx, {
       type: 'vault.credential.rotated',
       tenantId,
       actor: VAULT_ACTOR,
@@ -295,7 +301,7 @@ export function createCredentialService(deps: {
       });
       const sealed = await sealSecret(tx, tenantId, id, 1, input.secret, actor.id);
       await insertVersion(tx, { tenantId, credentialId: id, version: 1, ...sealed });
-      await emit(tx, outbox, {
+      await outbox.emit(tx, {
         type: 'vault.credential.created',
         tenantId,
         actor,
@@ -355,7 +361,7 @@ export function createCredentialService(deps: {
         const sealed = await sealSecret(tx, caller.tenantId, id, version, input.secret, caller.actor.id);
         await insertVersion(tx, { tenantId: caller.tenantId, credentialId: id, version, ...sealed });
         await setCurrentVersion(tx, id, version);
-        await emit(tx, outbox, {
+        await outbox.emit(tx, {
           type: 'vault.credential.rotated',
           tenantId: caller.tenantId,
           actor: caller.actor,
@@ -399,7 +405,7 @@ export function createCredentialService(deps: {
         }
         await endVersion(tx, id, row.currentVersion, 'revoked');
         await markRevoked(tx, id, caller.actor.id);
-        await emit(tx, outbox, {
+        await outbox.emit(tx, {
           type: 'vault.credential.revoked',
           tenantId: caller.tenantId,
           actor: caller.actor,
@@ -525,7 +531,7 @@ export function createCredentialService(deps: {
           }
         }
         if (result.ok) {
-          await emit(tx, outbox, {
+          await outbox.emit(tx, {
             type: 'vault.credential.used',
             tenantId,
             actor: caller.actor,
@@ -534,7 +540,7 @@ export function createCredentialService(deps: {
             payload: { credentialId: id, version: result.version, integration: result.integration, ...context },
           });
         } else {
-          await emit(tx, outbox, {
+          await outbox.emit(tx, {
             type: 'vault.credential.use_refused',
             tenantId,
             actor: caller.actor,

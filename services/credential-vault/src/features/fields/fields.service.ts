@@ -13,7 +13,6 @@ import { withTenant, type Pool, type Queryable } from '@flow8/db';
 import { AppError } from '@flow8/http';
 import type { Keyring } from '../../keyring/keyring';
 import { dataKeyById } from '../../keyring/keyring.repo';
-import { emit } from '../../lib/events';
 import type { Access, ServiceCaller } from '../../principal';
 
 export interface FieldRef {
@@ -34,7 +33,7 @@ export interface FieldKeyView {
 
 export function createFieldService(deps: {
   pool: Pool;
-  outbox: Pick<Outbox, 'add'>;
+  outbox: Pick<Outbox, 'emit'>;
   keyring: Pick<Keyring, 'activeKey' | 'unwrap'>;
   access: Pick<Access, 'actingPrincipal'>;
   /** Wakes the background re-encryption (which retires keys nothing needs any more). */
@@ -130,7 +129,7 @@ export function createFieldService(deps: {
         const out: string[] = [];
         for (const i of items) out.push(dec.decode((await openField(tx, tenantId, service, i)).plaintext));
         const recordIds = [...new Set(items.map((i) => i.recordId))];
-        await emit(tx, deps.outbox, {
+        await deps.outbox.emit(tx, {
           type: 'vault.field.decrypted',
           tenantId,
           actor: caller.actor,
@@ -219,7 +218,7 @@ export function createFieldService(deps: {
             keyId,
           ]);
         if ((gone.rowCount ?? 0) > 0)
-          await emit(tx, deps.outbox, {
+          await deps.outbox.emit(tx, {
             type: 'vault.key.fields_released',
             tenantId,
             actor: caller.actor,

@@ -25,8 +25,7 @@ import {
   retiringDataKeyRefs,
   type DataKeyRow,
 } from '../../keyring/keyring.repo';
-import { emit, VAULT_ACTOR } from '../../lib/events';
-import type { Access, Caller } from '../../principal';
+import { VAULT_ACTOR, type Access, type Caller } from '../../principal';
 
 export interface DataKeyView {
   id: string;
@@ -57,7 +56,7 @@ async function retiringKeys(tx: Queryable, tenantId: string): Promise<DataKeyRow
 
 export function createKeyService(deps: {
   pool: Pool;
-  outbox: Pick<Outbox, 'add'>;
+  outbox: Pick<Outbox, 'emit'>;
   keyring: Keyring;
   logger: Logger;
   access: Access;
@@ -148,7 +147,7 @@ export function createKeyService(deps: {
           WHERE tenant_id = $1 AND id = $2 AND status = 'retiring'`,
         [tenantId, retiringId],
       );
-      await emit(tx, outbox, {
+      await outbox.emit(tx, {
         type: 'vault.key.retired',
         tenantId,
         actor: VAULT_ACTOR,
@@ -213,7 +212,7 @@ export function createKeyService(deps: {
           ]);
         }
         const next = await keyring.createDataKey(tx, caller.tenantId, caller.actor.id);
-        await emit(tx, outbox, {
+        await outbox.emit(tx, {
           type: 'vault.key.rotated',
           tenantId: caller.tenantId,
           actor: caller.actor,
@@ -293,7 +292,7 @@ export type KeyService = ReturnType<typeof createKeyService>;
 export async function rotateRootKey(deps: {
   pool: Pool;
   keyring: Keyring;
-  outbox: Pick<Outbox, 'add'>;
+  outbox: Pick<Outbox, 'emit'>;
   actor: Actor;
   batchSize?: number;
   onProgress?: (done: number) => void;
@@ -329,7 +328,7 @@ export async function rotateRootKey(deps: {
             'UPDATE data_keys SET wrapped = $2, root_fingerprint = $3 WHERE tenant_id = $4 AND id = $1 AND root_fingerprint = $5',
             [r.id, Buffer.from(wrapped), keyring.fingerprint, tenantId, previous],
           );
-          await emit(tx, deps.outbox, {
+          await deps.outbox.emit(tx, {
             type: 'vault.key.rotated',
             tenantId: r.tenant_id,
             actor: deps.actor,
