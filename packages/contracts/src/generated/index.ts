@@ -285,6 +285,58 @@ returned: number
 }
 
 /**
+ * An execution reached a final status. The output as a salted SHA-256 digest (null when there is none), never the data.
+ */
+export interface FlowExecutionFinishedPayload {
+executionId: string
+status: ("succeeded" | "failed" | "cancelled" | "timed_out" | "ambiguous")
+outputDigest: (string | null)
+durationMs: number
+errorCode?: (string | null)
+}
+
+/**
+ * An execution of a pinned flow version started. The input is not on the bus: only its salted SHA-256 digest (the salt stays with the execution, so the ledger proves what was processed while the execution store can forget it).
+ */
+export interface FlowExecutionStartedPayload {
+executionId: string
+flowId: string
+flowVersion: number
+inputDigest: string
+deadlineAt?: (string | null)
+}
+
+/**
+ * One attempt of a flowlet succeeded. Input and output as salted SHA-256 digests, never the data.
+ */
+export interface FlowStepCompletedPayload {
+executionId: string
+stepId: string
+kind: ("action" | "map" | "condition" | "approval" | "delay" | "foreach")
+attempt: number
+inputDigest: string
+outputDigest: string
+durationMs: number
+integration?: (string | null)
+operation?: (string | null)
+}
+
+/**
+ * One attempt of a flowlet did not succeed: failed (retryLater says whether another attempt is scheduled), or ambiguous (its worker was lost after a side effect may have happened and the operation is not idempotent: never repeated silently). The error is a code, never provider text or data.
+ */
+export interface FlowStepFailedPayload {
+executionId: string
+stepId: string
+kind: ("action" | "map" | "condition" | "approval" | "delay" | "foreach")
+attempt: number
+outcome: ("failed" | "ambiguous" | "timed_out" | "rate_limited")
+errorCode: string
+inputDigest: string
+retryLater: boolean
+retryAt?: (string | null)
+}
+
+/**
  * An Admin replaced the company's IP allowlist. An empty list means no restriction. CIDRs are not personal data.
  */
 export interface AllowlistChangedPayload {
@@ -621,11 +673,11 @@ rootFingerprint: string
 previousRootFingerprint?: string
 }
 
-export const DOMAINS = ["audit","identity","vault"] as const;
+export const DOMAINS = ["audit","flow","identity","vault"] as const;
 
 export type Domain = (typeof DOMAINS)[number];
 
-export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.field.decrypted","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
+export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","flow.execution.finished","flow.execution.started","flow.step.completed","flow.step.failed","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.field.decrypted","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -634,6 +686,10 @@ export interface EventPayloads {
   "audit.checkpoints.read": AuditCheckpointsReadPayload;
   "audit.log.exported": AuditLogExportedPayload;
   "audit.log.queried": AuditLogQueriedPayload;
+  "flow.execution.finished": FlowExecutionFinishedPayload;
+  "flow.execution.started": FlowExecutionStartedPayload;
+  "flow.step.completed": FlowStepCompletedPayload;
+  "flow.step.failed": FlowStepFailedPayload;
   "identity.allowlist.changed": AllowlistChangedPayload;
   "identity.api_key.created": ApiKeyCreatedPayload;
   "identity.api_key.revoked": ApiKeyRevokedPayload;
@@ -765,6 +821,234 @@ export const eventPayloadSchemas = {
       "returned": {
         "type": "integer",
         "minimum": 0
+      }
+    }
+  },
+  "flow.execution.finished": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.execution.finished:v1",
+    "title": "FlowExecutionFinishedPayload",
+    "description": "An execution reached a final status. The output as a salted SHA-256 digest (null when there is none), never the data.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "executionId",
+      "status",
+      "outputDigest",
+      "durationMs"
+    ],
+    "properties": {
+      "executionId": {
+        "type": "string",
+        "pattern": "^exe_[0-9a-z]{26}$"
+      },
+      "status": {
+        "type": "string",
+        "enum": [
+          "succeeded",
+          "failed",
+          "cancelled",
+          "timed_out",
+          "ambiguous"
+        ]
+      },
+      "outputDigest": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "durationMs": {
+        "type": "integer",
+        "minimum": 0
+      },
+      "errorCode": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "maxLength": 64
+      }
+    }
+  },
+  "flow.execution.started": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.execution.started:v1",
+    "title": "FlowExecutionStartedPayload",
+    "description": "An execution of a pinned flow version started. The input is not on the bus: only its salted SHA-256 digest (the salt stays with the execution, so the ledger proves what was processed while the execution store can forget it).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "executionId",
+      "flowId",
+      "flowVersion",
+      "inputDigest"
+    ],
+    "properties": {
+      "executionId": {
+        "type": "string",
+        "pattern": "^exe_[0-9a-z]{26}$"
+      },
+      "flowId": {
+        "type": "string",
+        "pattern": "^flw_[0-9a-z]{26}$"
+      },
+      "flowVersion": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "inputDigest": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "deadlineAt": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "maxLength": 32
+      }
+    }
+  },
+  "flow.step.completed": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.step.completed:v1",
+    "title": "FlowStepCompletedPayload",
+    "description": "One attempt of a flowlet succeeded. Input and output as salted SHA-256 digests, never the data.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "executionId",
+      "stepId",
+      "kind",
+      "attempt",
+      "inputDigest",
+      "outputDigest",
+      "durationMs"
+    ],
+    "properties": {
+      "executionId": {
+        "type": "string",
+        "pattern": "^exe_[0-9a-z]{26}$"
+      },
+      "stepId": {
+        "type": "string",
+        "pattern": "^[a-z][a-z0-9_]{0,62}$"
+      },
+      "kind": {
+        "type": "string",
+        "enum": [
+          "action",
+          "map",
+          "condition",
+          "approval",
+          "delay",
+          "foreach"
+        ]
+      },
+      "attempt": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000
+      },
+      "inputDigest": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "outputDigest": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "durationMs": {
+        "type": "integer",
+        "minimum": 0
+      },
+      "integration": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "maxLength": 64
+      },
+      "operation": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "maxLength": 128
+      }
+    }
+  },
+  "flow.step.failed": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.step.failed:v1",
+    "title": "FlowStepFailedPayload",
+    "description": "One attempt of a flowlet did not succeed: failed (retryLater says whether another attempt is scheduled), or ambiguous (its worker was lost after a side effect may have happened and the operation is not idempotent: never repeated silently). The error is a code, never provider text or data.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "executionId",
+      "stepId",
+      "kind",
+      "attempt",
+      "outcome",
+      "errorCode",
+      "inputDigest",
+      "retryLater"
+    ],
+    "properties": {
+      "executionId": {
+        "type": "string",
+        "pattern": "^exe_[0-9a-z]{26}$"
+      },
+      "stepId": {
+        "type": "string",
+        "pattern": "^[a-z][a-z0-9_]{0,62}$"
+      },
+      "kind": {
+        "type": "string",
+        "enum": [
+          "action",
+          "map",
+          "condition",
+          "approval",
+          "delay",
+          "foreach"
+        ]
+      },
+      "attempt": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000
+      },
+      "outcome": {
+        "type": "string",
+        "enum": [
+          "failed",
+          "ambiguous",
+          "timed_out",
+          "rate_limited"
+        ]
+      },
+      "errorCode": {
+        "type": "string",
+        "pattern": "^[A-Z][A-Z0-9_]{0,63}$"
+      },
+      "inputDigest": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "retryLater": {
+        "type": "boolean"
+      },
+      "retryAt": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "maxLength": 32
       }
     }
   },
