@@ -37,7 +37,8 @@ export function eventsRetentionMs(domain: Domain | string): number {
 export function topicConfig(domain: Domain | string, kind: 'events' | 'commands' | 'dlq'): Record<string, string> {
   // Commands are work, not record: Postgres holds the truth (a lost command is re-issued from the
   // step row), so a week covers any outage of the consumer.
-  const retention = kind === 'dlq' ? -1 : kind === 'commands' ? COMMANDS_RETENTION_DAYS * DAY_MS : eventsRetentionMs(domain);
+  const retention =
+    kind === 'dlq' ? -1 : kind === 'commands' ? COMMANDS_RETENTION_DAYS * DAY_MS : eventsRetentionMs(domain);
   return { 'cleanup.policy': 'delete', 'retention.ms': String(retention), 'retention.bytes': '-1' };
 }
 
