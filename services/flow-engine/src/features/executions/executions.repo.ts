@@ -248,7 +248,7 @@ export async function succeededOutputs(tx: Queryable, executionId: string): Prom
 
 export async function stepRunsOf(tx: Queryable, executionId: string): Promise<StepRunRow[]> {
   const r = await tx.query<StepRunRow>(
-    `SELECT * FROM step_runs WHERE execution_id = $1 ORDER BY scheduled_at, step_id, seq`,
+    `SELECT * FROM step_runs WHERE execution_id = $1 ORDER BY id` /* UUIDv7: creation order */,
     [executionId],
   );
   return r.rows;
