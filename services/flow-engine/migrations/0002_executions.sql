@@ -74,9 +74,11 @@ CREATE INDEX waits_execution ON waits (execution_id) WHERE fired_at IS NULL;
 -- inbox: command ids already applied (a redelivered command is a no-op), written in the same
 -- transaction as the claim.
 CREATE TABLE inbox (
-  message_id  uuid PRIMARY KEY,
   tenant_id   text NOT NULL,
-  received_at timestamptz NOT NULL
+  message_id  uuid NOT NULL,
+  received_at timestamptz NOT NULL,
+  -- Per company: one company's ids can neither collide with nor reveal another's.
+  PRIMARY KEY (tenant_id, message_id)
 );
 CREATE INDEX inbox_received ON inbox (received_at);
 

@@ -350,6 +350,77 @@ test('a hanging step does not stall other executions, and cancelling it ends it'
   await eventually(async () => a.runner.stats().running === 0, { what: 'the cancelled step to stop' });
 });
 
+test('deadlines: a step past its timeoutMs is aborted and fails the run; an execution past its timeoutMs ends timed_out; a delay waits on the clock', async () => {
+  const slow = await run(
+    flow([
+      {
+        id: 'slow',
+        kind: 'action',
+        integration: 'test',
+        operation: 'sleep',
+        input: { ms: '600000' },
+        timeoutMs: 300,
+        retry: { maxAttempts: 1 },
+      },
+    ]),
+  );
+  const s = await finished(slow, 'failed');
+  expect(s.execution.error_code).toBe('STEP_TIMEOUT');
+  expect(rows(s, 'slow').map((r) => r.status)).toEqual(['timed_out']);
+
+  const long = await run(
+    flow(
+      [
+        {
+          id: 'wait',
+          kind: 'action',
+          integration: 'test',
+          operation: 'sleep',
+          input: { ms: '3600000' },
+          timeoutMs: 7_200_000,
+        },
+      ],
+      [],
+      { timeoutMs: 5_000 },
+    ),
+  );
+  await eventually(async () => rows(await state(long), 'wait')[0]?.status === 'running', {
+    what: 'the long step to run',
+  });
+  clock.advance(4_999);
+  await sweep();
+  expect((await state(long)).execution.status).toBe('running');
+  clock.advance(1);
+  await sweep();
+  const t = await state(long);
+  expect([t.execution.status, t.execution.error_code, rows(t, 'wait')[0]!.status]).toEqual([
+    'timed_out',
+    'EXECUTION_DEADLINE',
+    'cancelled',
+  ]);
+  await eventually(async () => a.runner.stats().running === 0, { what: 'the timed-out step to stop' });
+
+  const delayed = await run(
+    flow(
+      [
+        { id: 'pause', kind: 'delay', delayMs: 60_000 },
+        { id: 'after', kind: 'action', integration: 'test', operation: 'echo', input: { done: 'true' } },
+      ],
+      [{ from: 'pause', to: 'after' }],
+    ),
+  );
+  await eventually(async () => rows(await state(delayed), 'pause')[0]?.status === 'waiting', {
+    what: 'the delay to wait',
+  });
+  clock.advance(59_999);
+  await sweep();
+  expect((await state(delayed)).steps.map((x) => x.step_id)).toEqual(['pause']);
+  clock.advance(1);
+  await sweep();
+  const d = await finished(delayed);
+  expect(d.execution.output).toEqual({ after: { done: true } });
+});
+
 test('a redelivered command is deduped by the inbox; an invalid one goes to the dead-letter topic', async () => {
   const id = await run(orderFlow, { amount: 1000, name: 'Dup' });
   await finished(id);

@@ -277,7 +277,7 @@ export async function markWaitFired(tx: Queryable, id: string, now: Date): Promi
 /** First delivery of a command id: true; a redelivery: false. */
 export async function recordInbox(tx: Queryable, messageId: string, tenantId: string, now: Date): Promise<boolean> {
   const r = await tx.query(
-    `INSERT INTO inbox (message_id, tenant_id, received_at) VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING`,
+    `INSERT INTO inbox (message_id, tenant_id, received_at) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, message_id) DO NOTHING`,
     [messageId, tenantId, now],
   );
   return r.rowCount === 1;
