@@ -42,7 +42,19 @@ beforeAll(async () => {
       idempotency_key: `${exeA}:x`,
       scheduled_at: past,
     });
-    await repo.insertWait(tx, { id: '01900000-0000-7000-8000-000000000002', tenant_id: A, execution_id: exeA, step_id: 'x', kind: 'retry', attempt: 2, fire_at: past }, past);
+    await repo.insertWait(
+      tx,
+      {
+        id: '01900000-0000-7000-8000-000000000002',
+        tenant_id: A,
+        execution_id: exeA,
+        step_id: 'x',
+        kind: 'retry',
+        attempt: 2,
+        fire_at: past,
+      },
+      past,
+    );
     await repo.recordInbox(tx, '01900000-0000-7000-8000-000000000003', A, past);
   });
 });
@@ -58,11 +70,14 @@ test.each(['executions', 'step_runs', 'waits', 'inbox'])('%s: row-level security
   expect(r.rows[0]).toEqual({ relrowsecurity: true, relforcerowsecurity: true });
 });
 
-test.each(['executions', 'step_runs', 'waits', 'inbox'])('%s: another company and no company see nothing of A', async (table) => {
-  expect((await withTenant(db.app, A, (tx) => tx.query(`SELECT 1 FROM ${table}`))).rowCount).toBe(1);
-  expect((await withTenant(db.app, B, (tx) => tx.query(`SELECT 1 FROM ${table}`))).rowCount).toBe(0);
-  expect((await db.app.query(`SELECT 1 FROM ${table}`)).rowCount).toBe(0);
-});
+test.each(['executions', 'step_runs', 'waits', 'inbox'])(
+  '%s: another company and no company see nothing of A',
+  async (table) => {
+    expect((await withTenant(db.app, A, (tx) => tx.query(`SELECT 1 FROM ${table}`))).rowCount).toBe(1);
+    expect((await withTenant(db.app, B, (tx) => tx.query(`SELECT 1 FROM ${table}`))).rowCount).toBe(0);
+    expect((await db.app.query(`SELECT 1 FROM ${table}`)).rowCount).toBe(0);
+  },
+);
 
 test('company B cannot change or claim another company’s rows, nor write rows in its name', async () => {
   await withTenant(db.app, B, async (tx) => {
@@ -74,7 +89,9 @@ test('company B cannot change or claim another company’s rows, nor write rows 
     withTenant(db.app, B, (tx) => repo.recordInbox(tx, '01900000-0000-7000-8000-000000000009', A, past)),
   ).rejects.toThrow(/row-level security/);
   // The same id under B is B's own: it neither collides with nor reveals A's inbox row.
-  expect(await withTenant(db.app, B, (tx) => repo.recordInbox(tx, '01900000-0000-7000-8000-000000000003', B, past))).toBe(true);
+  expect(
+    await withTenant(db.app, B, (tx) => repo.recordInbox(tx, '01900000-0000-7000-8000-000000000003', B, past)),
+  ).toBe(true);
 });
 
 test('what ran is pinned: the runtime role cannot rewrite definition, input or trigger identity', async () => {
@@ -95,5 +112,7 @@ test('the cross-company sweeps return ids only', async () => {
   const unclaimed = await db.app.query(`SELECT * FROM flow_unclaimed_steps($1, 10)`, [now]);
   expect(unclaimed.rows).toEqual([{ tenant_id: A, id: stepA }]);
   // Nothing before the given time: the functions use the caller's clock, not now().
-  expect((await db.app.query(`SELECT * FROM flow_due_waits($1, 10)`, [new Date(Date.UTC(2020, 0, 1))])).rowCount).toBe(0);
+  expect((await db.app.query(`SELECT * FROM flow_due_waits($1, 10)`, [new Date(Date.UTC(2020, 0, 1))])).rowCount).toBe(
+    0,
+  );
 });
