@@ -21,6 +21,7 @@ export function invoiceFlow(): FlowDefinition {
           type: 'array',
           items: {
             type: 'object',
+            additionalProperties: false,
             properties: { description: { type: 'string' }, hours: { type: 'number' } },
           },
         },
