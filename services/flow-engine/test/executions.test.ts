@@ -103,7 +103,7 @@ const orderFlow = flow(
     {
       id: 'check',
       kind: 'condition',
-      branches: [{ id: 'big', when: 'steps.total.output.sum > 100' }],
+      branches: [{ id: 'big', when: 'steps.total.sum > 100.0' }],
       otherwise: 'small',
     },
     {
@@ -111,7 +111,7 @@ const orderFlow = flow(
       kind: 'action',
       integration: 'test',
       operation: 'echo',
-      input: { sum: 'steps.total.output.sum', who: 'steps.total.output.customer' },
+      input: { sum: 'steps.total.sum', who: 'steps.total.customer' },
     },
     { id: 'ignore', kind: 'map', output: { note: "'small order'" } },
   ],

@@ -307,7 +307,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
         if (e.status !== 'running') return false;
         const now = clock.now();
         const f = flowletOf(e.definition, claim.step_id);
-        const policy = retryPolicyOf(f);
+        const policy = retryPolicyOf(e.definition, claim.step_id);
         const status =
           outcome.type === 'succeeded'
             ? 'succeeded'

@@ -1,4 +1,4 @@
-import { chooseBranch, entrySteps, evaluate, nextSteps, retryDelayMs } from './plan';
+import { chooseBranch, entrySteps, evaluateFields, nextSteps, retryDelayMs } from './plan';
 import type { FlowDefinition } from '../flows/definition/types';
 
 const policy = { maxAttempts: 5, initialDelayMs: 1_000, factor: 2, maxDelayMs: 5_000 };
@@ -9,10 +9,16 @@ test('retry delays grow by the factor, are capped, and use full jitter', () => {
   expect(retryDelayMs(policy, 3, () => 0.5)).toBe(1_000);
 });
 
-const def = {
+const def: FlowDefinition = {
+  schema: 'flow-definition.v1',
+  name: 'plan test',
+  purpose: 'tests',
+  legalBasis: 'contract',
+  inputSchema: { type: 'object', properties: { n: { type: 'number' } } },
+  triggers: [{ id: 'manual', kind: 'manual' }],
   flowlets: [
-    { id: 'a', kind: 'map', output: {} },
-    { id: 'c', kind: 'condition', branches: [{ id: 'yes', when: 'input.n > 1' }], otherwise: 'no' },
+    { id: 'a', kind: 'map', output: { twice: 'input.n * 2.0' } },
+    { id: 'c', kind: 'condition', branches: [{ id: 'yes', when: 'steps.a.twice > 2.0' }], otherwise: 'no' },
     { id: 'y', kind: 'map', output: {} },
     { id: 'n', kind: 'map', output: {} },
   ],
@@ -21,24 +27,21 @@ const def = {
     { from: 'c', to: 'y', branch: 'yes' },
     { from: 'c', to: 'n', branch: 'no' },
   ],
-} as unknown as FlowDefinition;
+};
 
-test('entry steps, and a condition follows only the chosen branch', () => {
+test('entry steps, and a condition follows only the chosen branch (CEL on the compiled flow)', () => {
   expect(entrySteps(def)).toEqual(['a']);
   expect(nextSteps(def, 'a', {})).toEqual(['c']);
   expect(nextSteps(def, 'c', { branch: 'yes' })).toEqual(['y']);
   expect(nextSteps(def, 'c', { branch: 'no' })).toEqual(['n']);
   expect(nextSteps(def, 'c', { branch: null })).toEqual([]);
-  const scope = { input: { n: 2 }, steps: {}, trigger: null };
-  expect(chooseBranch(def.flowlets[1] as never, scope)).toBe('yes');
-  expect(chooseBranch(def.flowlets[1] as never, { ...scope, input: { n: 0 } })).toBe('no');
+  const scope = (n: number) => ({ input: { n }, steps: { a: { output: { twice: n * 2 } } }, trigger: null });
+  expect(evaluateFields(def, 'a', scope(3))).toEqual({ twice: 6 });
+  expect(chooseBranch(def, 'c', scope(2))).toBe('yes');
+  expect(chooseBranch(def, 'c', scope(0))).toBe('no');
 });
 
-test('the stand-in evaluator reads paths and literals and refuses anything else', () => {
-  const scope = { input: { a: { b: 'x' } }, steps: { s: { output: { v: 3 } } }, trigger: null };
-  expect(evaluate('input.a.b', scope)).toBe('x');
-  expect(evaluate('steps.s.output.v >= 3', scope)).toBe(true);
-  expect(evaluate("'lit'", scope)).toBe('lit');
-  expect(evaluate('input.missing.deep', scope)).toBeNull();
-  expect(() => evaluate('process.exit(1)', scope)).toThrow(/unsupported/);
+test('an expression failing on the data is an EXPRESSION_ERROR, not a crash', () => {
+  const bad = { input: { n: 'not a number' }, steps: {}, trigger: null };
+  expect(() => evaluateFields(def, 'a', bad)).toThrow(expect.objectContaining({ code: 'EXPRESSION_ERROR' }));
 });

@@ -1,20 +1,21 @@
 // The durable half's view of the pure core: which flowlets run first, which follow a finished
 // one, how a map/condition/action input is evaluated, and the retry policy of a step.
 //
-// ADAPTER: the planner, step machine, retry policy and CEL evaluation are built by the pure half
-// (flows/definition/compile.ts, executions/planner.ts, retry-policy.ts, expressions/). Until
-// they land, this file carries the smallest equivalent so the durable core runs end to end; each
-// function below is replaced by a call into those modules, and nothing outside this file knows.
-import type { ConditionFlowlet, Edge, FlowDefinition, Flowlet, Json, RetryPolicy } from '../flows/definition/types';
+// ADAPTER to the pure half: expressions are the CEL module on the compiled flow
+// (flows/definition/compile.ts, expressions/). The graph walk and retry delay below are the
+// smallest equivalent of the planner and retry policy (executions/planner.ts, retry-policy.ts)
+// until those land; each is then replaced by a call into them, and nothing outside this file knows.
+import { evaluate, evaluateBool } from '../../expressions';
+import { compileFlow } from '../flows/definition/compile';
+import type { CompiledExprs, CompiledFlow } from '../flows/definition/compiled';
+import type { Edge, FlowDefinition, Flowlet, Json, RetryPolicy } from '../flows/definition/types';
 
 export interface EvalScope {
   input: Json;
-  /** `steps.<id>.output` of every step that succeeded so far. */
+  /** The output of every step that succeeded so far (`steps.<id>` in CEL is that output). */
   steps: Record<string, { output: Json }>;
   trigger: Json;
 }
-
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, initialDelayMs: 1000, factor: 2, maxDelayMs: 60_000 };
 
 export function flowletOf(def: FlowDefinition, id: string): Flowlet {
   const f = def.flowlets.find((x) => x.id === id);
@@ -43,9 +44,11 @@ export function nextSteps(def: FlowDefinition, from: string, output: Json): stri
   return out.map((e) => e.to);
 }
 
-/** Retry policy of a flowlet: its own fields over the engine default. */
-export function retryPolicyOf(f: Flowlet): RetryPolicy {
-  return { ...DEFAULT_RETRY, ...(f.retry ?? {}) };
+/** Retry policy of a flowlet, the engine defaults applied (by compile). */
+export function retryPolicyOf(def: FlowDefinition, stepId: string): RetryPolicy {
+  const f = compiledFlow(def).flowlets.get(stepId);
+  if (!f) throw new Error(`flowlet ${stepId} is not in the definition`);
+  return f.retry;
 }
 
 /** Delay before attempt `nextAttempt` (2 = first retry): exponential, capped, full jitter. */
@@ -54,59 +57,65 @@ export function retryDelayMs(policy: RetryPolicy, nextAttempt: number, random: (
   return Math.floor(random() * base);
 }
 
-// ---- expressions (stand-in for the CEL module) ------------------------------------------------
-// Supports what the engine's tests use: literals (numbers, 'strings', "strings", true, false,
-// null), paths (`input.a.b`, `steps.x.output.y`, `trigger.id`), and one comparison
-// (== != < <= > >=) between two of those.
+// ---- expressions: the CEL module, through the compiled flow ------------------------------------
+// A definition is compiled (schema, graph, CEL type-check) once per process and definition text;
+// an execution's definition is the pinned version's, so the cache only ever grows by versions.
 
-function literalOrPath(src: string, scope: EvalScope): Json {
-  const s = src.trim();
-  if (/^-?\d+(\.\d+)?$/.test(s)) return Number(s);
-  if (/^'[^']*'$/.test(s) || /^"[^"]*"$/.test(s)) return s.slice(1, -1);
-  if (s === 'true') return true;
-  if (s === 'false') return false;
-  if (s === 'null') return null;
-  if (!/^[a-z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)*$/.test(s)) throw new ExpressionError(`unsupported expression`);
-  const [root, ...path] = s.split('.');
-  let v: Json | undefined = (scope as unknown as Record<string, Json>)[root!];
-  for (const p of path) {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
-    v = v[p];
-  }
-  return v ?? null;
-}
+const compiledCache = new Map<string, CompiledFlow>();
+const CACHE_MAX = 500;
 
-export class ExpressionError extends Error {
+export class ExpressionFailure extends Error {
   readonly code = 'EXPRESSION_ERROR';
 }
 
-export function evaluate(src: string, scope: EvalScope): Json {
-  const m = /^(.+?)\s*(==|!=|<=|>=|<|>)\s*(.+)$/.exec(src.trim());
-  if (!m) return literalOrPath(src, scope);
-  const a = literalOrPath(m[1]!, scope);
-  const b = literalOrPath(m[3]!, scope);
-  switch (m[2]) {
-    case '==':
-      return JSON.stringify(a) === JSON.stringify(b);
-    case '!=':
-      return JSON.stringify(a) !== JSON.stringify(b);
-    default: {
-      if (typeof a !== typeof b || (typeof a !== 'number' && typeof a !== 'string')) return false;
-      const x = a as number | string;
-      const y = b as number | string;
-      return m[2] === '<' ? x < y : m[2] === '<=' ? x <= y : m[2] === '>' ? x > y : x >= y;
-    }
-  }
+export function compiledFlow(def: FlowDefinition): CompiledFlow {
+  const key = JSON.stringify(def);
+  const hit = compiledCache.get(key);
+  if (hit) return hit;
+  const r = compileFlow(def);
+  if (!r.ok)
+    throw new ExpressionFailure(
+      `definition does not compile: ${r.problems.map((p) => `${p.pointer} ${p.code}`).join('; ')}`,
+    );
+  if (compiledCache.size >= CACHE_MAX) compiledCache.delete(compiledCache.keys().next().value!);
+  compiledCache.set(key, r.flow);
+  return r.flow;
 }
 
-export function evaluateObject(exprs: Record<string, string>, scope: EvalScope): Record<string, Json> {
+function bindings(scope: EvalScope): Record<string, Json> {
+  const steps: Record<string, Json> = {};
+  for (const [id, s] of Object.entries(scope.steps)) steps[id] = s.output;
+  return { input: scope.input, steps, trigger: scope.trigger };
+}
+
+function evalAll(exprs: CompiledExprs, scope: EvalScope): Record<string, Json> {
+  const b = bindings(scope);
   const out: Record<string, Json> = {};
-  for (const [k, src] of Object.entries(exprs)) out[k] = evaluate(src, scope);
+  for (const [k, e] of Object.entries(exprs)) {
+    const r = evaluate(e, b);
+    if (!r.ok) throw new ExpressionFailure(r.error.message);
+    out[k] = r.value;
+  }
   return out;
 }
 
+/** An action's operation input, or a map's output: each field's CEL evaluated. */
+export function evaluateFields(def: FlowDefinition, stepId: string, scope: EvalScope): Record<string, Json> {
+  const f = compiledFlow(def).flowlets.get(stepId);
+  if (f?.kind === 'action') return evalAll(f.input, scope);
+  if (f?.kind === 'map') return evalAll(f.output, scope);
+  throw new ExpressionFailure(`flowlet ${stepId} has no fields to evaluate`);
+}
+
 /** The branch a condition takes: the first whose `when` is true, else `otherwise` (null: none). */
-export function chooseBranch(f: ConditionFlowlet, scope: EvalScope): string | null {
-  for (const b of f.branches) if (evaluate(b.when, scope) === true) return b.id;
+export function chooseBranch(def: FlowDefinition, stepId: string, scope: EvalScope): string | null {
+  const f = compiledFlow(def).flowlets.get(stepId);
+  if (f?.kind !== 'condition') throw new ExpressionFailure(`flowlet ${stepId} is not a condition`);
+  const b = bindings(scope);
+  for (const br of f.branches) {
+    const r = evaluateBool(br.when, b);
+    if (!r.ok) throw new ExpressionFailure(r.error.message);
+    if (r.value) return br.id;
+  }
   return f.otherwise ?? null;
 }

@@ -10,7 +10,7 @@ import type { Json } from '../flows/definition/types';
 import type { RunStepCommand } from './commands';
 import type { ExecutionRow, StepRunRow } from './executions.repo';
 import type { ExecutionsService, StepOutcome } from './executions.service';
-import { chooseBranch, evaluateObject, flowletOf, type EvalScope } from './plan';
+import { chooseBranch, evaluateFields, flowletOf, type EvalScope } from './plan';
 
 export interface StepRunnerHooks {
   /**
@@ -46,11 +46,11 @@ export function createStepRunner(deps: {
     try {
       switch (f.kind) {
         case 'map': {
-          const output = evaluateObject(f.output, scope);
+          const output = evaluateFields(e.definition, f.id, scope);
           return { type: 'succeeded', input: null, output };
         }
         case 'condition':
-          return { type: 'succeeded', input: null, output: { branch: chooseBranch(f, scope) } };
+          return { type: 'succeeded', input: null, output: { branch: chooseBranch(e.definition, f.id, scope) } };
         case 'delay': {
           if (f.delayMs === undefined) throw new NonRetryableError('NOT_SUPPORTED');
           return { type: 'wait', input: null, fireAt: new Date(deps.clock.now().getTime() + f.delayMs) };
@@ -58,7 +58,7 @@ export function createStepRunner(deps: {
         case 'action': {
           const op = deps.registry.get(f.integration, f.operation);
           if (!op) throw new NonRetryableError('UNKNOWN_OPERATION');
-          const opInput = evaluateObject(f.input, scope);
+          const opInput = evaluateFields(e.definition, f.id, scope);
           input = opInput;
           const timeoutMs = deps.executions.stepTimeoutOf(f);
           const output = await withDeadline(
