@@ -142,7 +142,22 @@ CREATE FUNCTION flow_overdue_executions(p_now timestamptz, p_limit integer) RETU
   AS $$ SELECT e.tenant_id, e.id FROM public.executions e WHERE e.status = 'running' AND e.deadline_at <= p_now
         ORDER BY e.deadline_at LIMIT greatest(1, least(p_limit, 1000)) $$;
 
+-- Inbox ids older than any redelivery (the commands topic keeps 7 days) are forgotten, a batch at
+-- a time; returns how many. The runtime role has no DELETE of its own.
+CREATE POLICY definer_lookup ON inbox FOR SELECT TO CURRENT_USER USING (true);
+CREATE POLICY definer_prune ON inbox FOR DELETE TO CURRENT_USER USING (true);
+CREATE FUNCTION flow_prune_inbox(p_before timestamptz, p_limit integer) RETURNS bigint
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+  AS $$ WITH gone AS (
+          DELETE FROM public.inbox i WHERE (i.tenant_id, i.message_id) IN (
+            SELECT tenant_id, message_id FROM public.inbox WHERE received_at < p_before
+            LIMIT greatest(1, least(p_limit, 10000)))
+          RETURNING 1)
+        SELECT count(*) FROM gone $$;
+
 REVOKE ALL ON FUNCTION flow_due_waits(timestamptz, integer), flow_expired_leases(timestamptz, integer),
-  flow_unclaimed_steps(timestamptz, integer), flow_overdue_executions(timestamptz, integer) FROM PUBLIC;
+  flow_unclaimed_steps(timestamptz, integer), flow_overdue_executions(timestamptz, integer),
+  flow_prune_inbox(timestamptz, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION flow_due_waits(timestamptz, integer), flow_expired_leases(timestamptz, integer),
-  flow_unclaimed_steps(timestamptz, integer), flow_overdue_executions(timestamptz, integer) TO ${app_role};
+  flow_unclaimed_steps(timestamptz, integer), flow_overdue_executions(timestamptz, integer),
+  flow_prune_inbox(timestamptz, integer) TO ${app_role};

@@ -10,6 +10,8 @@ import type { ExecutionsService } from '../features/executions/executions.servic
 import type { Clock } from './clock';
 
 const BATCH = 200;
+/** Inbox ids kept: longer than the commands topic keeps a message (7 days), so no redelivery outlives its id. */
+export const INBOX_KEEP_MS = 8 * 24 * 3600_000;
 
 export function createSweeps(deps: {
   pool: Pool;
