@@ -115,7 +115,7 @@ test('the cross-company sweeps return ids only', async () => {
   expect((await db.app.query(`SELECT flow_prune_inbox($1, 10) AS n`, [new Date(Date.UTC(2025, 0, 1))])).rows[0].n).toBe(
     '0',
   );
-  expect((await db.app.query(`SELECT flow_prune_inbox($1, 10) AS n`, [now])).rows[0].n).toBe('2'); // A's, and B's own from the test above;
+  expect((await db.app.query(`SELECT flow_prune_inbox($1, 10) AS n`, [now])).rows[0].n).toBe('2'); // A's, and B's own from the test above
   expect((await withTenant(db.app, A, (tx) => tx.query(`SELECT 1 FROM inbox`))).rowCount).toBe(0);
   // Nothing before the given time: the functions use the caller's clock, not now().
   expect((await db.app.query(`SELECT * FROM flow_due_waits($1, 10)`, [new Date(Date.UTC(2020, 0, 1))])).rowCount).toBe(
