@@ -264,6 +264,7 @@ export function compileFlow(raw: unknown, opts: Partial<CompileOptions> = {}): C
       index,
       incoming: incoming.get(id)!,
       outgoing: outgoing.get(id)!,
+      ancestors: [...anc].sort(),
       retry,
       timeoutMs: f.timeoutMs,
     };

@@ -16,6 +16,8 @@ interface CompiledBase {
   /** Direct predecessors: ids of the `from` of incoming edges. */
   incoming: Edge[];
   outgoing: Edge[];
+  /** Every flowlet before this one (transitively): what `steps.<id>` may name in its CEL. Sorted. */
+  ancestors: readonly string[];
   /** Retry policy with the engine defaults applied (copy it onto the step row). */
   retry: RetryPolicy;
   timeoutMs: number | undefined;
