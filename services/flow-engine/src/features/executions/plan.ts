@@ -51,11 +51,8 @@ export function retryPolicyOf(def: FlowDefinition, stepId: string): RetryPolicy 
   return f.retry;
 }
 
-/** Delay before attempt `nextAttempt` (2 = first retry): exponential, capped, full jitter. */
-export function retryDelayMs(policy: RetryPolicy, nextAttempt: number, random: () => number): number {
-  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** Math.max(0, nextAttempt - 2));
-  return Math.floor(random() * base);
-}
+/** Delay before attempt `nextAttempt` (2 = first retry): the pure half's retry policy. */
+export { retryDelayMs } from './retry-policy';
 
 // ---- expressions: the CEL module, through the compiled flow ------------------------------------
 // A definition is compiled (schema, graph, CEL type-check) once per process and definition text;
