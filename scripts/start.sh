@@ -3,7 +3,7 @@
 #   1. installs what is missing (scripts/setup.sh) and starts Kafka (KRaft), PostgreSQL and
 #      Redis on loopback, all TLS (scripts/stack/up.sh);
 #   2. migrates each service's database (a step of its own, with that database's owner role) and
-#      starts audit-ingest, auth, credential-vault (mTLS, internal identity) and the public HTTPS
+#      starts audit-ingest, auth, credential-vault, flow-engine (mTLS, internal identity) and the public HTTPS
 #      gateway (logs under .flow8/logs/). Each service process gets its own runtime credentials
 #      and nothing else: no owner URL, no superuser URL, no other service's URL
 #      (scripts/lib/launch.sh);
@@ -16,11 +16,12 @@
 # Services keep running afterwards; stop everything with scripts/stop.sh.
 #
 # Env: FLOW8_GATEWAY_PORT (8443), FLOW8_AUTH_PORT (8101), FLOW8_VAULT_PORT (8102), FLOW8_AUDIT_PORT (8104),
+#      FLOW8_ENGINE_PORT (8105),
 #      FLOW8_GATEWAY_METRICS_PORT (9443), FLOW8_AUTH_METRICS_PORT (9101), FLOW8_VAULT_METRICS_PORT (9102),
-#      FLOW8_AUDIT_METRICS_PORT (9104) — plain-HTTP GET /metrics on 127.0.0.1,
+#      FLOW8_AUDIT_METRICS_PORT (9104), FLOW8_ENGINE_METRICS_PORT (9105) — plain-HTTP GET /metrics on 127.0.0.1,
 #      LOG_LEVEL (info),
 #      OTEL_EXPORTER_OTLP_ENDPOINT (unset: spans are not exported); a service also receives the
-#      caller's OTEL_* and its own AUTH_* / VAULT_* / AUDIT_* / GATEWAY_* settings (never a
+#      caller's OTEL_* and its own AUTH_* / VAULT_* / AUDIT_* / FLOW_* / GATEWAY_* settings (never a
 #      database URL from the caller's environment; see scripts/lib/launch.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/launch.sh"
@@ -39,10 +40,12 @@ AUTH_PORT="${FLOW8_AUTH_PORT:-8101}"
 GATEWAY_PORT="${FLOW8_GATEWAY_PORT:-8443}"
 VAULT_PORT="${FLOW8_VAULT_PORT:-8102}"
 AUDIT_PORT="${FLOW8_AUDIT_PORT:-8104}"
+ENGINE_PORT="${FLOW8_ENGINE_PORT:-8105}"
 # Prometheus scrape ports (loopback, plain HTTP), one per service.
 AUTH_METRICS_PORT="${FLOW8_AUTH_METRICS_PORT:-9101}"
 VAULT_METRICS_PORT="${FLOW8_VAULT_METRICS_PORT:-9102}"
 AUDIT_METRICS_PORT="${FLOW8_AUDIT_METRICS_PORT:-9104}"
+ENGINE_METRICS_PORT="${FLOW8_ENGINE_METRICS_PORT:-9105}"
 GATEWAY_METRICS_PORT="${FLOW8_GATEWAY_METRICS_PORT:-9443}"
 
 # Development secrets: generated once, kept in the state dir (mode 600), never committed.
@@ -74,6 +77,7 @@ log "migrating databases (owner roles, before any service starts)"
 migrate auth AUTH
 migrate audit-ingest AUDIT
 migrate credential-vault VAULT
+migrate flow-engine FLOW
 
 # start_service <name> <prefix> <port> <env...>: the service with exactly these variables (plus
 # the basics and the caller's <prefix>_* settings, see scripts/lib/launch.sh).
@@ -105,6 +109,9 @@ start_service auth AUTH "$AUTH_PORT" METRICS_PORT="$AUTH_METRICS_PORT" AUTH_DATA
   AUTH_API_KEY_SIGNING_KEYS_FILE="$apikey_signing_key"
 start_service credential-vault VAULT "$VAULT_PORT" METRICS_PORT="$VAULT_METRICS_PORT" VAULT_DATABASE_URL="$VAULT_DATABASE_URL" \
   VAULT_RELAY_DATABASE_URL="$VAULT_RELAY_DATABASE_URL" ENCRYPTION_KEY_FILE="$encryption_key" \
+  INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key"
+start_service flow-engine FLOW "$ENGINE_PORT" METRICS_PORT="$ENGINE_METRICS_PORT" FLOW_DATABASE_URL="$FLOW_DATABASE_URL" \
+  FLOW_RELAY_DATABASE_URL="$FLOW_RELAY_DATABASE_URL" FLOW_ALLOWED_CALLERS=gateway \
   INTERNAL_IDENTITY_PUBLIC_KEYS="$identity_public_key"
 start_service gateway GATEWAY "$GATEWAY_PORT" METRICS_PORT="$GATEWAY_METRICS_PORT" GATEWAY_IDENTITY_SIGNING_KEY_FILE="$identity_key" \
   GATEWAY_OPERATOR_TOKEN_FILE="$operator_token" REDIS_URL="$REDIS_URL" \
@@ -171,8 +178,10 @@ flow8 is up:
   auth           https://localhost:$AUTH_PORT   (mTLS + internal identity; logs $STATE/logs/auth.log)
   audit-ingest   https://localhost:$AUDIT_PORT   (mTLS + internal identity; logs $STATE/logs/audit-ingest.log)
   vault          https://localhost:$VAULT_PORT   (mTLS + internal identity; logs $STATE/logs/credential-vault.log)
+  flow-engine    https://localhost:$ENGINE_PORT   (mTLS; executions run through flow8.flow.commands.v1; logs $STATE/logs/flow-engine.log)
   metrics        http://127.0.0.1:$GATEWAY_METRICS_PORT/metrics (gateway)   http://127.0.0.1:$AUTH_METRICS_PORT/metrics (auth)
                  http://127.0.0.1:$VAULT_METRICS_PORT/metrics (vault)     http://127.0.0.1:$AUDIT_METRICS_PORT/metrics (audit-ingest)
+                 http://127.0.0.1:$ENGINE_METRICS_PORT/metrics (flow-engine)
   Kafka SSL      $KAFKA_BROKERS    PostgreSQL TLS localhost:$PGPORT    Redis TLS $(echo "$REDIS_URL" | sed 's/.*@//')
   demo company   $tenant_id ($slug): sign in as $admin_email or $officer_email,
                  password in $operator_password_file

@@ -4,7 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$FLOW8_REPO_ROOT"
 STATE="${FLOW8_STATE_DIR:-$FLOW8_REPO_ROOT/.flow8}"
-for name in gateway auth credential-vault audit-ingest; do
+for name in gateway auth credential-vault flow-engine audit-ingest; do
   if pid="$(pid_from_file "$STATE/run/$name.pid")" && kill -0 "$pid" 2>/dev/null; then
     log "$name: stopping pid $pid"
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true

@@ -83,7 +83,7 @@ FLOW8_DATABASES=(auth vault flow audit retention)
 # Client certificates (CN = name), issued only to what runs or operates the stack. The CN is also
 # the Kafka principal (User:<CN>): kafka-admin provisions topics and ACLs (a Kafka super user); the
 # services' rights are in packages/bus/src/topology.ts.
-FLOW8_CERT_NAMES=(gateway auth credential-vault audit-ingest testkit operator kafka-admin)
+FLOW8_CERT_NAMES=(gateway auth credential-vault audit-ingest flow-engine testkit operator kafka-admin)
 
 FLOW8_KAFKA_LIBS="$FLOW8_CACHE_DIR/kafka-$FLOW8_KAFKA_VERSION/kafka-libs"
 

@@ -1,6 +1,6 @@
 export { createKafka, topicEndOffsets, type Kafka, type KafkaOptions } from './kafka';
 export { createPublisher, type Publisher, type OutgoingMessage } from './publisher';
-export { createOutbox, type EventInput, type Outbox } from './outbox';
+export { createOutbox, type EventInput, type Outbox, type OutboxCommand } from './outbox';
 export { createOutboxRelay, type OutboxRelay, type RelayOptions, type RelayStats } from './relay';
 export {
   createEventConsumer,
@@ -17,6 +17,8 @@ export const OUTBOX_MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', impo
 export {
   ADMIN_PRINCIPAL,
   BUS_ROLES,
+  COMMAND_DOMAINS,
+  COMMANDS_RETENTION_DAYS,
   EVENTS_RETENTION_DAYS,
   busAcls,
   busTopics,

@@ -27,6 +27,24 @@ export interface Outbox {
    * the state change with it. Services record new facts with `emit`, never with `add`.
    */
   add<T extends EventType>(tx: Queryable, event: EventEnvelope<T>): Promise<void>;
+  /**
+   * Adds a work message (a command, not a fact) inside the caller's transaction, so the work is
+   * published if and only if the decision to do it commits — in outbox order with the facts of
+   * the same transaction. The caller validates its own command contract (commands are private to
+   * the service that produces and consumes them) and picks the key that keeps its order.
+   */
+  command(tx: Queryable, message: OutboxCommand): Promise<void>;
+}
+
+export interface OutboxCommand {
+  /** UUIDv7: the consumer's inbox dedupes on it. */
+  id: string;
+  tenantId: string;
+  /** Full topic name, installation prefix included (`commandsTopic(domain, prefix)`). */
+  topic: string;
+  key: string;
+  type: string;
+  value: unknown;
 }
 
 // Named: prepared once per connection, not parsed and planned on every state change (the text
@@ -34,6 +52,11 @@ export interface Outbox {
 const INSERT_OUTBOX = {
   name: 'flow8.outbox.insert',
   text: `INSERT INTO outbox (event_id, tenant_id, event_type, topic, value, headers) VALUES ($1, $2, $3, $4, $5, $6)`,
+};
+
+const INSERT_COMMAND = {
+  name: 'flow8.outbox.insert_command',
+  text: `INSERT INTO outbox (event_id, tenant_id, event_type, topic, value, headers, message_key) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 };
 
 export function createOutbox(opts: { topicPrefix?: string } = {}): Outbox {
@@ -59,6 +82,25 @@ export function createOutbox(opts: { topicPrefix?: string } = {}): Outbox {
         topicForEvent(event.type, prefix),
         Buffer.from(JSON.stringify(event)),
         headers,
+      ]);
+    },
+    async command(tx, m) {
+      if (!/\.commands\.v\d+$/.test(m.topic)) throw new Error(`${m.topic} is not a commands topic`);
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'flow8-command-type': m.type,
+        'flow8-command-id': m.id,
+      };
+      const traceparent = currentTraceparent();
+      if (traceparent) headers.traceparent = traceparent;
+      await tx.query(INSERT_COMMAND, [
+        m.id,
+        m.tenantId,
+        m.type,
+        m.topic,
+        Buffer.from(JSON.stringify(m.value)),
+        headers,
+        m.key,
       ]);
     },
   };

@@ -49,6 +49,7 @@ export const DEFAULT_MAX_BACKOFF_MS = 2_000;
 interface Row {
   id: string;
   tenant_id: string;
+  message_key: string | null;
   topic: string;
   value: Buffer;
   headers: Record<string, string>;
@@ -85,13 +86,13 @@ export function createOutboxRelay(opts: RelayOptions): OutboxRelay {
 
   async function publishBatch(): Promise<number> {
     const { rows } = await opts.pool.query<Row>(
-      `SELECT id, tenant_id, topic, value, headers FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1`,
+      `SELECT id, tenant_id, message_key, topic, value, headers FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1`,
       [batchSize],
     );
     if (rows.length === 0) return 0;
     const messages: OutgoingMessage[] = rows.map((r) => ({
       topic: r.topic,
-      key: r.tenant_id,
+      key: r.message_key ?? r.tenant_id,
       value: r.value,
       headers: r.headers,
     }));

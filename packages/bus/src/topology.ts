@@ -6,7 +6,7 @@
 // Principals are certificate CNs: the broker maps `CN=<name>,...` to `User:<name>`
 // (ssl.principal.mapping.rules) and StandardAuthorizer denies whatever no ACL allows.
 import kafkajs, { type AclEntry, type Kafka } from 'kafkajs';
-import { DOMAINS, dlqTopic, eventsTopic, type Domain } from '@flow8/contracts';
+import { DOMAINS, commandsTopic, dlqTopic, eventsTopic, type Domain } from '@flow8/contracts';
 import { topicEndOffsets } from './kafka';
 
 // kafkajs is CommonJS and these enums are not visible to ESM's named-export detection.
@@ -34,10 +34,19 @@ export function eventsRetentionMs(domain: Domain | string): number {
  * audit events live. Dead letters are kept until an operator has replayed them (never by age);
  * `retention.bytes=-1`: no size cap trims either.
  */
-export function topicConfig(domain: Domain | string, kind: 'events' | 'dlq'): Record<string, string> {
-  const retention = kind === 'dlq' ? -1 : eventsRetentionMs(domain);
+export function topicConfig(domain: Domain | string, kind: 'events' | 'commands' | 'dlq'): Record<string, string> {
+  // Commands are work, not record: Postgres holds the truth (a lost command is re-issued from the
+  // step row), so a week covers any outage of the consumer.
+  const retention =
+    kind === 'dlq' ? -1 : kind === 'commands' ? COMMANDS_RETENTION_DAYS * DAY_MS : eventsRetentionMs(domain);
   return { 'cleanup.policy': 'delete', 'retention.ms': String(retention), 'retention.bytes': '-1' };
 }
+
+/** How long a commands topic keeps a message. */
+export const COMMANDS_RETENTION_DAYS = 7;
+
+/** Domains with a work topic (`flow8.<domain>.commands.v1`). */
+export const COMMAND_DOMAINS = ['flow'] as const;
 
 /** What a service principal may do on the bus: produce its own domain's events, consume with its own group. */
 export interface BusRole {
@@ -47,6 +56,11 @@ export interface BusRole {
   produces: readonly Domain[];
   /** Domains it consumes, with the consumer group it uses (before the installation's topic prefix). */
   consumes: ReadonlyArray<{ domains: readonly Domain[]; group: string }>;
+  /**
+   * Work topics it both writes (through its outbox, in the transaction that decides the work) and
+   * reads with its own group; it also writes their dead-letter topics.
+   */
+  commands?: { domains: readonly (typeof COMMAND_DOMAINS)[number][]; group: string };
 }
 
 /** The service principals and their rights. A consumer also writes the dead-letter topics of what it consumes. */
@@ -62,6 +76,12 @@ export const BUS_ROLES: Readonly<Record<string, BusRole>> = {
     produces: ['audit'],
     consumes: [{ domains: DOMAINS, group: 'audit-ingest' }],
   },
+  'flow-engine': {
+    principal: 'flow-engine',
+    produces: ['flow'],
+    consumes: [],
+    commands: { domains: ['flow'], group: 'flow-engine' },
+  },
 };
 
 /** The principal that provisions topics and ACLs and replays dead letters (a broker super user). */
@@ -75,6 +95,7 @@ export function topicsOf(service: string, prefix = ''): string[] {
   for (const c of role.consumes) {
     for (const d of c.domains) out.push(eventsTopic(d, prefix), dlqTopic(eventsTopic(d, prefix)));
   }
+  for (const d of role.commands?.domains ?? []) out.push(commandsTopic(d, prefix), dlqTopic(commandsTopic(d, prefix)));
   return [...new Set(out)];
 }
 
@@ -113,6 +134,15 @@ export function busAcls(prefix = '', opts: { testPrincipal?: string } = {}): Acl
         out.push(acl(role.principal, AclResourceTypes.TOPIC, dlqTopic(topic), AclOperationTypes.WRITE));
       }
     }
+    if (role.commands) {
+      out.push(acl(role.principal, AclResourceTypes.GROUP, `${prefix}${role.commands.group}`, AclOperationTypes.READ));
+      for (const d of role.commands.domains) {
+        const topic = commandsTopic(d, prefix);
+        out.push(acl(role.principal, AclResourceTypes.TOPIC, topic, AclOperationTypes.WRITE));
+        out.push(acl(role.principal, AclResourceTypes.TOPIC, topic, AclOperationTypes.READ));
+        out.push(acl(role.principal, AclResourceTypes.TOPIC, dlqTopic(topic), AclOperationTypes.WRITE));
+      }
+    }
   }
   if (opts.testPrincipal) {
     if (!prefix) throw new Error('the test principal is only granted topics under a test prefix');
@@ -134,10 +164,16 @@ export function busAcls(prefix = '', opts: { testPrincipal?: string } = {}): Acl
 
 /** Every topic of an installation with its settings. */
 export function busTopics(prefix = ''): Array<{ topic: string; config: Record<string, string> }> {
-  return DOMAINS.flatMap((d) => [
-    { topic: eventsTopic(d, prefix), config: topicConfig(d, 'events') },
-    { topic: dlqTopic(eventsTopic(d, prefix)), config: topicConfig(d, 'dlq') },
-  ]);
+  return [
+    ...DOMAINS.flatMap((d) => [
+      { topic: eventsTopic(d, prefix), config: topicConfig(d, 'events') },
+      { topic: dlqTopic(eventsTopic(d, prefix)), config: topicConfig(d, 'dlq') },
+    ]),
+    ...COMMAND_DOMAINS.flatMap((d) => [
+      { topic: commandsTopic(d, prefix), config: topicConfig(d, 'commands') },
+      { topic: dlqTopic(commandsTopic(d, prefix)), config: topicConfig(d, 'dlq') },
+    ]),
+  ];
 }
 
 const isRetriable = (e: unknown): boolean => {

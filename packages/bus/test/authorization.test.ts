@@ -6,7 +6,7 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import kafkajs from 'kafkajs';
-import { buildEvent, dlqTopic, eventsTopic, newId } from '@flow8/contracts';
+import { buildEvent, commandsTopic, dlqTopic, eventsTopic, newId } from '@flow8/contracts';
 import { createKafka, createPublisher, requireTopics, topicsOf, type Kafka } from '../src/index';
 // The testkit depends on this package; a relative import keeps the workspace graph acyclic.
 import { adminKafka, certPair, provisionTopics, readTopic, stackEnv, uniqueTopicPrefix } from '../../testkit/src/index';
@@ -226,6 +226,19 @@ describe('service certificates on the broker', () => {
     expect(await readTopic(adminKafka('attack-check'), vault)).toHaveLength(0);
   });
 
+  test('only the flow engine writes flow commands (a forged command would be work run in a company’s name)', async () => {
+    const commands = commandsTopic('flow', prefix);
+    const flowEvents = eventsTopic('flow', prefix);
+    const command = { topic: commands, key: 'exe', value: Buffer.from('{}'), headers: {} };
+    expect(await refusal(publisher('flow-engine').publish([command]))).toBe('none');
+    expect(await refusal(publisher('flow-engine').publish([message(flowEvents)]))).toBe('none');
+    for (const other of ['auth', 'credential-vault', 'audit-ingest', 'gateway']) {
+      expect(await refusal(publisher(other).publish([command]))).toBe('TOPIC_AUTHORIZATION_FAILED');
+    }
+    expect(await refusal(publisher('flow-engine').publish([message(identity)]))).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await readTopic(adminKafka('attack-check'), commands)).toHaveLength(1);
+  });
+
   test('a service certificate cannot create topics or change a topic’s retention (purge audit events)', async () => {
     const admin = as('auth').admin();
     clients.push(admin);
@@ -315,7 +328,7 @@ describe('service certificates on the broker', () => {
   });
 
   test('services start only on provisioned topics, and find all of theirs', async () => {
-    for (const service of ['auth', 'credential-vault', 'audit-ingest']) {
+    for (const service of ['auth', 'credential-vault', 'audit-ingest', 'flow-engine']) {
       expect(await refusal(requireTopics(as(service), topicsOf(service, prefix), { timeoutMs: 10_000 }))).toBe('none');
     }
     const fresh = uniqueTopicPrefix();

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { buildEvent, dlqTopic, eventsTopic, newId, type DeadLetter } from '@flow8/contracts';
+import { buildEvent, commandsTopic, dlqTopic, eventsTopic, newId, type DeadLetter } from '@flow8/contracts';
 import { createLagMonitor, createKafka, createPublisher, type Kafka } from '../src/index';
 import { createLogger } from '@flow8/telemetry';
 import {
@@ -71,6 +71,11 @@ describe('retention', () => {
     for (const t of [identity!, vault!, audit!]) {
       expect(cfg[dlqTopic(t)]).toEqual({ 'retention.ms': '-1', 'retention.bytes': '-1' });
     }
+    // The flow engine's work topic: a week (Postgres holds the truth; a lost command is re-issued).
+    const commands = commandsTopic('flow', prefix);
+    const work = await retentionOf([commands, dlqTopic(commands)]);
+    expect(work[commands]).toEqual({ 'retention.ms': String(7 * DAY_MS), 'retention.bytes': '-1' });
+    expect(work[dlqTopic(commands)]).toEqual({ 'retention.ms': '-1', 'retention.bytes': '-1' });
   });
 
   test('the admin step fixes the retention of a topic that already exists with the broker default', async () => {

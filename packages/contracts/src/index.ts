@@ -1,6 +1,14 @@
 export * from './generated/index';
 export { uuidv7, newId, isId, ID_PREFIXES, type IdPrefix } from './ids';
-export { eventsTopic, dlqTopic, domainOf, domainOfEventsTopic, topicForEvent, eventsTopicPattern } from './topics';
+export {
+  eventsTopic,
+  commandsTopic,
+  dlqTopic,
+  domainOf,
+  domainOfEventsTopic,
+  topicForEvent,
+  eventsTopicPattern,
+} from './topics';
 export {
   validateEvent,
   parseEvent,

@@ -9,6 +9,11 @@ export function eventsTopic(domain: Domain | string, prefix = ''): string {
   return `${prefix}flow8.${domain}.events.v1`;
 }
 
+/** The work topic of a domain (commands, keyed by what must stay in order, e.g. an execution). */
+export function commandsTopic(domain: Domain | string, prefix = ''): string {
+  return `${prefix}flow8.${domain}.commands.v1`;
+}
+
 export function dlqTopic(topic: string): string {
   return `${topic}.dlq`;
 }

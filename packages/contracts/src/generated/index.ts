@@ -285,6 +285,95 @@ returned: number
 }
 
 /**
+ * A flow was archived: it starts no new executions; its versions stay readable.
+ */
+export interface FlowArchivedPayload {
+flowId: string
+latestVersion: number
+}
+
+/**
+ * A flow was created (its first version saved as a draft). Names and digests only: the definition stays in the flow engine.
+ */
+export interface FlowCreatedPayload {
+flowId: string
+version: number
+definitionSha256: string
+partitionId: (string | null)
+}
+
+/**
+ * An execution reached a final status. The output as a salted SHA-256 digest (null when there is none), never the data.
+ */
+export interface FlowExecutionFinishedPayload {
+executionId: string
+status: ("succeeded" | "failed" | "cancelled" | "timed_out" | "ambiguous")
+outputDigest: (string | null)
+durationMs: number
+errorCode?: (string | null)
+}
+
+/**
+ * An execution of a pinned flow version started. The input is not on the bus: only its salted SHA-256 digest (the salt stays with the execution, so the ledger proves what was processed while the execution store can forget it).
+ */
+export interface FlowExecutionStartedPayload {
+executionId: string
+flowId: string
+flowVersion: number
+inputDigest: string
+deadlineAt?: (string | null)
+}
+
+/**
+ * One attempt of a flowlet succeeded. Input and output as salted SHA-256 digests, never the data.
+ */
+export interface FlowStepCompletedPayload {
+executionId: string
+stepId: string
+kind: ("action" | "map" | "condition" | "approval" | "delay" | "foreach")
+attempt: number
+inputDigest: string
+outputDigest: string
+durationMs: number
+integration?: (string | null)
+operation?: (string | null)
+}
+
+/**
+ * One attempt of a flowlet did not succeed: failed (retryLater says whether another attempt is scheduled), or ambiguous (its worker was lost after a side effect may have happened and the operation is not idempotent: never repeated silently). The error is a code, never provider text or data.
+ */
+export interface FlowStepFailedPayload {
+executionId: string
+stepId: string
+kind: ("action" | "map" | "condition" | "approval" | "delay" | "foreach")
+attempt: number
+outcome: ("failed" | "ambiguous" | "timed_out" | "rate_limited")
+errorCode: string
+inputDigest: string
+retryLater: boolean
+retryAt?: (string | null)
+}
+
+/**
+ * A version of a flow became the one new executions run.
+ */
+export interface FlowVersionPublishedPayload {
+flowId: string
+version: number
+definitionSha256: string
+previousVersion: (number | null)
+}
+
+/**
+ * A new immutable version of a flow was saved.
+ */
+export interface FlowVersionSavedPayload {
+flowId: string
+version: number
+definitionSha256: string
+}
+
+/**
  * An Admin replaced the company's IP allowlist. An empty list means no restriction. CIDRs are not personal data.
  */
 export interface AllowlistChangedPayload {
@@ -621,11 +710,11 @@ rootFingerprint: string
 previousRootFingerprint?: string
 }
 
-export const DOMAINS = ["audit","identity","vault"] as const;
+export const DOMAINS = ["audit","flow","identity","vault"] as const;
 
 export type Domain = (typeof DOMAINS)[number];
 
-export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.field.decrypted","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
+export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","flow.archived","flow.created","flow.execution.finished","flow.execution.started","flow.step.completed","flow.step.failed","flow.version.published","flow.version.saved","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.field.decrypted","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -634,6 +723,14 @@ export interface EventPayloads {
   "audit.checkpoints.read": AuditCheckpointsReadPayload;
   "audit.log.exported": AuditLogExportedPayload;
   "audit.log.queried": AuditLogQueriedPayload;
+  "flow.archived": FlowArchivedPayload;
+  "flow.created": FlowCreatedPayload;
+  "flow.execution.finished": FlowExecutionFinishedPayload;
+  "flow.execution.started": FlowExecutionStartedPayload;
+  "flow.step.completed": FlowStepCompletedPayload;
+  "flow.step.failed": FlowStepFailedPayload;
+  "flow.version.published": FlowVersionPublishedPayload;
+  "flow.version.saved": FlowVersionSavedPayload;
   "identity.allowlist.changed": AllowlistChangedPayload;
   "identity.api_key.created": ApiKeyCreatedPayload;
   "identity.api_key.revoked": ApiKeyRevokedPayload;
@@ -765,6 +862,358 @@ export const eventPayloadSchemas = {
       "returned": {
         "type": "integer",
         "minimum": 0
+      }
+    }
+  },
+  "flow.archived": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.archived:v1",
+    "title": "FlowArchivedPayload",
+    "description": "A flow was archived: it starts no new executions; its versions stay readable.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "flowId",
+      "latestVersion"
+    ],
+    "properties": {
+      "flowId": {
+        "type": "string",
+        "pattern": "^flw_[0-9a-z]{26}$"
+      },
+      "latestVersion": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      }
+    }
+  },
+  "flow.created": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.created:v1",
+    "title": "FlowCreatedPayload",
+    "description": "A flow was created (its first version saved as a draft). Names and digests only: the definition stays in the flow engine.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "flowId",
+      "version",
+      "definitionSha256",
+      "partitionId"
+    ],
+    "properties": {
+      "flowId": {
+        "type": "string",
+        "pattern": "^flw_[0-9a-z]{26}$"
+      },
+      "version": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "definitionSha256": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "partitionId": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "pattern": "^prt_[0-9a-z]{26}$"
+      }
+    }
+  },
+  "flow.execution.finished": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.execution.finished:v1",
+    "title": "FlowExecutionFinishedPayload",
+    "description": "An execution reached a final status. The output as a salted SHA-256 digest (null when there is none), never the data.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "executionId",
+      "status",
+      "outputDigest",
+      "durationMs"
+    ],
+    "properties": {
+      "executionId": {
+        "type": "string",
+        "pattern": "^exe_[0-9a-z]{26}$"
+      },
+      "status": {
+        "type": "string",
+        "enum": [
+          "succeeded",
+          "failed",
+          "cancelled",
+          "timed_out",
+          "ambiguous"
+        ]
+      },
+      "outputDigest": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "durationMs": {
+        "type": "integer",
+        "minimum": 0
+      },
+      "errorCode": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "maxLength": 64
+      }
+    }
+  },
+  "flow.execution.started": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.execution.started:v1",
+    "title": "FlowExecutionStartedPayload",
+    "description": "An execution of a pinned flow version started. The input is not on the bus: only its salted SHA-256 digest (the salt stays with the execution, so the ledger proves what was processed while the execution store can forget it).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "executionId",
+      "flowId",
+      "flowVersion",
+      "inputDigest"
+    ],
+    "properties": {
+      "executionId": {
+        "type": "string",
+        "pattern": "^exe_[0-9a-z]{26}$"
+      },
+      "flowId": {
+        "type": "string",
+        "pattern": "^flw_[0-9a-z]{26}$"
+      },
+      "flowVersion": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "inputDigest": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "deadlineAt": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "maxLength": 32
+      }
+    }
+  },
+  "flow.step.completed": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.step.completed:v1",
+    "title": "FlowStepCompletedPayload",
+    "description": "One attempt of a flowlet succeeded. Input and output as salted SHA-256 digests, never the data.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "executionId",
+      "stepId",
+      "kind",
+      "attempt",
+      "inputDigest",
+      "outputDigest",
+      "durationMs"
+    ],
+    "properties": {
+      "executionId": {
+        "type": "string",
+        "pattern": "^exe_[0-9a-z]{26}$"
+      },
+      "stepId": {
+        "type": "string",
+        "pattern": "^[a-z][a-z0-9_]{0,62}$"
+      },
+      "kind": {
+        "type": "string",
+        "enum": [
+          "action",
+          "map",
+          "condition",
+          "approval",
+          "delay",
+          "foreach"
+        ]
+      },
+      "attempt": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000
+      },
+      "inputDigest": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "outputDigest": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "durationMs": {
+        "type": "integer",
+        "minimum": 0
+      },
+      "integration": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "maxLength": 64
+      },
+      "operation": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "maxLength": 128
+      }
+    }
+  },
+  "flow.step.failed": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.step.failed:v1",
+    "title": "FlowStepFailedPayload",
+    "description": "One attempt of a flowlet did not succeed: failed (retryLater says whether another attempt is scheduled), or ambiguous (its worker was lost after a side effect may have happened and the operation is not idempotent: never repeated silently). The error is a code, never provider text or data.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "executionId",
+      "stepId",
+      "kind",
+      "attempt",
+      "outcome",
+      "errorCode",
+      "inputDigest",
+      "retryLater"
+    ],
+    "properties": {
+      "executionId": {
+        "type": "string",
+        "pattern": "^exe_[0-9a-z]{26}$"
+      },
+      "stepId": {
+        "type": "string",
+        "pattern": "^[a-z][a-z0-9_]{0,62}$"
+      },
+      "kind": {
+        "type": "string",
+        "enum": [
+          "action",
+          "map",
+          "condition",
+          "approval",
+          "delay",
+          "foreach"
+        ]
+      },
+      "attempt": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000
+      },
+      "outcome": {
+        "type": "string",
+        "enum": [
+          "failed",
+          "ambiguous",
+          "timed_out",
+          "rate_limited"
+        ]
+      },
+      "errorCode": {
+        "type": "string",
+        "pattern": "^[A-Z][A-Z0-9_]{0,63}$"
+      },
+      "inputDigest": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "retryLater": {
+        "type": "boolean"
+      },
+      "retryAt": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "maxLength": 32
+      }
+    }
+  },
+  "flow.version.published": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.version.published:v1",
+    "title": "FlowVersionPublishedPayload",
+    "description": "A version of a flow became the one new executions run.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "flowId",
+      "version",
+      "definitionSha256",
+      "previousVersion"
+    ],
+    "properties": {
+      "flowId": {
+        "type": "string",
+        "pattern": "^flw_[0-9a-z]{26}$"
+      },
+      "version": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "definitionSha256": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "previousVersion": {
+        "type": [
+          "integer",
+          "null"
+        ],
+        "minimum": 1,
+        "maximum": 2147483647
+      }
+    }
+  },
+  "flow.version.saved": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.version.saved:v1",
+    "title": "FlowVersionSavedPayload",
+    "description": "A new immutable version of a flow was saved.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "flowId",
+      "version",
+      "definitionSha256"
+    ],
+    "properties": {
+      "flowId": {
+        "type": "string",
+        "pattern": "^flw_[0-9a-z]{26}$"
+      },
+      "version": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "definitionSha256": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
       }
     }
   },
