@@ -65,10 +65,10 @@ describe('flows', () => {
     expect(await code(flows.saveVersion(companyA, f.id, echoFlow()))).toBe('CONFLICT');
     expect(await code(flows.publish(companyA, f.id, 2))).toBe('CONFLICT');
     expect(await eventTypes(f.id)).toEqual([
-      'flow.created',
+      'flow.flow.created',
       'flow.version.saved',
       'flow.version.published',
-      'flow.archived',
+      'flow.flow.archived',
     ]);
   });
 
@@ -107,12 +107,14 @@ describe('flows', () => {
     expect((await flows.list(companyA, { limit: 50 })).items.map((x) => x.id)).toContain(f.id);
   });
 
-  it('a saved version cannot be changed or deleted, not even by the database owner', async () => {
+  it('a saved version cannot be changed or deleted, not even by a superuser; the owner is bound by RLS too', async () => {
     const f = await service().create(companyA, echoFlow());
     await expect(
       db.app.query(`UPDATE flow_versions SET definition = '{}'::jsonb WHERE flow_id = $1`, [f.id]),
     ).rejects.toThrow(/permission denied/);
-    await expect(db.owner.query(`UPDATE flow_versions SET saved_by = 'x' WHERE flow_id = $1`, [f.id])).rejects.toThrow(
+    // FORCE ROW LEVEL SECURITY: the table owner without a company sees no row at all.
+    expect((await db.owner.query(`SELECT 1 FROM flow_versions WHERE flow_id = $1`, [f.id])).rowCount).toBe(0);
+    await expect(db.admin.query(`UPDATE flow_versions SET saved_by = 'x' WHERE flow_id = $1`, [f.id])).rejects.toThrow(
       /immutable/,
     );
     await expect(db.admin.query(`DELETE FROM flow_versions WHERE flow_id = $1`, [f.id])).rejects.toThrow(/immutable/);

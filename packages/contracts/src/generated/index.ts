@@ -662,7 +662,7 @@ export const DOMAINS = ["audit","flow","identity","vault"] as const;
 
 export type Domain = (typeof DOMAINS)[number];
 
-export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","flow.archived","flow.created","flow.version.published","flow.version.saved","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.field.decrypted","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
+export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","flow.flow.archived","flow.flow.created","flow.version.published","flow.version.saved","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.field.decrypted","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -671,8 +671,8 @@ export interface EventPayloads {
   "audit.checkpoints.read": AuditCheckpointsReadPayload;
   "audit.log.exported": AuditLogExportedPayload;
   "audit.log.queried": AuditLogQueriedPayload;
-  "flow.archived": FlowArchivedPayload;
-  "flow.created": FlowCreatedPayload;
+  "flow.flow.archived": FlowArchivedPayload;
+  "flow.flow.created": FlowCreatedPayload;
   "flow.version.published": FlowVersionPublishedPayload;
   "flow.version.saved": FlowVersionSavedPayload;
   "identity.allowlist.changed": AllowlistChangedPayload;
@@ -809,9 +809,9 @@ export const eventPayloadSchemas = {
       }
     }
   },
-  "flow.archived": {
+  "flow.flow.archived": {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "flow8:event:flow.archived:v1",
+    "$id": "flow8:event:flow.flow.archived:v1",
     "title": "FlowArchivedPayload",
     "description": "A flow was archived: it starts no new executions; its versions stay readable.",
     "type": "object",
@@ -832,9 +832,9 @@ export const eventPayloadSchemas = {
       }
     }
   },
-  "flow.created": {
+  "flow.flow.created": {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "flow8:event:flow.created:v1",
+    "$id": "flow8:event:flow.flow.created:v1",
     "title": "FlowCreatedPayload",
     "description": "A flow was created (its first version saved as a draft). Names and digests only: the definition stays in the flow engine.",
     "type": "object",
