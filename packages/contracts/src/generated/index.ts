@@ -285,24 +285,6 @@ returned: number
 }
 
 /**
- * A flow was archived: it starts no new executions; its versions stay readable.
- */
-export interface FlowArchivedPayload {
-flowId: string
-latestVersion: number
-}
-
-/**
- * A flow was created (its first version saved as a draft). Names and digests only: the definition stays in the flow engine.
- */
-export interface FlowCreatedPayload {
-flowId: string
-version: number
-definitionSha256: string
-partitionId: (string | null)
-}
-
-/**
  * An execution reached a final status. The output as a salted SHA-256 digest (null when there is none), never the data.
  */
 export interface FlowExecutionFinishedPayload {
@@ -322,6 +304,24 @@ flowId: string
 flowVersion: number
 inputDigest: string
 deadlineAt?: (string | null)
+}
+
+/**
+ * A flow was archived: it starts no new executions; its versions stay readable.
+ */
+export interface FlowArchivedPayload {
+flowId: string
+latestVersion: number
+}
+
+/**
+ * A flow was created (its first version saved as a draft). Names and digests only: the definition stays in the flow engine.
+ */
+export interface FlowCreatedPayload {
+flowId: string
+version: number
+definitionSha256: string
+partitionId: (string | null)
 }
 
 /**
@@ -714,7 +714,7 @@ export const DOMAINS = ["audit","flow","identity","vault"] as const;
 
 export type Domain = (typeof DOMAINS)[number];
 
-export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","flow.archived","flow.created","flow.execution.finished","flow.execution.started","flow.step.completed","flow.step.failed","flow.version.published","flow.version.saved","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.field.decrypted","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
+export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","flow.execution.finished","flow.execution.started","flow.flow.archived","flow.flow.created","flow.step.completed","flow.step.failed","flow.version.published","flow.version.saved","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.field.decrypted","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -723,10 +723,10 @@ export interface EventPayloads {
   "audit.checkpoints.read": AuditCheckpointsReadPayload;
   "audit.log.exported": AuditLogExportedPayload;
   "audit.log.queried": AuditLogQueriedPayload;
-  "flow.archived": FlowArchivedPayload;
-  "flow.created": FlowCreatedPayload;
   "flow.execution.finished": FlowExecutionFinishedPayload;
   "flow.execution.started": FlowExecutionStartedPayload;
+  "flow.flow.archived": FlowArchivedPayload;
+  "flow.flow.created": FlowCreatedPayload;
   "flow.step.completed": FlowStepCompletedPayload;
   "flow.step.failed": FlowStepFailedPayload;
   "flow.version.published": FlowVersionPublishedPayload;
@@ -865,65 +865,6 @@ export const eventPayloadSchemas = {
       }
     }
   },
-  "flow.archived": {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "flow8:event:flow.archived:v1",
-    "title": "FlowArchivedPayload",
-    "description": "A flow was archived: it starts no new executions; its versions stay readable.",
-    "type": "object",
-    "additionalProperties": false,
-    "required": [
-      "flowId",
-      "latestVersion"
-    ],
-    "properties": {
-      "flowId": {
-        "type": "string",
-        "pattern": "^flw_[0-9a-z]{26}$"
-      },
-      "latestVersion": {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": 2147483647
-      }
-    }
-  },
-  "flow.created": {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "flow8:event:flow.created:v1",
-    "title": "FlowCreatedPayload",
-    "description": "A flow was created (its first version saved as a draft). Names and digests only: the definition stays in the flow engine.",
-    "type": "object",
-    "additionalProperties": false,
-    "required": [
-      "flowId",
-      "version",
-      "definitionSha256",
-      "partitionId"
-    ],
-    "properties": {
-      "flowId": {
-        "type": "string",
-        "pattern": "^flw_[0-9a-z]{26}$"
-      },
-      "version": {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": 2147483647
-      },
-      "definitionSha256": {
-        "type": "string",
-        "pattern": "^[0-9a-f]{64}$"
-      },
-      "partitionId": {
-        "type": [
-          "string",
-          "null"
-        ],
-        "pattern": "^prt_[0-9a-z]{26}$"
-      }
-    }
-  },
   "flow.execution.finished": {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "flow8:event:flow.execution.finished:v1",
@@ -1009,6 +950,65 @@ export const eventPayloadSchemas = {
           "null"
         ],
         "maxLength": 32
+      }
+    }
+  },
+  "flow.flow.archived": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.flow.archived:v1",
+    "title": "FlowArchivedPayload",
+    "description": "A flow was archived: it starts no new executions; its versions stay readable.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "flowId",
+      "latestVersion"
+    ],
+    "properties": {
+      "flowId": {
+        "type": "string",
+        "pattern": "^flw_[0-9a-z]{26}$"
+      },
+      "latestVersion": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      }
+    }
+  },
+  "flow.flow.created": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.flow.created:v1",
+    "title": "FlowCreatedPayload",
+    "description": "A flow was created (its first version saved as a draft). Names and digests only: the definition stays in the flow engine.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "flowId",
+      "version",
+      "definitionSha256",
+      "partitionId"
+    ],
+    "properties": {
+      "flowId": {
+        "type": "string",
+        "pattern": "^flw_[0-9a-z]{26}$"
+      },
+      "version": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2147483647
+      },
+      "definitionSha256": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "partitionId": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "pattern": "^prt_[0-9a-z]{26}$"
       }
     }
   },

@@ -126,7 +126,7 @@ export function createFlowService(deps: FlowServiceDeps) {
           saved_at: now,
         });
         await outbox.emit(tx, {
-          type: 'flow.created',
+          type: 'flow.flow.created',
           tenantId: caller.tenantId,
           actor: caller.actor,
           resource: resource(id),
@@ -220,7 +220,7 @@ export function createFlowService(deps: FlowServiceDeps) {
         if (!step.ok) throw new AppError('CONFLICT', step.reason);
         await repo.updateFlow(tx, id, f.row_version, { status: 'archived', archived_at: now, updated_at: now });
         await outbox.emit(tx, {
-          type: 'flow.archived',
+          type: 'flow.flow.archived',
           tenantId: caller.tenantId,
           actor: caller.actor,
           resource: resource(id),
