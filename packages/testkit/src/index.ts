@@ -3,6 +3,9 @@ export { issueTestCertificate } from './certs';
 export { freshDatabase, type TestDatabase } from './database';
 export { uniqueTopicPrefix, provisionTopics, adminKafka, testKafka, readTopic } from './kafka';
 export { eventually } from './wait';
+export { manualClock, type ManualClock } from './clock';
+export { freePort } from './ports';
+export { waitForQuiescence, outboxBacklog, consumerLag, type QuiescenceOptions } from './quiescence';
 export { httpsRequest, type HttpsResponse } from './https';
 export {
   kafkaAnswers,
