@@ -5,7 +5,7 @@
 // Reading the audit log is itself an entry with the reader and their IP. The vault shares the
 // prefix too, so credential create / rotate / revoke (topic flow8.vault.events.v1) are checked
 // the same way, and a canary secret is searched for in every response and log line.
-import { eventually } from '@flow8/testkit';
+import { eventually, waitForQuiescence } from '@flow8/testkit';
 import {
   bearer,
   call,
@@ -473,8 +473,11 @@ describe('each admin action through the gateway is one ledger entry with actor, 
   });
 
   it('no action produced a second entry: per type, the ledger holds exactly the entries of the table', async () => {
-    // Everything above has arrived; give a straggling duplicate the same time to show up.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Every outbox published and the ledger's group caught up: a duplicate would be in the ledger now.
+    await waitForQuiescence({
+      pools: [up.auth.db.admin, up.vault.db.admin, up.audit.db.admin],
+      groups: [up.audit.ledgerGroup],
+    });
     const types = [...new Set(expected.map((e) => e.type))];
     for (const type of types) {
       const all = await ledger(`type=${encodeURIComponent(type)}`);
