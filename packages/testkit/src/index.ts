@@ -8,6 +8,22 @@ export { freePort } from './ports';
 export { waitForQuiescence, outboxBacklog, consumerLag, type QuiescenceOptions } from './quiescence';
 export { httpsRequest, type HttpsResponse } from './https';
 export {
+  addMember,
+  bearer,
+  call,
+  companyWithAdmin,
+  createCompany,
+  login,
+  must,
+  randomId,
+  randomIpv4,
+  resolveBody,
+  strongPassword,
+  type Company,
+  type Res,
+  type Session,
+} from './api';
+export {
   kafkaAnswers,
   redisAnswers,
   restartAndWait,

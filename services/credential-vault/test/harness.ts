@@ -350,11 +350,3 @@ export async function vaultEvents(prefix: string, expect?: number): Promise<{ ev
 }
 
 /** The step context of a resolve (the body). Company and principal go in the signed call (CallAs). */
-export const resolveBody = (scope: string, extra: Record<string, unknown> = {}) => ({
-  flowId: 'flw_test',
-  executionId: 'exe_test',
-  stepId: 'step-1',
-  scope,
-  purpose: 'sync invoices to the ledger',
-  ...extra,
-});

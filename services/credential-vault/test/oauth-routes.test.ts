@@ -9,20 +9,13 @@ import { newId } from '@flow8/contracts';
 import {
   eventually,
   manualClock,
+  resolveBody,
   stackEnv,
   startOidcProvider,
   type HttpsResponse,
   type OidcTestProvider,
 } from '@flow8/testkit';
-import {
-  designer,
-  newTenant,
-  resolveBody,
-  startVault,
-  vaultEvents,
-  type Principal,
-  type VaultHarness,
-} from './harness';
+import { designer, newTenant, startVault, vaultEvents, type Principal, type VaultHarness } from './harness';
 
 const REDIRECT_URI = 'https://app.flow8.test/oauth/callback';
 // Longer than the suite runs: the provider's tokens stay live, and the vault's own clock (driven

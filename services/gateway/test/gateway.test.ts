@@ -6,18 +6,8 @@ import { connect as tlsConnect } from 'node:tls';
 import { ROUTE_PERMISSIONS } from '@flow8/authz';
 import { ed25519PublicKeyOfSeed, keyIdOf } from '@flow8/jwt';
 import { createRedis, type Redis } from '@flow8/runtime';
-import { eventually, stackEnv } from '@flow8/testkit';
-import {
-  bearer,
-  call,
-  mintApiKey,
-  randomId,
-  randomIpv4,
-  startGateway,
-  startUpstreams,
-  suiteKeys,
-  type Res,
-} from './harness';
+import { bearer, call, eventually, randomId, randomIpv4, stackEnv, type Res } from '@flow8/testkit';
+import { mintApiKey, startGateway, startUpstreams, suiteKeys } from './harness';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 type Up = Awaited<ReturnType<typeof startUpstreams>>;

@@ -15,23 +15,28 @@ import {
   type RoutePermission,
 } from '@flow8/authz';
 import {
+  addMember,
   bearer,
   call,
-  createCompany,
-  idpOf,
+  companyWithAdmin,
   login,
   must,
-  OAUTH_INTEGRATION,
-  OAUTH_SCOPE,
   randomId,
   randomIpv4,
-  startGateway,
-  startUpstreams,
   strongPassword,
-  suiteKeys,
   type Company,
   type Res,
   type Session,
+} from '@flow8/testkit';
+import {
+  idpOf,
+  NO_RATE_LIMITS,
+  OAUTH_INTEGRATION,
+  OAUTH_SCOPE,
+  startGateway,
+  startUpstreams,
+  suiteKeys,
+  TRUSTED_LOOPBACK,
 } from './harness';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
@@ -99,18 +104,8 @@ const as = (h: Record<string, string>) => ({ ...h, ...from });
 beforeAll(async () => {
   // With a real OpenID Connect provider behind the vault, so an OAuth2 start really starts.
   up = await startUpstreams(keys, { oauth: true });
-  gw = await startGateway(keys, up.urls, {
-    GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
-    GATEWAY_RATE_LIMIT_USER: '1000000',
-    GATEWAY_RATE_LIMIT_IP: '1000000',
-    GATEWAY_RATE_LIMIT_TENANT: '1000000',
-  });
-  company = await createCompany(gw.url, keys.operatorToken, { headers: from });
-  admin = await login(
-    gw.url,
-    { tenant: company.slug, email: company.admin.email, password: company.admin.password },
-    from,
-  );
+  gw = await startGateway(keys, up.urls, { ...TRUSTED_LOOPBACK, ...NO_RATE_LIMITS });
+  ({ company, admin } = await companyWithAdmin(gw.url, keys.operatorToken, { headers: from }));
 
   const newUser = async (role: Role, tag: string) => {
     const email = `${tag}-${randomId().slice(0, 8)}@matrix.test`;
@@ -125,9 +120,13 @@ beforeAll(async () => {
 
   await Promise.all(
     ROLES.map(async (role) => {
-      const u = await newUser(role, role.replace('_', '-'));
-      const session = await login(gw.url, { tenant: company.slug, email: u.email, password: u.password }, from);
-      users.set(role, { email: u.email, password: u.password, session });
+      const { email, password, session } = await addMember(gw.url, admin, {
+        tenant: company.slug,
+        role,
+        domain: 'matrix.test',
+        headers: from,
+      });
+      users.set(role, { email, password, session });
       const issue = async (scopes: string[]) =>
         (
           await must<{ token: string }>(gw.url, '/v1/api-keys', {
