@@ -19,6 +19,7 @@ import {
   bearer,
   call,
   companyWithAdmin,
+  eventually,
   login,
   must,
   randomId,
@@ -243,12 +244,13 @@ interface KeysView {
 
 /** The company's data keys once no re-encryption is running (a rotation then starts a new one: 202). */
 async function settledKeys(): Promise<KeysView> {
-  for (let i = 0; i < 100; i++) {
-    const k = (await adminGet('/v1/keys')).json<KeysView>();
-    if (!k.reencryption.inProgress) return k;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('re-encryption did not finish within 20 s');
+  return eventually(
+    async () => {
+      const k = (await adminGet('/v1/keys')).json<KeysView>();
+      return k.reencryption.inProgress ? undefined : k;
+    },
+    { what: 're-encryption to finish', timeoutMs: 30_000 },
+  );
 }
 const newestKeyVersion = (k: KeysView) => Math.max(0, ...k.items.map((i) => i.version));
 
