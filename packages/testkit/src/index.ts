@@ -1,6 +1,6 @@
 export { stackEnv, certPair, type StackEnv } from './stack';
 export { issueTestCertificate } from './certs';
-export { freshDatabase, type TestDatabase } from './database';
+export { freshDatabase, pgRefusal, type TestDatabase } from './database';
 export { uniqueTopicPrefix, provisionTopics, adminKafka, testKafka, readTopic } from './kafka';
 export { eventually } from './wait';
 export { manualClock, type ManualClock } from './clock';
