@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createPool, runMigrations, userOf, type MigrationSet, type Pool } from '@flow8/db';
+import { createPool, pgCode, runMigrations, userOf, type MigrationSet, type Pool } from '@flow8/db';
 import { stackEnv } from './stack';
 
 export interface TestDatabase {
@@ -76,4 +76,14 @@ export async function freshDatabase(
       }
     },
   };
+}
+
+/** The PostgreSQL error code (SQLSTATE) that refused `p`, or undefined when it was not refused. */
+export async function pgRefusal(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return pgCode(e);
+  }
 }

@@ -1,9 +1,28 @@
 export { stackEnv, certPair, type StackEnv } from './stack';
 export { issueTestCertificate } from './certs';
-export { freshDatabase, type TestDatabase } from './database';
+export { freshDatabase, pgRefusal, type TestDatabase } from './database';
 export { uniqueTopicPrefix, provisionTopics, adminKafka, testKafka, readTopic } from './kafka';
 export { eventually } from './wait';
+export { manualClock, type ManualClock } from './clock';
+export { freePort } from './ports';
+export { waitForQuiescence, outboxBacklog, consumerLag, type QuiescenceOptions } from './quiescence';
 export { httpsRequest, type HttpsResponse } from './https';
+export {
+  addMember,
+  bearer,
+  call,
+  companyWithAdmin,
+  createCompany,
+  login,
+  must,
+  randomId,
+  randomIpv4,
+  resolveBody,
+  strongPassword,
+  type Company,
+  type Res,
+  type Session,
+} from './api';
 export {
   kafkaAnswers,
   redisAnswers,

@@ -2,24 +2,20 @@
 // crashed pod is replaced. Its consumer-group member is left behind in the broker; the new
 // process must not wait long for it (before: the whole 30 s session timeout). Measured against
 // a graceful restart of the same service, which leaves its group cleanly.
-import { randomBytes } from 'node:crypto';
 import { createPublisher } from '@flow8/bus';
 import { buildEvent, eventsTopic, newId } from '@flow8/contracts';
-import { toBase64 } from '@flow8/crypto';
 import {
-  certPair,
   eventually,
+  freePort,
   freshDatabase,
   httpsRequest,
   measureRestarts,
   provisionTopics,
   spawnService,
-  stackEnv,
-  testIdentityKey,
   testKafka,
   uniqueTopicPrefix,
 } from '@flow8/testkit';
-import { AUDIT_MIGRATIONS } from './harness';
+import { AUDIT_MIGRATIONS, auditEnv } from './harness';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -27,24 +23,13 @@ test('killed, a new audit-ingest is ready and appending within seconds of a norm
   const db = await freshDatabase('AUDIT', AUDIT_MIGRATIONS);
   const prefix = uniqueTopicPrefix();
   await provisionTopics(prefix); // topics and ACLs, as the admin step does; the group is the ACL'd one
-  const env = stackEnv();
-  const tls = certPair('audit-ingest');
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const procEnv = {
+  const port = await freePort();
+  const procEnv = auditEnv(db, prefix, {
     PORT: String(port),
-    KAFKA_BROKERS: env.kafkaBrokers.join(','),
-    FLOW8_CA_FILE: env.caFile,
-    TLS_CERT_FILE: tls.certFile,
-    TLS_KEY_FILE: tls.keyFile,
-    AUDIT_DATABASE_URL: db.appUrl,
-    AUDIT_RELAY_DATABASE_URL: db.relayUrl,
-    AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
-    KAFKA_TOPIC_PREFIX: prefix,
     AUDIT_ALLOWED_CALLERS: 'testkit',
-    INTERNAL_IDENTITY_PUBLIC_KEYS: testIdentityKey().publicKeyBase64,
     LOG_LEVEL: 'error',
     METRICS_PORT: '0',
-  };
+  });
   const publisher = createPublisher(testKafka('crash-recovery', 'auth'));
   const tenant = newId('ten');
   try {

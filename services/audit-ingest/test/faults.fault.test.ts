@@ -1,29 +1,28 @@
 // Faults on the real stack: the broker goes away while state changes are committed, and the
 // audit-ingest process is killed in the middle of its work. Nothing may be lost, nothing
 // duplicated, and every chain must still verify.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { createKafka, createOutbox, createOutboxRelay, createPublisher, OUTBOX_MIGRATIONS_DIR } from '@flow8/bus';
 import { buildEvent, eventsTopic, newId } from '@flow8/contracts';
-import { toBase64 } from '@flow8/crypto';
-import { withTransaction, type Pool } from '@flow8/db';
+import { userOf, withTransaction, type Pool } from '@flow8/db';
 import { createLogger } from '@flow8/telemetry';
 import {
   certPair,
   eventually,
+  freePort,
   freshDatabase,
   httpsRequest,
-  repoRoot,
+  provisionTopics,
   restartStack,
+  spawnService,
   stackEnv,
   stopKafka,
   testIdentityKey,
   testKafka,
-  provisionTopics,
   uniqueTopicPrefix,
+  waitForQuiescence,
+  type ServiceProcess,
 } from '@flow8/testkit';
-import { AUDIT_MIGRATIONS, startAudit } from './harness';
+import { AUDIT_MIGRATIONS, auditEnv, startAudit } from './harness';
 
 const logger = createLogger({ service: 'fault-test', level: 'error' });
 
@@ -82,7 +81,8 @@ describe('Kafka unavailable while state changes commit', () => {
         what: '31 ledger rows',
         timeoutMs: 120_000,
       });
-      await new Promise((r) => setTimeout(r, 2000));
+      // Outbox empty and the ledger's group caught up: a duplicate would be in the ledger now.
+      await waitForQuiescence({ pools: [producerDb.admin], groups: [audit.ledgerGroup] });
       expect(await ledgerCount(audit.db.admin)).toEqual({ rows: 31, distinct: 31 });
       const order = await audit.db.admin.query<{ event_id: string }>(
         'SELECT event_id FROM ledger_entries ORDER BY seq',
@@ -103,26 +103,9 @@ describe('Kafka unavailable while state changes commit', () => {
 });
 
 describe('audit-ingest killed mid-batch', () => {
-  let child: ChildProcess | null = null;
-
-  function startProcess(env: Record<string, string>): ChildProcess {
-    // node itself with tsx's loader (not the tsx wrapper, which would leave its child running
-    // when killed): SIGKILL must hit the process that does the work.
-    const p = spawn(process.execPath, ['--import', 'tsx', join(repoRoot(), 'services/audit-ingest/src/main.ts')], {
-      cwd: repoRoot(),
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    p.stderr?.on('data', () => undefined);
-    return p;
-  }
-
-  async function kill(p: ChildProcess | null): Promise<void> {
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
-    await exited;
-  }
+  let child: ServiceProcess | null = null;
+  const startProcess = (env: Record<string, string>) => spawnService('services/audit-ingest/src/main.ts', env);
+  const kill = async (p: ServiceProcess | null) => p?.kill();
 
   afterEach(async () => {
     await kill(child);
@@ -132,26 +115,20 @@ describe('audit-ingest killed mid-batch', () => {
     const db = await freshDatabase('AUDIT', AUDIT_MIGRATIONS);
     const prefix = uniqueTopicPrefix();
     await provisionTopics(prefix);
-    const env = stackEnv();
-    const tls = certPair('audit-ingest');
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const identity = testIdentityKey();
-    const procEnv = {
-      PORT: String(port),
-      KAFKA_BROKERS: env.kafkaBrokers.join(','),
-      FLOW8_CA_FILE: env.caFile,
-      TLS_CERT_FILE: tls.certFile,
-      TLS_KEY_FILE: tls.keyFile,
-      AUDIT_DATABASE_URL: db.appUrl,
-      AUDIT_RELAY_DATABASE_URL: db.relayUrl,
-      AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
-      KAFKA_TOPIC_PREFIX: prefix,
-      AUDIT_ALLOWED_CALLERS: 'testkit',
-      INTERNAL_IDENTITY_PUBLIC_KEYS: identity.publicKeyBase64,
-      LOG_LEVEL: 'error',
-      // The default metrics port may belong to an audit-ingest that scripts/start.sh left running.
-      METRICS_PORT: '0',
-    };
+    const procEnv = auditEnv(
+      db,
+      prefix,
+      {
+        PORT: String(port),
+        AUDIT_ALLOWED_CALLERS: 'testkit',
+        LOG_LEVEL: 'error',
+        // The default metrics port may belong to an audit-ingest that scripts/start.sh left running.
+        METRICS_PORT: '0',
+      },
+      identity.publicKeyBase64,
+    );
     const tenants = Array.from({ length: 6 }, () => newId('ten'));
     const N = 12_000;
     try {
@@ -186,14 +163,28 @@ describe('audit-ingest killed mid-batch', () => {
       );
       await kill(child);
       expect(partial.rows).toBeLessThan(N);
-      // Dead means dead: nothing more arrives until the restart.
+      // Dead means dead: nothing more arrives until the restart — counted again once the server
+      // has closed every session of the killed process (after that nothing of it can commit).
       const afterKill = await ledgerCount(db.admin);
-      await new Promise((r) => setTimeout(r, 1000));
+      await eventually(
+        async () => {
+          const r = await db.admin.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND usename = ANY($2)',
+            [db.name, [userOf(db.appUrl), userOf(db.relayUrl)]],
+          );
+          return r.rows[0]!.n === 0;
+        },
+        { what: "the killed process's database sessions to end" },
+      );
       expect(await ledgerCount(db.admin)).toEqual(afterKill);
 
       child = startProcess(procEnv);
       await eventually(async () => (await ledgerCount(db.admin)).rows >= N, { what: `${N} rows`, timeoutMs: 180_000 });
-      await new Promise((r) => setTimeout(r, 2000));
+      // The group has consumed every message: a duplicate would be in the ledger now.
+      await waitForQuiescence({
+        groups: [{ groupId: `${prefix}audit-ingest`, topics: await provisionTopics(prefix) }],
+        timeoutMs: 120_000,
+      });
       expect(await ledgerCount(db.admin)).toEqual({ rows: N, distinct: N });
       for (const t of tenants) {
         const v = await httpsRequest(`https://localhost:${port}/v1/audit/verify`, {

@@ -22,15 +22,16 @@ export const AUDIT_MIGRATIONS = [
   { component: 'audit-ingest', dir: fileURLToPath(new URL('../migrations', import.meta.url)) },
 ];
 
-export function auditConfig(
+/** The environment of an audit-ingest for one suite: what the in-process one parses, and what a spawned main.ts gets. */
+export function auditEnv(
   db: TestDatabase,
   prefix: string,
   overrides: Record<string, string> = {},
   identityPublicKey = testIdentityKey().publicKeyBase64,
-): AuditConfig {
+): Record<string, string> {
   const env = stackEnv();
   const tls = certPair('audit-ingest');
-  return auditConfigSchema.parse({
+  return {
     PORT: '8104',
     KAFKA_BROKERS: env.kafkaBrokers.join(','),
     FLOW8_CA_FILE: env.caFile,
@@ -44,7 +45,16 @@ export function auditConfig(
     INTERNAL_IDENTITY_PUBLIC_KEYS: identityPublicKey,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...overrides,
-  });
+  };
+}
+
+export function auditConfig(
+  db: TestDatabase,
+  prefix: string,
+  overrides: Record<string, string> = {},
+  identityPublicKey = testIdentityKey().publicKeyBase64,
+): AuditConfig {
+  return auditConfigSchema.parse(auditEnv(db, prefix, overrides, identityPublicKey));
 }
 
 export async function startAudit(
@@ -52,7 +62,7 @@ export async function startAudit(
 ) {
   const db = opts.db ?? (await freshDatabase('AUDIT', AUDIT_MIGRATIONS));
   const prefix = opts.prefix ?? uniqueTopicPrefix();
-  await provisionTopics(prefix);
+  const topics = await provisionTopics(prefix);
   const identity = testIdentityKey();
   const config = auditConfig(db, prefix, opts.overrides, identity.publicKeyBase64);
   const logger = createLogger({ service: 'audit-ingest', level: config.LOG_LEVEL });
@@ -72,6 +82,8 @@ export async function startAudit(
     db,
     prefix,
     config,
+    /** The ledger's consumer group and the topics it reads: for waitForQuiescence. */
+    ledgerGroup: { groupId: `${prefix}${config.AUDIT_CONSUMER_GROUP}`, topics },
     svc,
     url,
     identity,

@@ -4,7 +4,15 @@ import { createKafka, createOutbox, createOutboxRelay, createPublisher, OUTBOX_M
 import { buildEvent, newId } from '@flow8/contracts';
 import { withTransaction } from '@flow8/db';
 import { createLogger } from '@flow8/telemetry';
-import { certPair, eventually, freshDatabase, httpsRequest, stackEnv, type TestDatabase } from '@flow8/testkit';
+import {
+  certPair,
+  eventually,
+  freshDatabase,
+  httpsRequest,
+  stackEnv,
+  waitForQuiescence,
+  type TestDatabase,
+} from '@flow8/testkit';
 import { startAudit } from './harness';
 
 const logger = createLogger({ service: 'test', level: 'warn' });
@@ -76,8 +84,8 @@ describe('audit ingest end to end', () => {
       },
       { what: '40 ledger entries', timeoutMs: 60_000 },
     );
-    // Give any duplicate a chance to show up before counting.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Every row re-published and every message handled: a duplicate would be in the ledger now.
+    await waitForQuiescence({ pools: [producerDb.admin], groups: [audit.ledgerGroup] });
     const all = await audit.db.admin.query<{ n: string }>('SELECT count(*) AS n FROM ledger_entries');
     expect(Number(all.rows[0]!.n)).toBe(40);
     for (const t of [a, b]) {

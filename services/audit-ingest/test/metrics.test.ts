@@ -3,29 +3,23 @@
 // stuck and drains after), the audit API's requests by route and status class, the last
 // verification's result (turning to 0 when a tampered chain is verified), checkpoints, the
 // outbox relay — and never a tenant id, user id, event id or address in the scrape.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { createPublisher, type Publisher } from '@flow8/bus';
 import { buildEvent, eventsTopic, newId, type AnyEvent } from '@flow8/contracts';
 import { withTransaction } from '@flow8/db';
 import { startServiceMetrics, type ServiceMetrics } from '@flow8/runtime';
-import { toBase64 } from '@flow8/crypto';
 import {
-  certPair,
   eventually,
+  freePort,
   freshDatabase,
   httpsRequest,
-  repoRoot,
-  stackEnv,
-  testIdentityKey,
-  testKafka,
   provisionTopics,
+  spawnService,
+  testKafka,
   uniqueTopicPrefix,
+  type ServiceProcess,
 } from '@flow8/testkit';
-import { AUDIT_MIGRATIONS, startAudit } from './harness';
+import { AUDIT_MIGRATIONS, auditEnv, startAudit } from './harness';
 
 function userCreated(tenantId: string): AnyEvent {
   const userId = newId('usr');
@@ -36,15 +30,6 @@ function userCreated(tenantId: string): AnyEvent {
     resource: { type: 'user', id: userId },
     payload: { userId, role: 'viewer' },
   });
-}
-
-/** A port nobody listens on right now, for the metrics listener (0 would mean "off"). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 function scrape(url: string): Promise<{ status: number; type: string | undefined; body: string }> {
@@ -314,43 +299,21 @@ describe('audit-ingest metrics', () => {
 });
 
 describe('the real process (main.ts)', () => {
-  let child: ChildProcess | null = null;
+  let child: ServiceProcess | null = null;
   afterEach(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await child?.stop();
   });
 
   test('serves /metrics on METRICS_PORT beside its HTTPS port, counting its own requests', async () => {
     const db = await freshDatabase('AUDIT', AUDIT_MIGRATIONS);
     try {
-      const env = stackEnv();
-      const tls = certPair('audit-ingest');
       const [port, metricsPort] = [await freePort(), await freePort()];
       const prefix = uniqueTopicPrefix();
       await provisionTopics(prefix);
-      child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot(), 'services/audit-ingest/src/main.ts')], {
-        cwd: repoRoot(),
-        env: {
-          ...process.env,
-          PORT: String(port),
-          METRICS_PORT: String(metricsPort),
-          KAFKA_BROKERS: env.kafkaBrokers.join(','),
-          FLOW8_CA_FILE: env.caFile,
-          TLS_CERT_FILE: tls.certFile,
-          TLS_KEY_FILE: tls.keyFile,
-          AUDIT_DATABASE_URL: db.appUrl,
-          AUDIT_RELAY_DATABASE_URL: db.relayUrl,
-          AUDIT_SIGNING_KEY: toBase64(randomBytes(32)),
-          KAFKA_TOPIC_PREFIX: prefix,
-          INTERNAL_IDENTITY_PUBLIC_KEYS: testIdentityKey().publicKeyBase64,
-          LOG_LEVEL: 'error',
-        },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      child.stderr?.on('data', () => undefined);
+      child = spawnService(
+        'services/audit-ingest/src/main.ts',
+        auditEnv(db, prefix, { PORT: String(port), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'error' }),
+      );
       const url = `http://127.0.0.1:${metricsPort}/metrics`;
       await eventually(async () => (await scrape(url)).status === 200, {
         what: 'metrics listener up',

@@ -3,8 +3,8 @@
 // It tries what the owner could: switch the immutability triggers off, drop or detach a month of
 // entries, and rewrite a chain's head to hide its newest entries.
 import { buildEvent, newId, type AnyEvent } from '@flow8/contracts';
-import { pgCode, PgError, withTenant, withTransaction } from '@flow8/db';
-import { freshDatabase, type TestDatabase } from '@flow8/testkit';
+import { PgError, withTenant, withTransaction } from '@flow8/db';
+import { freshDatabase, pgRefusal, type TestDatabase } from '@flow8/testkit';
 import { appendEvents } from '../src/features/ledger/ledger.repo';
 import { AUDIT_MIGRATIONS } from './harness';
 
@@ -17,15 +17,6 @@ function userCreated(tenantId: string): AnyEvent {
     resource: { type: 'user', id: userId },
     payload: { userId, role: 'viewer' },
   });
-}
-
-async function refusal(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    return pgCode(e);
-  }
 }
 
 describe('the audit runtime role against the ledger', () => {
@@ -62,7 +53,7 @@ describe('the audit runtime role against the ledger', () => {
       'ALTER TABLE ledger_sequence DISABLE TRIGGER USER',
       'ALTER TABLE ledger_heads DISABLE TRIGGER ledger_heads_forward_only',
     ]) {
-      expect({ sql, code: await refusal(asTenant(sql)) }).toEqual({ sql, code: PgError.INSUFFICIENT_PRIVILEGE });
+      expect({ sql, code: await pgRefusal(asTenant(sql)) }).toEqual({ sql, code: PgError.INSUFFICIENT_PRIVILEGE });
     }
   });
 
@@ -78,7 +69,7 @@ describe('the audit runtime role against the ledger', () => {
         `ALTER TABLE ledger_entries DETACH PARTITION ${name}`,
         `TRUNCATE ${name}`,
       ]) {
-        expect({ sql, code: await refusal(asTenant(sql)) }).toEqual({ sql, code: PgError.INSUFFICIENT_PRIVILEGE });
+        expect({ sql, code: await pgRefusal(asTenant(sql)) }).toEqual({ sql, code: PgError.INSUFFICIENT_PRIVILEGE });
       }
     }
     // The daily job needs no owner: a narrow SECURITY DEFINER function creates the months ahead.
@@ -107,12 +98,15 @@ describe('the audit runtime role against the ledger', () => {
       ['TRUNCATE ledger_heads', []],
     ];
     for (const [sql, args] of attempts) {
-      expect({ sql, code: await refusal(asTenant(sql, args)) }).toEqual({ sql, code: PgError.INSUFFICIENT_PRIVILEGE });
+      expect({ sql, code: await pgRefusal(asTenant(sql, args)) }).toEqual({
+        sql,
+        code: PgError.INSUFFICIENT_PRIVILEGE,
+      });
     }
     // A new chain cannot start anywhere but at the genesis.
     const other = newId('ten');
     expect(
-      await refusal(
+      await pgRefusal(
         withTenant(db.app, other, (tx) =>
           tx.query('INSERT INTO ledger_heads (tenant_id, seq, hash) VALUES ($1, 7, $2)', [other, third]),
         ),

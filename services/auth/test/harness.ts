@@ -11,6 +11,7 @@ import {
   certPair,
   freshDatabase,
   httpsRequest,
+  manualClock,
   stackEnv,
   provisionTopics,
   uniqueTopicPrefix,
@@ -52,17 +53,6 @@ export function authConfig(
     LOG_LEVEL: 'trace',
     ...overrides,
   });
-}
-
-/** A clock tests move by hand. */
-export function manualClock(start = new Date()) {
-  let t = start.getTime();
-  return {
-    now: () => new Date(t),
-    advance(ms: number) {
-      t += ms;
-    },
-  };
 }
 
 export type Principal = Partial<InternalPrincipal> & Pick<InternalPrincipal, 'tenantId' | 'id'>;

@@ -5,8 +5,8 @@
 // real migrations.
 import { createOutbox, OUTBOX_MIGRATIONS_DIR } from '@flow8/bus';
 import { buildEvent, newId } from '@flow8/contracts';
-import { pgCode, PgError, withTenant } from '@flow8/db';
-import { freshDatabase, type TestDatabase } from '@flow8/testkit';
+import { PgError, withTenant } from '@flow8/db';
+import { freshDatabase, pgRefusal, type TestDatabase } from '@flow8/testkit';
 
 const outbox = createOutbox();
 
@@ -19,15 +19,6 @@ function userCreated(tenantId: string) {
     resource: { type: 'user', id: userId },
     payload: { userId, role: 'viewer' },
   });
-}
-
-async function refusal(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    return pgCode(e);
-  }
 }
 
 describe.each(['AUTH', 'VAULT', 'AUDIT'] as const)('the %s runtime role and the outbox', (service) => {
@@ -46,15 +37,15 @@ describe.each(['AUTH', 'VAULT', 'AUDIT'] as const)('the %s runtime role and the 
   });
 
   it("cannot read another company's events, with or without a company set", async () => {
-    expect(await refusal(db.app.query('SELECT value FROM outbox'))).toBe(PgError.INSUFFICIENT_PRIVILEGE);
+    expect(await pgRefusal(db.app.query('SELECT value FROM outbox'))).toBe(PgError.INSUFFICIENT_PRIVILEGE);
     expect(
-      await refusal(withTenant(db.app, a, (tx) => tx.query('SELECT value FROM outbox WHERE tenant_id = $1', [b]))),
+      await pgRefusal(withTenant(db.app, a, (tx) => tx.query('SELECT value FROM outbox WHERE tenant_id = $1', [b]))),
     ).toBe(PgError.INSUFFICIENT_PRIVILEGE);
   });
 
   it('cannot erase or re-publish events', async () => {
-    expect(await refusal(db.app.query('DELETE FROM outbox'))).toBe(PgError.INSUFFICIENT_PRIVILEGE);
-    expect(await refusal(db.app.query('UPDATE outbox SET sent_at = NULL'))).toBe(PgError.INSUFFICIENT_PRIVILEGE);
+    expect(await pgRefusal(db.app.query('DELETE FROM outbox'))).toBe(PgError.INSUFFICIENT_PRIVILEGE);
+    expect(await pgRefusal(db.app.query('UPDATE outbox SET sent_at = NULL'))).toBe(PgError.INSUFFICIENT_PRIVILEGE);
     const { rows } = await db.admin.query<{ n: string }>('SELECT count(*)::text AS n FROM outbox');
     expect(rows[0]!.n).toBe('2');
   });
@@ -66,13 +57,13 @@ describe.each(['AUTH', 'VAULT', 'AUDIT'] as const)('the %s runtime role and the 
     expect(marked.rowCount).toBe(2);
     // It cannot write events (so it cannot forge one), nor read the migrations' history.
     expect(
-      await refusal(
+      await pgRefusal(
         db.relay.query(
           `INSERT INTO outbox (event_id, tenant_id, event_type, topic, value) VALUES (gen_random_uuid(), $1, 'x', 'x', '\\x00')`,
           [a],
         ),
       ),
     ).toBe(PgError.INSUFFICIENT_PRIVILEGE);
-    expect(await refusal(db.relay.query('SELECT * FROM schema_migrations'))).toBe(PgError.INSUFFICIENT_PRIVILEGE);
+    expect(await pgRefusal(db.relay.query('SELECT * FROM schema_migrations'))).toBe(PgError.INSUFFICIENT_PRIVILEGE);
   });
 });

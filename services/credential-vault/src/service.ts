@@ -22,7 +22,12 @@ import { createKeyring } from './keyring/keyring';
 
 export const SERVICE_NAME = 'credential-vault';
 
-export async function createVault(config: VaultConfig, logger: Logger) {
+export interface VaultDeps {
+  /** The clock OAuth2 token expiry is judged by (tests drive it; default: the system clock). */
+  now?: () => Date;
+}
+
+export async function createVault(config: VaultConfig, logger: Logger, deps: VaultDeps = {}) {
   await ready();
   const tls = loadTls(config);
   const pool = servicePool(SERVICE_NAME, config.VAULT_DATABASE_URL, config.FLOW8_CA_FILE);
@@ -102,6 +107,7 @@ export async function createVault(config: VaultConfig, logger: Logger) {
       access,
       settings: oauthSettings,
       store: credentials.store,
+      now: deps.now,
     });
   }
   const keys = createKeyService({ pool, outbox, keyring, logger, access, batchSize: config.VAULT_REENCRYPT_BATCH });

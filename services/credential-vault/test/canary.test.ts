@@ -5,8 +5,8 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { dlqTopic, eventsTopic } from '@flow8/contracts';
-import { eventually, readTopic, stackEnv, testKafka } from '@flow8/testkit';
-import { admin, designer, newTenant, resolveBody, startVault, type VaultHarness } from './harness';
+import { eventually, readTopic, resolveBody, stackEnv, testKafka } from '@flow8/testkit';
+import { admin, designer, newTenant, startVault, type VaultHarness } from './harness';
 
 const run = promisify(execFile);
 const CANARY = `CANARY-${randomBytes(8).toString('hex')}`;

@@ -8,6 +8,7 @@ import { buildEvent, eventsTopic, newId } from '@flow8/contracts';
 import { ed25519RawPublicKey } from '@flow8/http';
 import {
   eventually,
+  freePort,
   freshDatabase,
   httpsRequest,
   measureRestarts,
@@ -24,7 +25,7 @@ test('killed, a new credential vault is ready and its grant replica reading with
   const db = await freshDatabase('VAULT', VAULT_MIGRATIONS);
   const prefix = uniqueTopicPrefix();
   await provisionTopics(prefix); // topics and ACLs, as the admin step does
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const identityKey = Buffer.from(ed25519RawPublicKey(randomBytes(32))).toString('base64');
   const procEnv = vaultEnv(db, prefix, identityKey, { PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: 'error' });
   const topic = eventsTopic('identity', prefix);

@@ -1,12 +1,11 @@
 // Credentials through the real stack: HTTPS with client certificates, identity tokens as the
 // gateway mints them, Postgres with row-level security, the outbox and Kafka.
 import { randomBytes } from 'node:crypto';
-import { eventually } from '@flow8/testkit';
+import { eventually, resolveBody } from '@flow8/testkit';
 import {
   admin,
   designer,
   newTenant,
-  resolveBody,
   startVault,
   vaultEvents,
   type Principal,

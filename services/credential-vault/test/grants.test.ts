@@ -5,17 +5,8 @@
 // action; a removed grant stops counting; a copy still catching up refuses instead of guessing.
 import { createPublisher, type Publisher } from '@flow8/bus';
 import { buildEvent, eventsTopic, newId, type EventType, type GrantGivenPayload } from '@flow8/contracts';
-import { eventually, testKafka, uniqueTopicPrefix } from '@flow8/testkit';
-import {
-  admin,
-  designer,
-  newTenant,
-  resolveBody,
-  startVault,
-  vaultEvents,
-  type Principal,
-  type VaultHarness,
-} from './harness';
+import { eventually, resolveBody, testKafka, uniqueTopicPrefix } from '@flow8/testkit';
+import { admin, designer, newTenant, startVault, vaultEvents, type Principal, type VaultHarness } from './harness';
 
 let v: VaultHarness;
 let publisher: Publisher;

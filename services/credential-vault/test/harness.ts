@@ -90,6 +90,8 @@ export interface StartOptions {
   lines?: string[];
   /** Identity-key seeds of the service callers (replicas of one deployment share them). */
   serviceSeeds?: Record<ServiceCaller, Buffer>;
+  /** The vault's clock for OAuth2 token expiry (replicas of one test share one). */
+  now?: () => Date;
 }
 
 /** What a service call names: the company and (optionally) whom it acts for. Never in a body. */
@@ -134,7 +136,7 @@ export async function startVault(opts: StartOptions = {}) {
     level: config.LOG_LEVEL,
     destination: { write: (line: string) => void lines.push(line) },
   });
-  const svc = await createVault(config, logger);
+  const svc = await createVault(config, logger, { now: opts.now });
   await svc.start();
   const url = await svc.app.listen({ host: '127.0.0.1', port: 0 });
 
@@ -348,11 +350,3 @@ export async function vaultEvents(prefix: string, expect?: number): Promise<{ ev
 }
 
 /** The step context of a resolve (the body). Company and principal go in the signed call (CallAs). */
-export const resolveBody = (scope: string, extra: Record<string, unknown> = {}) => ({
-  flowId: 'flw_test',
-  executionId: 'exe_test',
-  stepId: 'step-1',
-  scope,
-  purpose: 'sync invoices to the ledger',
-  ...extra,
-});

@@ -10,6 +10,7 @@ import {
   freshDatabase,
   httpsRequest,
   repoRoot,
+  resolveBody,
   uniqueTopicPrefix,
   type TestDatabase,
 } from '@flow8/testkit';
@@ -21,7 +22,6 @@ import {
   designer,
   newKey,
   newTenant,
-  resolveBody,
   startVault,
   VAULT_MIGRATIONS,
   vaultEnv,

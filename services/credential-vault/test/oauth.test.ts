@@ -4,7 +4,7 @@
 import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import { createLogger } from '@flow8/telemetry';
-import { startOidcProvider, type OidcTestProvider } from '@flow8/testkit';
+import { eventually, startOidcProvider, type OidcTestProvider } from '@flow8/testkit';
 import {
   createMemoryOAuthStore,
   createOAuthClient,
@@ -265,8 +265,12 @@ describe('token lifecycle', () => {
       const f = makeFlow(shortLived, { refreshMarginSeconds: 1 });
       const { done } = await connect(f, shortLived);
       expect((await f.ensureFresh(done.tokens)).refreshed).toBe(false);
-      await new Promise((r) => setTimeout(r, 2_500));
-      expect(await shortLived.introspect(done.tokens.accessToken)).toMatchObject({ active: false });
+      // The provider's own clock ends the token: wait until it says so (about 2 s).
+      await eventually(async () => (await shortLived.introspect(done.tokens.accessToken)).active === false, {
+        what: 'the provider to expire the access token',
+        timeoutMs: 10_000,
+        intervalMs: 250,
+      });
       const { tokens, refreshed } = await f.ensureFresh(done.tokens);
       remember(tokens.accessToken, tokens.refreshToken);
       expect(refreshed).toBe(true);

@@ -3,7 +3,8 @@
 // setting, even many at once over shared connections, and a use that cannot be recorded returns
 // no secret. The database is played by its superuser, who adds triggers to break things.
 import { randomBytes } from 'node:crypto';
-import { designer, newTenant, resolveBody, startVault, type VaultHarness } from './harness';
+import { resolveBody } from '@flow8/testkit';
+import { designer, newTenant, startVault, type VaultHarness } from './harness';
 
 let v: VaultHarness;
 const tag = randomBytes(4).toString('hex');

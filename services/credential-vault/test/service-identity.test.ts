@@ -8,16 +8,8 @@ import { newId } from '@flow8/contracts';
 import { createIdentitySigner, createServiceCallSigner, ed25519PrivateKey } from '@flow8/http';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { eventually, httpsRequest, stackEnv, uniqueTopicPrefix } from '@flow8/testkit';
-import {
-  designer,
-  newTenant,
-  resolveBody,
-  startVault,
-  vaultEvents,
-  type VaultEvent,
-  type VaultHarness,
-} from './harness';
+import { eventually, httpsRequest, resolveBody, stackEnv, uniqueTopicPrefix } from '@flow8/testkit';
+import { designer, newTenant, startVault, vaultEvents, type VaultEvent, type VaultHarness } from './harness';
 
 let v: VaultHarness;
 const tag = randomBytes(4).toString('hex');

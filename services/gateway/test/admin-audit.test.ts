@@ -5,22 +5,21 @@
 // Reading the audit log is itself an entry with the reader and their IP. The vault shares the
 // prefix too, so credential create / rotate / revoke (topic flow8.vault.events.v1) are checked
 // the same way, and a canary secret is searched for in every response and log line.
-import { eventually } from '@flow8/testkit';
 import {
   bearer,
   call,
   createCompany,
+  eventually,
   login,
   must,
   randomId,
   randomIpv4,
-  startGateway,
-  startUpstreams,
   strongPassword,
-  suiteKeys,
+  waitForQuiescence,
   type Company,
   type Session,
-} from './harness';
+} from '@flow8/testkit';
+import { NO_RATE_LIMITS, startGateway, startUpstreams, suiteKeys, TRUSTED_LOOPBACK } from './harness';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 type Up = Awaited<ReturnType<typeof startUpstreams>>;
@@ -78,12 +77,7 @@ const xff = (ip: string) => ({ 'x-forwarded-for': `203.0.113.250, ${ip}` });
 
 beforeAll(async () => {
   up = await startUpstreams(keys, { sharedPrefix: true });
-  gw = await startGateway(keys, up.urls, {
-    GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
-    GATEWAY_RATE_LIMIT_USER: '1000000',
-    GATEWAY_RATE_LIMIT_IP: '1000000',
-    GATEWAY_RATE_LIMIT_TENANT: '1000000',
-  });
+  gw = await startGateway(keys, up.urls, { ...TRUSTED_LOOPBACK, ...NO_RATE_LIMITS });
 
   // tenant created (and its first Admin) by the platform operator
   const ipT = freshIp();
@@ -473,8 +467,11 @@ describe('each admin action through the gateway is one ledger entry with actor, 
   });
 
   it('no action produced a second entry: per type, the ledger holds exactly the entries of the table', async () => {
-    // Everything above has arrived; give a straggling duplicate the same time to show up.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Every outbox published and the ledger's group caught up: a duplicate would be in the ledger now.
+    await waitForQuiescence({
+      pools: [up.auth.db.admin, up.vault.db.admin, up.audit.db.admin],
+      groups: [up.audit.ledgerGroup],
+    });
     const types = [...new Set(expected.map((e) => e.type))];
     for (const type of types) {
       const all = await ledger(`type=${encodeURIComponent(type)}`);

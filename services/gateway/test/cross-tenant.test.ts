@@ -5,26 +5,30 @@
 // slug, CIDRs or ledger entries — searched in the raw bodies, error bodies included.
 import { ROUTES, type RouteSpec } from '@flow8/api';
 import { ROLE_PERMISSIONS } from '@flow8/authz';
-import { eventually } from '@flow8/testkit';
 import {
-  authorizeAtProvider,
   bearer,
   call,
-  callbackPath,
   createCompany,
-  idpOf,
+  eventually,
   login,
-  OAUTH_INTEGRATION,
-  OAUTH_SCOPE,
   must,
   randomId,
-  startGateway,
-  startUpstreams,
   strongPassword,
-  suiteKeys,
   type Company,
   type Res,
   type Session,
+} from '@flow8/testkit';
+import {
+  authorizeAtProvider,
+  callbackPath,
+  idpOf,
+  NO_RATE_LIMITS,
+  OAUTH_INTEGRATION,
+  OAUTH_SCOPE,
+  startGateway,
+  startUpstreams,
+  suiteKeys,
+  TRUSTED_LOOPBACK,
 } from './harness';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
@@ -211,12 +215,7 @@ function leaks(body: string, w: World): string[] {
 
 beforeAll(async () => {
   up = await startUpstreams(keys, { sharedPrefix: true, oauth: true });
-  gw = await startGateway(keys, up.urls, {
-    GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
-    GATEWAY_RATE_LIMIT_USER: '1000000',
-    GATEWAY_RATE_LIMIT_IP: '1000000',
-    GATEWAY_RATE_LIMIT_TENANT: '1000000',
-  });
+  gw = await startGateway(keys, up.urls, { ...TRUSTED_LOOPBACK, ...NO_RATE_LIMITS });
   [A, B] = await Promise.all([build('Alpha', '192.0.2'), build('Bravo', '198.51.100')]);
   // B reads its own audit log too, so its ledger holds data-access events of its own.
   expect((await call(gw.url, '/v1/audit/verify', { headers: headersOf(B, bearer(B.adminKey)) })).status).toBe(200);

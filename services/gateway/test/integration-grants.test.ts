@@ -2,21 +2,18 @@
 // stores them and publishes identity events); the credential vault's copy of the grants follows
 // over Kafka; the Flow Designer's own requests through the gateway are narrowed accordingly — on
 // attach, list, get, rotate and revoke — and an API key of hers is bound the same way.
-import { eventually } from '@flow8/testkit';
 import {
+  addMember,
   bearer,
   call,
-  createCompany,
-  login,
+  companyWithAdmin,
+  eventually,
   must,
   randomId,
-  startGateway,
-  startUpstreams,
-  strongPassword,
-  suiteKeys,
   type Res,
   type Session,
-} from './harness';
+} from '@flow8/testkit';
+import { NO_RATE_LIMITS, startGateway, startUpstreams, suiteKeys } from './harness';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 type Up = Awaited<ReturnType<typeof startUpstreams>>;
@@ -59,21 +56,17 @@ async function settlesTo(what: string, probe: () => Promise<Res>, status: number
 
 beforeAll(async () => {
   up = await startUpstreams(keys, { sharedPrefix: true });
-  gw = await startGateway(keys, up.urls, {
-    GATEWAY_RATE_LIMIT_USER: '1000000',
-    GATEWAY_RATE_LIMIT_IP: '1000000',
-    GATEWAY_RATE_LIMIT_TENANT: '1000000',
-  });
-  const co = await createCompany(gw.url, keys.operatorToken);
-  admin = await login(gw.url, { tenant: co.slug, email: co.admin.email, password: co.admin.password });
-  const email = `designer-${randomId().slice(0, 8)}@grants.test`;
-  const password = strongPassword();
-  await must(gw.url, '/v1/users', {
-    method: 'POST',
-    headers: admin.headers,
-    body: { email, password, role: 'flow_designer' },
-  });
-  designer = await login(gw.url, { tenant: co.slug, email, password });
+  gw = await startGateway(keys, up.urls, NO_RATE_LIMITS);
+  const signedIn = await companyWithAdmin(gw.url, keys.operatorToken);
+  admin = signedIn.admin;
+  designer = (
+    await addMember(gw.url, admin, {
+      tenant: signedIn.company.slug,
+      role: 'flow_designer',
+      tag: 'designer',
+      domain: 'grants.test',
+    })
+  ).session;
 }, 120_000);
 
 afterAll(async () => {

@@ -7,23 +7,29 @@
 import { ROUTES, type RouteSpec } from '@flow8/api';
 import { expectedAllowed, ROLE_PERMISSIONS, ROLES, roleHas, type Permission, type Role } from '@flow8/authz';
 import {
+  addMember,
   bearer,
   call,
-  createCompany,
-  idpOf,
+  companyWithAdmin,
+  eventually,
   login,
   must,
-  OAUTH_INTEGRATION,
-  OAUTH_SCOPE,
   randomId,
   randomIpv4,
-  startGateway,
-  startUpstreams,
   strongPassword,
-  suiteKeys,
   type Company,
   type Res,
   type Session,
+} from '@flow8/testkit';
+import {
+  idpOf,
+  NO_RATE_LIMITS,
+  OAUTH_INTEGRATION,
+  OAUTH_SCOPE,
+  startGateway,
+  startUpstreams,
+  suiteKeys,
+  TRUSTED_LOOPBACK,
 } from './harness';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
@@ -92,18 +98,8 @@ const as = (h: Record<string, string>) => ({ ...h, ...from });
 beforeAll(async () => {
   // With a real OpenID Connect provider behind the vault, so an OAuth2 start really starts.
   up = await startUpstreams(keys, { oauth: true });
-  gw = await startGateway(keys, up.urls, {
-    GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
-    GATEWAY_RATE_LIMIT_USER: '1000000',
-    GATEWAY_RATE_LIMIT_IP: '1000000',
-    GATEWAY_RATE_LIMIT_TENANT: '1000000',
-  });
-  company = await createCompany(gw.url, keys.operatorToken, { headers: from });
-  admin = await login(
-    gw.url,
-    { tenant: company.slug, email: company.admin.email, password: company.admin.password },
-    from,
-  );
+  gw = await startGateway(keys, up.urls, { ...TRUSTED_LOOPBACK, ...NO_RATE_LIMITS });
+  ({ company, admin } = await companyWithAdmin(gw.url, keys.operatorToken, { headers: from }));
 
   const newUser = async (role: Role, tag: string) => {
     const email = `${tag}-${randomId().slice(0, 8)}@matrix.test`;
@@ -118,9 +114,13 @@ beforeAll(async () => {
 
   await Promise.all(
     ROLES.map(async (role) => {
-      const u = await newUser(role, role.replace('_', '-'));
-      const session = await login(gw.url, { tenant: company.slug, email: u.email, password: u.password }, from);
-      users.set(role, { email: u.email, password: u.password, session });
+      const { email, password, session } = await addMember(gw.url, admin, {
+        tenant: company.slug,
+        role,
+        domain: 'matrix.test',
+        headers: from,
+      });
+      users.set(role, { email, password, session });
       const issue = async (scopes: string[]) =>
         (
           await must<{ token: string }>(gw.url, '/v1/api-keys', {
@@ -237,12 +237,13 @@ interface KeysView {
 
 /** The company's data keys once no re-encryption is running (a rotation then starts a new one: 202). */
 async function settledKeys(): Promise<KeysView> {
-  for (let i = 0; i < 100; i++) {
-    const k = (await adminGet('/v1/keys')).json<KeysView>();
-    if (!k.reencryption.inProgress) return k;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('re-encryption did not finish within 20 s');
+  return eventually(
+    async () => {
+      const k = (await adminGet('/v1/keys')).json<KeysView>();
+      return k.reencryption.inProgress ? undefined : k;
+    },
+    { what: 're-encryption to finish', timeoutMs: 30_000 },
+  );
 }
 const newestKeyVersion = (k: KeysView) => Math.max(0, ...k.items.map((i) => i.version));
 

@@ -5,28 +5,31 @@
 // credential, in the ledger with the designer as actor; deleting it revokes the grant at the
 // provider. The state is the thing to steal, so it is stolen: by a colleague, by another company's
 // Admin, replayed; and no token, code, state or client secret may surface in any response or log.
-import { eventually } from '@flow8/testkit';
-import { resolveBody } from '../../credential-vault/test/harness';
 import {
-  authorizeAtProvider,
+  addMember,
   call,
-  callbackPath,
-  createCompany,
-  denyAtProvider,
-  idpOf,
-  login,
-  must,
-  OAUTH_INTEGRATION,
-  OAUTH_SCOPE,
+  companyWithAdmin,
+  eventually,
   randomId,
   randomIpv4,
-  startGateway,
-  startUpstreams,
-  strongPassword,
-  suiteKeys,
-  type ProviderAnswer,
+  resolveBody,
   type Res,
   type Session,
+} from '@flow8/testkit';
+
+import {
+  authorizeAtProvider,
+  callbackPath,
+  denyAtProvider,
+  idpOf,
+  NO_RATE_LIMITS,
+  OAUTH_INTEGRATION,
+  OAUTH_SCOPE,
+  startGateway,
+  startUpstreams,
+  suiteKeys,
+  TRUSTED_LOOPBACK,
+  type ProviderAnswer,
 } from './harness';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
@@ -115,27 +118,21 @@ async function ledger(type: string): Promise<LedgerItem[]> {
 beforeAll(async () => {
   up = await startUpstreams(keys, { sharedPrefix: true, oauth: true });
   gw = await startGateway(keys, up.urls, {
-    GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
-    GATEWAY_RATE_LIMIT_USER: '1000000',
-    GATEWAY_RATE_LIMIT_IP: '1000000',
-    GATEWAY_RATE_LIMIT_TENANT: '1000000',
+    ...TRUSTED_LOOPBACK,
+    ...NO_RATE_LIMITS,
     // Everything the gateway can say, so the log search below sees the most verbose output.
     LOG_LEVEL: 'trace',
   });
   secrets.add(idpOf(up).clientSecret);
   const xff = { 'x-forwarded-for': ip };
   const [one, two] = await Promise.all([
-    createCompany(gw.url, keys.operatorToken, { headers: xff }),
-    createCompany(gw.url, keys.operatorToken, { headers: xff }),
+    companyWithAdmin(gw.url, keys.operatorToken, { headers: xff }),
+    companyWithAdmin(gw.url, keys.operatorToken, { headers: xff }),
   ]);
-  admin = await login(gw.url, { tenant: one.slug, email: one.admin.email, password: one.admin.password }, xff);
-  otherAdmin = await login(gw.url, { tenant: two.slug, email: two.admin.email, password: two.admin.password }, xff);
-  const user = async (role: string) => {
-    const email = `${role.replace('_', '-')}-${randomId().slice(0, 8)}@oauth.test`;
-    const password = strongPassword();
-    await must(gw.url, '/v1/users', { method: 'POST', headers: as(admin), body: { email, password, role } });
-    return login(gw.url, { tenant: one.slug, email, password }, xff);
-  };
+  admin = one.admin;
+  otherAdmin = two.admin;
+  const user = async (role: string) =>
+    (await addMember(gw.url, admin, { tenant: one.company.slug, role, domain: 'oauth.test', headers: xff })).session;
   [ada, bob, viewer, executor] = await Promise.all([
     user('flow_designer'),
     user('flow_designer'),

@@ -7,31 +7,26 @@
 //    last event is in the ledger and auth's /readyz is 200 again.
 // Fault suites run serially after all others (scripts/test.sh): they stop shared infrastructure.
 import {
+  bearer,
+  call,
+  companyWithAdmin,
   eventually,
   httpsRequest,
   kafkaAnswers,
+  must,
+  randomId,
   redisAnswers,
   restartAndWait,
   restartStack,
   stopKafka,
   stopPostgres,
   stopRedis,
-} from '@flow8/testkit';
-import {
-  bearer,
-  call,
-  createCompany,
-  login,
-  must,
-  randomId,
-  startGateway,
-  startUpstreams,
   strongPassword,
-  suiteKeys,
   type Company,
   type Res,
   type Session,
-} from './harness';
+} from '@flow8/testkit';
+import { NO_RATE_LIMITS, startGateway, startUpstreams, suiteKeys } from './harness';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 type Up = Awaited<ReturnType<typeof startUpstreams>>;
@@ -78,14 +73,8 @@ const count = (answers: Array<{ status: number }>) =>
 
 beforeAll(async () => {
   up = await startUpstreams(keys, { sharedPrefix: true });
-  const many = '1000000';
-  gw = await startGateway(keys, up.urls, {
-    GATEWAY_RATE_LIMIT_USER: many,
-    GATEWAY_RATE_LIMIT_IP: many,
-    GATEWAY_RATE_LIMIT_TENANT: many,
-  });
-  company = await createCompany(gw.url, keys.operatorToken);
-  admin = await login(gw.url, { tenant: company.slug, email: company.admin.email, password: company.admin.password });
+  gw = await startGateway(keys, up.urls, NO_RATE_LIMITS);
+  ({ company, admin } = await companyWithAdmin(gw.url, keys.operatorToken));
   const scopes = ['users:read', 'users:write', 'audit:read', 'credentials:read'];
   live = await must(gw.url, '/v1/api-keys', { method: 'POST', headers: admin.headers, body: { name: 'live', scopes } });
   revoked = await must(gw.url, '/v1/api-keys', {

@@ -210,6 +210,8 @@ export function createOAuthService(deps: {
       secret: string;
     },
   ) => Promise<CredentialView>;
+  /** The clock token expiry and state lifetime are judged by (default: the system clock). */
+  now?: () => Date;
 }) {
   const { settings, logger } = deps;
   const flowWith = (store: OAuthStore): OAuthFlow =>
@@ -220,6 +222,7 @@ export function createOAuthService(deps: {
       logger,
       stateTtlSeconds: settings.stateTtlSeconds,
       refreshMarginSeconds: settings.refreshMarginSeconds,
+      now: deps.now,
     });
   // The flow used for refresh and revocation: one per process, so concurrent refreshes of one
   // token inside this replica share one request. It never touches pending authorizations.
