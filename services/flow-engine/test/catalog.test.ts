@@ -1,0 +1,29 @@
+// Tenant isolation as this service's database catalog states it, after the real migrations: every
+// table with a tenant_id column under ENABLE + FORCE row-level security with a tenant policy, no
+// policy that lets the runtime roles past it, and every SECURITY DEFINER function (the one way to
+// cross tenants) with a search_path pinned and ending in pg_temp. A new migration that forgets
+// any of it fails here.
+import { userOf } from '@flow8/db';
+import { catalogProblems, freshDatabase, type TestDatabase } from '@flow8/testkit';
+import { FLOW_MIGRATIONS } from './harness';
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await freshDatabase('FLOW', FLOW_MIGRATIONS);
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+test('every tenant table is isolated and every way across tenants is a pinned definer function', async () => {
+  const problems = await catalogProblems(db.admin, {
+    runtimeRoles: [userOf(db.appUrl), userOf(db.relayUrl)],
+    exceptions: {
+      // Every company's pending events, by design: the runtime role may only INSERT into it
+      // (bus migration 0002), and the relay role, which publishes them all, may do nothing else.
+      outbox: 'written by the runtime role with INSERT only; read by the relay role alone',
+    },
+  });
+  expect(problems).toEqual([]);
+});
