@@ -116,7 +116,7 @@ start_service flow-engine FLOW "$ENGINE_PORT" METRICS_PORT="$ENGINE_METRICS_PORT
 start_service gateway GATEWAY "$GATEWAY_PORT" METRICS_PORT="$GATEWAY_METRICS_PORT" GATEWAY_IDENTITY_SIGNING_KEY_FILE="$identity_key" \
   GATEWAY_OPERATOR_TOKEN_FILE="$operator_token" REDIS_URL="$REDIS_URL" \
   GATEWAY_AUTH_URL="https://localhost:$AUTH_PORT" GATEWAY_AUDIT_URL="https://localhost:$AUDIT_PORT" \
-  GATEWAY_VAULT_URL="https://localhost:$VAULT_PORT"
+  GATEWAY_VAULT_URL="https://localhost:$VAULT_PORT" GATEWAY_FLOW_ENGINE_URL="https://localhost:$ENGINE_PORT"
 
 # The public API, as a frontend or a customer's script sees it: HTTPS, our CA, no client cert.
 api() { # api <method> <path> [curl args...]

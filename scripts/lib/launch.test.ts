@@ -109,7 +109,13 @@ describe('scripts/lib/launch.sh', () => {
   it('start.sh names for each service only its own runtime and relay database URLs', () => {
     const script = readFileSync(join(root, 'scripts/start.sh'), 'utf8').replace(/\\\n\s*/g, ' ');
     const lines = script.split('\n').filter((l) => /^start_service \S+ [A-Z]+ /.test(l));
-    expect(lines.map((l) => l.split(' ')[1])).toEqual(['audit-ingest', 'auth', 'credential-vault', 'flow-engine', 'gateway']);
+    expect(lines.map((l) => l.split(' ')[1])).toEqual([
+      'audit-ingest',
+      'auth',
+      'credential-vault',
+      'flow-engine',
+      'gateway',
+    ]);
     for (const line of lines) {
       const prefix = line.split(' ')[2]!;
       const urls = [...line.matchAll(/\$\{?([A-Z0-9_]*(?:DATABASE_URL|ADMIN_URL))/g)].map((m) => m[1]).sort();

@@ -194,7 +194,7 @@ export const callbackPath = (a: Partial<ProviderAnswer>): string =>
 
 export async function startGateway(
   keys: SuiteKeys,
-  upstreams: { authUrl: string; auditUrl: string; vaultUrl?: string },
+  upstreams: { authUrl: string; auditUrl: string; vaultUrl?: string; flowEngineUrl?: string },
   overrides: Record<string, string> = {},
 ) {
   const env = stackEnv();
@@ -208,6 +208,7 @@ export async function startGateway(
     GATEWAY_AUTH_URL: upstreams.authUrl,
     GATEWAY_AUDIT_URL: upstreams.auditUrl,
     ...(upstreams.vaultUrl ? { GATEWAY_VAULT_URL: upstreams.vaultUrl } : {}),
+    ...(upstreams.flowEngineUrl ? { GATEWAY_FLOW_ENGINE_URL: upstreams.flowEngineUrl } : {}),
     GATEWAY_IDENTITY_SIGNING_KEY: b64(keys.identitySeed),
     GATEWAY_OPERATOR_TOKEN: keys.operatorToken,
     // Short windows: counters of one run never reach into the next.
