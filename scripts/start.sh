@@ -12,7 +12,9 @@
 #      adds a compliance officer (Viewer) and connects Salesforce (the API key is sealed in the
 #      vault on arrival); every change crosses Kafka and lands in the
 #      hash-chained audit ledger; the officer signs in, reads the audit log, verifies it online,
-#      downloads the NDJSON export and verifies it OFFLINE with nothing but the public key.
+#      downloads the NDJSON export and verifies it OFFLINE with nothing but the public key; the
+#      Admin then creates a flow (map → condition → echo), publishes it, runs it, and the script
+#      prints the finished execution and its steps.
 # Services keep running afterwards; stop everything with scripts/stop.sh.
 #
 # Env: FLOW8_GATEWAY_PORT (8443), FLOW8_AUTH_PORT (8101), FLOW8_VAULT_PORT (8102), FLOW8_AUDIT_PORT (8104),
@@ -116,7 +118,7 @@ start_service flow-engine FLOW "$ENGINE_PORT" METRICS_PORT="$ENGINE_METRICS_PORT
 start_service gateway GATEWAY "$GATEWAY_PORT" METRICS_PORT="$GATEWAY_METRICS_PORT" GATEWAY_IDENTITY_SIGNING_KEY_FILE="$identity_key" \
   GATEWAY_OPERATOR_TOKEN_FILE="$operator_token" REDIS_URL="$REDIS_URL" \
   GATEWAY_AUTH_URL="https://localhost:$AUTH_PORT" GATEWAY_AUDIT_URL="https://localhost:$AUDIT_PORT" \
-  GATEWAY_VAULT_URL="https://localhost:$VAULT_PORT"
+  GATEWAY_VAULT_URL="https://localhost:$VAULT_PORT" GATEWAY_FLOW_ENGINE_URL="https://localhost:$ENGINE_PORT"
 
 # The public API, as a frontend or a customer's script sees it: HTTPS, our CA, no client cert.
 api() { # api <method> <path> [curl args...]
@@ -171,6 +173,41 @@ public_key="$(api GET /v1/audit/checkpoints -b "$officer_jar" | json '.publicKey
 log "offline verification of $export_file (no server access, only the public key)"
 pnpm -s audit:verify --export "$export_file" --public-key "$public_key" || die demo "offline verification failed"
 
+log "main job: the Admin builds a flow (map → condition → echo), publishes it and runs it"
+cat >"$STATE/run/demo-flow.json" <<'JSON'
+{"schema":"flow-definition.v1","name":"Big invoice notice","purpose":"Tell the team about large invoices",
+ "legalBasis":"contract","triggers":[{"id":"manual","kind":"manual"}],
+ "inputSchema":{"type":"object","additionalProperties":false,"required":["client","amount"],
+   "properties":{"client":{"type":"string"},"amount":{"type":"number"}}},
+ "flowlets":[
+   {"id":"total","kind":"map","output":{"gross":"input.amount * 1.2","client":"input.client"}},
+   {"id":"check","kind":"condition","branches":[{"id":"big","when":"steps.total.gross > 1000.0"}],"otherwise":"small"},
+   {"id":"notify","kind":"action","integration":"test","operation":"echo",
+    "input":{"message":"'Large invoice for ' + steps.total.client","gross":"steps.total.gross"}},
+   {"id":"skip","kind":"map","output":{"note":"'small invoice'"}}],
+ "edges":[{"from":"total","to":"check"},{"from":"check","to":"notify","branch":"big"},
+          {"from":"check","to":"skip","branch":"small"}]}
+JSON
+flow_id="$(api POST /v1/flows -b "$admin_jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' \
+  --data-binary "@$STATE/run/demo-flow.json" | json .id)" || die demo "the Admin could not create a flow" "$STATE/logs/flow-engine.log"
+api POST "/v1/flows/$flow_id/publish" -b "$admin_jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' \
+  -d '{"version":1}' >/dev/null || die demo "the Admin could not publish the flow" "$STATE/logs/flow-engine.log"
+ok "flow $flow_id created and version 1 published"
+execution_id="$(api POST "/v1/flows/$flow_id/executions" -b "$admin_jar" -H "x-csrf-token: $csrf" \
+  -H 'content-type: application/json' -d '{"client":"Acme Corp","amount":1250}' | json .id)" \
+  || die demo "the Admin could not run the flow" "$STATE/logs/flow-engine.log"
+ok "manual run started: execution $execution_id"
+wait_for 60 bash -c "$(declare -f api); GATEWAY_PORT=$GATEWAY_PORT FLOW8_CA_FILE=$FLOW8_CA_FILE; \
+  api GET '/v1/executions/$execution_id' -b '$admin_jar' | grep -Eq '\"status\":\"(succeeded|failed|cancelled|timed_out|ambiguous)\",\"errorCode\"'" \
+  || die demo "the execution did not finish within 60 s" "$STATE/logs/flow-engine.log"
+api GET "/v1/executions/$execution_id" -b "$admin_jar" >"$STATE/run/demo-execution.json" \
+  || die demo "reading the execution failed" "$STATE/logs/gateway.log"
+ok "execution $execution_id: $(json '.status' <"$STATE/run/demo-execution.json"), output $(json '.output' <"$STATE/run/demo-execution.json" | tr -d '\n')"
+json '.steps.map((s,i)=>`   step ${i+1} ${s.stepId} (${s.kind}) ${s.status} → ${JSON.stringify(s.output)}`).join("\n")' \
+  <"$STATE/run/demo-execution.json"
+[ "$(json '.status' <"$STATE/run/demo-execution.json")" = succeeded ] \
+  || die demo "the demo execution did not succeed" "$STATE/logs/flow-engine.log"
+
 cat <<EOT
 
 flow8 is up:
@@ -184,6 +221,7 @@ flow8 is up:
                  http://127.0.0.1:$ENGINE_METRICS_PORT/metrics (flow-engine)
   Kafka SSL      $KAFKA_BROKERS    PostgreSQL TLS localhost:$PGPORT    Redis TLS $(echo "$REDIS_URL" | sed 's/.*@//')
   demo company   $tenant_id ($slug): sign in as $admin_email or $officer_email,
+                 flow $flow_id, execution $execution_id (GET /v1/executions/$execution_id)
                  password in $operator_password_file
   operator token $operator_token   (POST /v1/tenants)
 Verify any export yourself:  pnpm audit:verify --export <file.ndjson> --public-key $public_key

@@ -4,6 +4,7 @@
 export * as credentials from './credentials';
 export * as audit from './audit';
 export * as identity from './identity';
+export * as flows from './flows';
 export { INTEGRATIONS, CREDENTIAL_KINDS, type Integration, type CredentialKind } from './credentials';
 export { ROUTES, routeKey, csrfRequired, matchRoute } from './routes';
 export type { RouteSpec, RouteSchemas, Upstream, Section } from './routes';

@@ -1,7 +1,7 @@
 import { authorizeRoute, expectedAllowed, isPermission, type Principal, ROLES, type Role } from '@flow8/authz';
 import { csrfRequired, matchRoute, ROUTES as ROUTE_PERMISSIONS, type RouteSpec as RoutePermission } from './routes';
 
-// docs/api.md § Identity and access, § Credentials and § Audit, written out: which role may call what.
+// docs/api.md § Identity and access, § Credentials, § Audit and § Flows and executions, written out: which role may call what.
 // Columns: admin, flow_designer, executor, viewer. "own" rows are allowed for the caller's own keys.
 const Y = true;
 const N = false;
@@ -41,6 +41,20 @@ const EXPECTED: Record<string, readonly [boolean, boolean, boolean, boolean]> = 
   'GET /v1/audit/export': [Y, N, N, Y],
   'GET /v1/audit/verify': [Y, N, N, Y],
   'GET /v1/audit/checkpoints': [Y, N, N, Y],
+  // § Flows and executions: Designer edits; Executor runs; Executor and Viewer read history (a
+  // designer by grant only); everyone reads flows.
+  'POST /v1/flows': [Y, Y, N, N],
+  'GET /v1/flows': [Y, Y, Y, Y],
+  'GET /v1/flows/:id': [Y, Y, Y, Y],
+  'POST /v1/flows/:id/versions': [Y, Y, N, N],
+  'GET /v1/flows/:id/versions': [Y, Y, Y, Y],
+  'GET /v1/flows/:id/versions/:version': [Y, Y, Y, Y],
+  'POST /v1/flows/:id/publish': [Y, Y, N, N],
+  'POST /v1/flows/:id/archive': [Y, Y, N, N],
+  'POST /v1/flows/:id/executions': [Y, N, Y, N],
+  'GET /v1/executions': [Y, N, Y, Y],
+  'GET /v1/executions/:id': [Y, N, Y, Y],
+  'POST /v1/executions/:id/cancel': [Y, N, Y, N],
 };
 const OWN_ONLY = new Set([
   'GET /v1/api-keys',
@@ -53,7 +67,7 @@ const key = (r: RoutePermission): string => `${r.method} ${r.path}`;
 const userOf = (role: Role): Principal => ({ type: 'user', id: `usr_${role}`, role });
 
 describe('ROUTE_PERMISSIONS', () => {
-  it('covers exactly the routes of docs/api.md § Identity and access, § Credentials and § Audit, once each', () => {
+  it('covers exactly the routes of docs/api.md § Identity and access, § Credentials, § Audit and § Flows, once each', () => {
     const keys = ROUTE_PERMISSIONS.map(key);
     expect(new Set(keys).size).toBe(keys.length);
     expect([...keys].sort()).toEqual(Object.keys(EXPECTED).sort());
@@ -158,7 +172,8 @@ describe('matchRoute', () => {
     ['GET', '/v1/users/a/b'],
     ['PUT', '/v1/users/usr_1'],
     ['GET', '/v1/tenants'],
-    ['GET', '/v1/flows'],
+    ['DELETE', '/v1/flows'],
+    ['GET', '/v1/flows/flw_1/executions/x'],
     ['GET', '/v1/audit/events/extra'],
     ['GET', '/v1/credentials/oauth/slack/start'],
     ['POST', '/v1/credentials/oauth/callback'],
@@ -201,7 +216,7 @@ describe('the route table', () => {
 
   it.each(rows)('%s: has a summary, an owner and a schema for its success answer', (_name, route) => {
     expect(route.summary.length).toBeGreaterThan(0);
-    expect(['auth', 'credential-vault', 'audit-ingest', 'gateway']).toContain(route.upstream);
+    expect(['auth', 'credential-vault', 'audit-ingest', 'flow-engine', 'gateway']).toContain(route.upstream);
     const statuses = Object.keys(route.schema.response).map(Number);
     expect(statuses.some((s) => s >= 200 && s < 300)).toBe(true);
     for (const s of Object.keys(route.responses ?? {})) expect(statuses).toContain(Number(s));

@@ -5,13 +5,14 @@
 import type { HttpMethod, RouteRule } from '@flow8/authz';
 import * as audit from './audit';
 import * as credentials from './credentials';
+import * as flows from './flows';
 import * as identity from './identity';
 import type { ErrorStatus } from './openapi';
 
 /** Which service answers a route: the gateway forwards to it. `gateway`: answered by the gateway itself. */
-export type Upstream = 'auth' | 'credential-vault' | 'audit-ingest' | 'gateway';
+export type Upstream = 'auth' | 'credential-vault' | 'audit-ingest' | 'flow-engine' | 'gateway';
 
-export type Section = 'identity' | 'credentials' | 'audit';
+export type Section = 'identity' | 'credentials' | 'audit' | 'flows';
 
 /** JSON Schemas of one route, as Fastify takes them; `response` by status code. */
 export interface RouteSchemas {
@@ -44,6 +45,12 @@ const SESSION = ['session'] as const;
 
 const writers = 'Admin or Flow Designer (or an API key of theirs with the scope).';
 const narrowed = ' Integration grants narrow a principal to the granted integrations (see identity-and-access.md).';
+const flowEditors = 'Admin or Flow Designer; flow grants restrict a designer to the granted flows.';
+const flowReaders = 'Admin, Flow Designer, Executor or Viewer (narrowed by flow grants).';
+const runners =
+  'Admin or Executor (or an API key of theirs with scope `flows:execute`), narrowed by flow and partition grants.';
+const historyReaders =
+  'Admin, Executor or Viewer (or by a `read` grant on the flow), narrowed by flow and partition grants.';
 const readers =
   'Admin, Viewer, or an API key with scope `audit:read`. The read is itself audited, with the caller and client IP.';
 
@@ -457,6 +464,151 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'Signed checkpoints and the public keys that verify them',
     description: readers,
     schema: audit.listCheckpoints,
+  },
+  // § Flows and executions (flow-engine)
+  {
+    section: 'flows',
+    method: 'POST',
+    path: '/v1/flows',
+    upstream: 'flow-engine',
+    permission: 'flows:write',
+    auth: SESSION_OR_KEY,
+    summary: 'Create a flow (version 1, draft)',
+    description: flowEditors,
+    schema: flows.createFlow,
+    responses: { 201: 'Created' },
+  },
+  {
+    section: 'flows',
+    method: 'GET',
+    path: '/v1/flows',
+    upstream: 'flow-engine',
+    permission: 'flows:read',
+    auth: SESSION_OR_KEY,
+    summary: 'List flows',
+    description: flowReaders,
+    schema: flows.listFlows,
+  },
+  {
+    section: 'flows',
+    method: 'GET',
+    path: '/v1/flows/:id',
+    upstream: 'flow-engine',
+    permission: 'flows:read',
+    auth: SESSION_OR_KEY,
+    summary: 'Read a flow',
+    description: flowReaders,
+    schema: flows.getFlow,
+    errors: [404],
+  },
+  {
+    section: 'flows',
+    method: 'POST',
+    path: '/v1/flows/:id/versions',
+    upstream: 'flow-engine',
+    permission: 'flows:write',
+    auth: SESSION_OR_KEY,
+    summary: 'Save a new immutable version',
+    description: flowEditors,
+    schema: flows.saveVersion,
+    responses: { 201: 'Saved' },
+    errors: [404, 409],
+  },
+  {
+    section: 'flows',
+    method: 'GET',
+    path: '/v1/flows/:id/versions',
+    upstream: 'flow-engine',
+    permission: 'flows:read',
+    auth: SESSION_OR_KEY,
+    summary: 'List a flow’s versions, newest first',
+    description: flowReaders,
+    schema: flows.listVersions,
+    errors: [404],
+  },
+  {
+    section: 'flows',
+    method: 'GET',
+    path: '/v1/flows/:id/versions/:version',
+    upstream: 'flow-engine',
+    permission: 'flows:read',
+    auth: SESSION_OR_KEY,
+    summary: 'Read one version with its definition',
+    description: flowReaders,
+    schema: flows.getVersion,
+    errors: [404],
+  },
+  {
+    section: 'flows',
+    method: 'POST',
+    path: '/v1/flows/:id/publish',
+    upstream: 'flow-engine',
+    permission: 'flows:write',
+    auth: SESSION_OR_KEY,
+    summary: 'Publish a version',
+    description: flowEditors,
+    schema: flows.publishFlow,
+    errors: [404, 409],
+  },
+  {
+    section: 'flows',
+    method: 'POST',
+    path: '/v1/flows/:id/archive',
+    upstream: 'flow-engine',
+    permission: 'flows:write',
+    auth: SESSION_OR_KEY,
+    summary: 'Archive a flow',
+    description: flowEditors,
+    schema: flows.archiveFlow,
+    errors: [404, 409],
+  },
+  {
+    section: 'flows',
+    method: 'POST',
+    path: '/v1/flows/:id/executions',
+    upstream: 'flow-engine',
+    permission: 'flows:execute',
+    auth: SESSION_OR_KEY,
+    summary: 'Run the published version now (manual run)',
+    description: `${runners} The body is the input, validated against the published version’s input schema (400 names the field). Input and output are not sealed yet.`,
+    schema: flows.runFlow,
+    responses: { 201: 'Started' },
+    errors: [404, 409],
+  },
+  {
+    section: 'flows',
+    method: 'GET',
+    path: '/v1/executions',
+    upstream: 'flow-engine',
+    permission: 'executions:read',
+    auth: SESSION_OR_KEY,
+    summary: 'List executions (filters: flowId, status)',
+    description: historyReaders,
+    schema: flows.listExecutions,
+  },
+  {
+    section: 'flows',
+    method: 'GET',
+    path: '/v1/executions/:id',
+    upstream: 'flow-engine',
+    permission: 'executions:read',
+    auth: SESSION_OR_KEY,
+    summary: 'Read an execution with its step runs',
+    description: historyReaders,
+    schema: flows.getExecution,
+    errors: [404],
+  },
+  {
+    section: 'flows',
+    method: 'POST',
+    path: '/v1/executions/:id/cancel',
+    upstream: 'flow-engine',
+    permission: 'flows:execute',
+    auth: SESSION_OR_KEY,
+    summary: 'Cancel a running execution',
+    description: runners,
+    schema: flows.cancelExecution,
+    errors: [404, 409],
   },
 ];
 

@@ -79,7 +79,7 @@ export const BUS_ROLES: Readonly<Record<string, BusRole>> = {
   'flow-engine': {
     principal: 'flow-engine',
     produces: ['flow'],
-    consumes: [],
+    consumes: [{ domains: ['identity'], group: 'flow-engine.grants' }],
     commands: { domains: ['flow'], group: 'flow-engine' },
   },
 };

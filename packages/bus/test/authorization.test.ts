@@ -316,6 +316,14 @@ describe('service certificates on the broker', () => {
     clients.push(nosy);
     await nosy.connect();
     expect(await joined(nosy)).toMatch(refusedGroup);
+    // The engine's grant replica reads identity with its own group: allowed; with the vault's: refused.
+    const engine = as('flow-engine').consumer({ groupId: `${prefix}flow-engine.grants` });
+    const borrowed = as('flow-engine').consumer({ groupId: `${prefix}credential-vault.grants` });
+    clients.push(engine, borrowed);
+    await engine.connect();
+    await borrowed.connect();
+    expect(await joined(engine)).toBe('none');
+    expect(await joined(borrowed)).toMatch(refusedGroup);
     const root = adminKafka('attack-check').admin();
     clients.push(root);
     await root.connect();

@@ -35,6 +35,11 @@ export const flowEngineConfigSchema = z.object({
   FLOW_ALLOWED_CALLERS: csv().default('gateway'),
   /** Consumer group of the commands topic (before the installation's prefix); every replica shares it. */
   FLOW_COMMANDS_CONSUMER_GROUP: str().default('flow-engine'),
+  /**
+   * Consumer group of the engine's copy of auth's principals and grants (read from the identity
+   * topic; before the installation's prefix). Flow and partition grants decide edits, runs and reads.
+   */
+  FLOW_GRANTS_CONSUMER_GROUP: str().default('flow-engine.grants'),
   /** Steps one replica runs at once (the worker pool). */
   FLOW_WORKER_CONCURRENCY: int({ min: 1, max: 1000, default: 16 }),
   /** Claimed steps waiting for a worker; beyond this a command is left for another replica or a later sweep. */

@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { ready } from '@flow8/crypto';
 import { createServiceBus, identityPublicKeys, loadTls, servicePool } from '@flow8/runtime';
+import { createGrantReplica } from '@flow8/grants';
 import type { Logger } from '@flow8/telemetry';
+import { createAccess } from './access';
 import { buildApp } from './app';
 import type { FlowEngineConfig } from './config';
 import { createCommandsConsumer } from './consumers/commands.consumer';
@@ -11,6 +13,7 @@ import { createRegistry, type Operation } from './features/connectors/operation'
 import { testOperations } from './features/connectors/test-connector';
 import { createExecutionsService } from './features/executions/executions.service';
 import { createStepRunner, type StepRunnerHooks } from './features/executions/step-runner';
+import { createFlowService } from './features/flows/flows.service';
 import { createEngineMetrics } from './metrics';
 import { systemClock, type Clock } from './runtime/clock';
 import { createSweeps } from './runtime/sweeps';
@@ -92,12 +95,28 @@ export async function createFlowEngine(config: FlowEngineConfig, logger: Logger,
     unclaimedAfterMs: config.FLOW_UNCLAIMED_AFTER,
     logger,
   });
+  // The engine's copy of auth's principals and grants (identity topic): flow and partition grants
+  // decide who may edit, run and read what, with @flow8/authz's decide().
+  const grants = createGrantReplica({
+    kafka: bus.kafka,
+    pool,
+    groupId: `${config.KAFKA_TOPIC_PREFIX}${config.FLOW_GRANTS_CONSUMER_GROUP}`,
+    topicPrefix: config.KAFKA_TOPIC_PREFIX,
+    deadLetters: bus.publisher,
+    logger,
+  });
+  const access = createAccess({ grants });
+  const flows = createFlowService({ pool, outbox: bus.outbox, clock, authorize: access.authorizeFlow });
   const app = buildApp({
     logger,
     tls: { ...tls, requestClientCert: true },
     allowedCallers: config.FLOW_ALLOWED_CALLERS,
     identityPublicKeys: identityPublicKeys(config),
-    readiness: bus.readiness,
+    readiness: { ...bus.readiness, grants: grants.readiness },
+    flows,
+    executions,
+    access,
+    pool,
   });
 
   return {
@@ -110,6 +129,8 @@ export async function createFlowEngine(config: FlowEngineConfig, logger: Logger,
     workers,
     sweeps,
     executions,
+    flows,
+    grants,
     /** What the routes and triggers call to run a flow version (internal; no HTTP side yet). */
     startExecution: executions.startExecution,
     cancelExecution: executions.cancelExecution,
@@ -119,12 +140,14 @@ export async function createFlowEngine(config: FlowEngineConfig, logger: Logger,
       await bus.requireTopics();
       metrics.start();
       bus.relay.start();
+      await grants.start();
       await consumer.start();
       if (opts.startSweeps ?? true) sweeps.start();
     },
     async stop() {
       await sweeps.stop();
       await consumer.stop();
+      await grants.stop();
       runner.abortAll();
       // Attempts end at their next await; one stuck in a racepoint (tests) or ignoring its signal
       // is left to its lease rather than holding shutdown.

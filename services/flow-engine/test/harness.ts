@@ -3,6 +3,7 @@
 // the engine's own certificate and Kafka principal, and a ManualClock the tests move.
 import { fileURLToPath } from 'node:url';
 import { OUTBOX_MIGRATIONS_DIR } from '@flow8/bus';
+import { GRANT_REPLICA_MIGRATIONS_DIR } from '@flow8/grants';
 import { createLogger } from '@flow8/telemetry';
 import { certPair, freshDatabase, provisionTopics, stackEnv, testIdentityKey, type TestDatabase } from '@flow8/testkit';
 import { flowEngineConfigSchema, type FlowEngineConfig } from '../src/config';
@@ -11,6 +12,7 @@ import { createFlowEngine, type FlowEngineOptions } from '../src/service';
 
 export const FLOW_MIGRATIONS = [
   { component: 'bus', dir: OUTBOX_MIGRATIONS_DIR },
+  { component: 'grants', dir: GRANT_REPLICA_MIGRATIONS_DIR },
   { component: 'flow-engine', dir: fileURLToPath(new URL('../migrations', import.meta.url)) },
 ];
 

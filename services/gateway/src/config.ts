@@ -29,6 +29,7 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_AUTH_URL: url({ protocols: ['https'] }).default('https://localhost:8101'),
   GATEWAY_AUDIT_URL: url({ protocols: ['https'] }).default('https://localhost:8104'),
   GATEWAY_VAULT_URL: url({ protocols: ['https'] }).default('https://localhost:8102'),
+  GATEWAY_FLOW_ENGINE_URL: url({ protocols: ['https'] }).default('https://localhost:8105'),
   /** auth's API-key signing keys. Default: `${GATEWAY_AUTH_URL}/internal/v1/jwks`. */
   GATEWAY_JWKS_URL: url({ protocols: ['https'] }).optional(),
   /** How often the JWKS is refreshed regardless (an unknown `kid` refreshes it sooner, at most every 30 s). */

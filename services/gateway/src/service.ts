@@ -38,6 +38,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
       auth: config.GATEWAY_AUTH_URL,
       'audit-ingest': config.GATEWAY_AUDIT_URL,
       'credential-vault': config.GATEWAY_VAULT_URL,
+      'flow-engine': config.GATEWAY_FLOW_ENGINE_URL,
     },
     timeoutMs: config.GATEWAY_UPSTREAM_TIMEOUT,
   });

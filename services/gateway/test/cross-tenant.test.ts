@@ -55,6 +55,10 @@ interface World {
   credentials: Array<{ id: string; name: string; secret: string }>;
   /** The company's data key ids (vault). */
   dataKeyIds: string[];
+  /** A published flow (flow-engine): id and name. */
+  flows: Array<{ id: string; name: string }>;
+  /** A run of it. */
+  executions: string[];
   /** Ledger event ids and hashes, read by the company itself. */
   ledger: string[];
 }
@@ -62,6 +66,21 @@ let A: World;
 let B: World;
 
 const headersOf = (w: World, h: Record<string, string>) => ({ ...h, 'x-forwarded-for': w.ip });
+
+/** A small valid flow (map → echo with the built-in `test` integration). */
+const flowDef = (name: string) => ({
+  schema: 'flow-definition.v1',
+  name,
+  purpose: 'cross-tenant sweep',
+  legalBasis: 'contract',
+  inputSchema: { type: 'object', properties: { amount: { type: 'number' } } },
+  triggers: [{ id: 'manual', kind: 'manual' }],
+  flowlets: [
+    { id: 'total', kind: 'map', output: { sum: 'input.amount' } },
+    { id: 'echo', kind: 'action', integration: 'test', operation: 'echo', input: { sum: 'steps.total.sum' } },
+  ],
+  edges: [{ from: 'total', to: 'echo' }],
+});
 
 async function build(tag: string, net: string): Promise<World> {
   const cidr = `${net}.0/24`;
@@ -141,6 +160,14 @@ async function build(tag: string, net: string): Promise<World> {
     });
     credentials.push({ id: c.id, name, secret });
   }
+  const flowName = `${tag} order flow ${randomId().slice(0, 6)}`;
+  const flow = await must<{ id: string }>(gw.url, '/v1/flows', { method: 'POST', headers: h, body: flowDef(flowName) });
+  await must(gw.url, `/v1/flows/${flow.id}/publish`, { method: 'POST', headers: h, body: { version: 1 }, status: 200 });
+  const execution = await must<{ id: string }>(gw.url, `/v1/flows/${flow.id}/executions`, {
+    method: 'POST',
+    headers: h,
+    body: { amount: 1 },
+  });
   const dataKeys = await must<{ items: Array<{ id: string }> }>(gw.url, '/v1/keys', { headers: h });
   await must(gw.url, '/v1/settings/ip-allowlist', { method: 'PUT', headers: h, body: { cidrs: [cidr] } });
   return {
@@ -156,6 +183,8 @@ async function build(tag: string, net: string): Promise<World> {
     keyIds: [key.id, viewerKey.id],
     credentials,
     dataKeyIds: dataKeys.items.map((k) => k.id),
+    flows: [{ id: flow.id, name: flowName }],
+    executions: [execution.id],
     ledger: [],
   };
 }
@@ -194,6 +223,8 @@ function secretsOf(w: World): string[] {
     ...w.keyIds,
     ...w.credentials.flatMap((c) => [c.id, c.name, c.secret]),
     ...w.dataKeyIds,
+    ...w.flows.flatMap((f) => [f.id, f.name]),
+    ...w.executions,
     w.cidr,
     w.ip,
     ...w.ledger,
@@ -242,6 +273,8 @@ function targetsFor(route: RouteSpec): { b: () => string; none: string } {
   if (route.path.startsWith('/v1/grants/')) return { b: () => B.grantIds[0]!, none: `grt_${randomId()}` };
   if (route.path.startsWith('/v1/api-keys/')) return { b: () => B.keyIds[1]!, none: `key_${randomId()}` };
   if (route.path.startsWith('/v1/credentials/')) return { b: () => B.credentials[0]!.id, none: `crd_${randomId()}` };
+  if (route.path.startsWith('/v1/flows/')) return { b: () => B.flows[0]!.id, none: `flw_${randomId()}` };
+  if (route.path.startsWith('/v1/executions/')) return { b: () => B.executions[0]!, none: `exe_${randomId()}` };
   throw new Error(`no cross-tenant target for ${route.method} ${route.path}: add one`);
 }
 
@@ -249,6 +282,9 @@ const BODIES: Record<string, unknown> = {
   'PATCH /v1/users/:id': { role: 'admin' },
   'POST /v1/api-keys/:id/rotate': {},
   'POST /v1/credentials/:id/rotate': { secret: 'planted-by-company-a' },
+  'POST /v1/flows/:id/versions': flowDef('planted by company A'),
+  'POST /v1/flows/:id/publish': { version: 1 },
+  'POST /v1/flows/:id/executions': { amount: 2 },
 };
 
 // Routes naming one object by `:id`. The OAuth2 start's `:integration` names no company's object
@@ -305,7 +341,8 @@ describe.each(ID_ROUTES)("%s with B's id", (label, route) => {
     async (kind) => {
       const t = targetsFor(route);
       const send = (id: string) =>
-        call(gw.url, route.path.replace(/:\w+/, id), {
+        // Other parameters (a flow's `:version`) name B's first one, so only the id differs.
+        call(gw.url, route.path.replace(/:\w+/, id).replace(':version', '1'), {
           method: route.method,
           headers: aHeaders(kind),
           ...(BODIES[label] !== undefined ? { body: BODIES[label] } : {}),
@@ -355,6 +392,12 @@ describe("B's objects after A's attempts", () => {
       expect(r.status).toBe(200);
       expect(r.json()).toMatchObject({ id: c.id, status: 'active', version: 1 });
     }
+    // A tried to save, publish, run and cancel B's: one version, published; B's run and no other.
+    const f = await call(gw.url, `/v1/flows/${B.flows[0]!.id}`, { headers: h });
+    expect(f.json()).toMatchObject({ latestVersion: 1, publishedVersion: 1, status: 'published' });
+    const runs = await call(gw.url, `/v1/executions?flowId=${B.flows[0]!.id}`, { headers: h });
+    expect(runs.json<{ items: Array<{ id: string; status: string }> }>().items.map((e) => e.id)).toEqual(B.executions);
+    expect(runs.json<{ items: Array<{ status: string }> }>().items[0]!.status).not.toBe('cancelled');
   });
 });
 
@@ -411,6 +454,9 @@ const LIST_PATHS = [
   '/v1/settings/ip-allowlist',
   '/v1/credentials?limit=200',
   '/v1/keys',
+  '/v1/flows?limit=200',
+  '/v1/executions?limit=200',
+  () => `/v1/executions?flowId=${B.flows[0]!.id}`,
   '/v1/audit/events?limit=500',
   () => `/v1/audit/events?actorId=${B.company.admin.id}`,
   () => `/v1/audit/events?resourceId=${B.company.tenantId}`,
@@ -460,15 +506,19 @@ describe("A's lists and audit reads", () => {
               ? A.company.tenantId
               : path.startsWith('/v1/credentials')
                 ? A.credentials[0]!.id
-                : path.startsWith('/v1/keys')
-                  ? A.dataKeyIds[0]!
-                  : path.startsWith('/v1/partitions')
-                    ? A.partition.id
-                    : path.startsWith('/v1/grants')
-                      ? A.grantIds[0]!
-                      : path.startsWith('/v1/api-keys')
-                        ? A.keyIds[0]!
-                        : A.viewer.id;
+                : path.startsWith('/v1/flows')
+                  ? A.flows[0]!.id
+                  : path.startsWith('/v1/executions')
+                    ? A.executions[0]!
+                    : path.startsWith('/v1/keys')
+                      ? A.dataKeyIds[0]!
+                      : path.startsWith('/v1/partitions')
+                        ? A.partition.id
+                        : path.startsWith('/v1/grants')
+                          ? A.grantIds[0]!
+                          : path.startsWith('/v1/api-keys')
+                            ? A.keyIds[0]!
+                            : A.viewer.id;
       expect(r.body).toContain(own);
     }
   });

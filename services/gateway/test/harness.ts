@@ -10,6 +10,7 @@ import { certPair, randomId, stackEnv, startOidcProvider, type OidcTestProvider 
 import { startAudit } from '../../audit-ingest/test/harness';
 import { startAuth } from '../../auth/test/harness';
 import { startVault } from '../../credential-vault/test/harness';
+import { flowDb, startEngine } from '../../flow-engine/test/harness';
 import { gatewayConfigSchema } from '../src/config';
 import { createGateway } from '../src/service';
 
@@ -38,6 +39,7 @@ export interface UpstreamOptions {
   authOverrides?: Record<string, string>;
   auditOverrides?: Record<string, string>;
   vaultOverrides?: Record<string, string>;
+  engineOverrides?: Record<string, string>;
   /**
    * Start a real OpenID Connect provider (oidc-provider over HTTPS, stack CA) and configure the
    * vault's OAuth2 with it: `salesforce` is connected through it, with OAUTH_REDIRECT_URI as the
@@ -89,16 +91,26 @@ export async function startUpstreams(keys: SuiteKeys, opts: UpstreamOptions = {}
     ...(opts.sharedPrefix ? { prefix: auth.prefix } : {}),
     overrides: { ...(idp ? vaultOAuthEnv(idp) : {}), ...opts.vaultOverrides },
   });
+  // The flow engine reads auth's identity topic (its grant replica), so it shares auth's prefix;
+  // it trusts the gateway's identity key.
+  const flowDatabase = await flowDb();
+  const engine = await startEngine(flowDatabase, auth.prefix, {
+    startSweeps: true,
+    overrides: { INTERNAL_IDENTITY_PUBLIC_KEYS: keys.identityPublicKey, ...opts.engineOverrides },
+  });
+  const engineUrl = await engine.app.listen({ host: '127.0.0.1', port: 0 });
   return {
     auth,
     audit,
     vault,
+    engine,
     /** The OpenID Connect provider behind the vault's OAuth2 (with `oauth: true`), else null. */
     idp,
     /** The upstream URLs for startGateway. */
-    urls: { authUrl: auth.url, auditUrl: audit.url, vaultUrl: vault.url },
+    urls: { authUrl: auth.url, auditUrl: audit.url, vaultUrl: vault.url, flowEngineUrl: engineUrl },
     async stop() {
-      await Promise.allSettled([auth.stop(), audit.stop(), vault.stop()]);
+      await Promise.allSettled([auth.stop(), audit.stop(), vault.stop(), engine.app.close().then(() => engine.stop())]);
+      await flowDatabase.drop();
       await idp?.stop();
     },
   };
@@ -203,7 +215,7 @@ export const TRUSTED_LOOPBACK = { GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128
 
 export async function startGateway(
   keys: SuiteKeys,
-  upstreams: { authUrl: string; auditUrl: string; vaultUrl?: string },
+  upstreams: { authUrl: string; auditUrl: string; vaultUrl?: string; flowEngineUrl?: string },
   overrides: Record<string, string> = {},
 ) {
   const env = stackEnv();
@@ -217,6 +229,7 @@ export async function startGateway(
     GATEWAY_AUTH_URL: upstreams.authUrl,
     GATEWAY_AUDIT_URL: upstreams.auditUrl,
     ...(upstreams.vaultUrl ? { GATEWAY_VAULT_URL: upstreams.vaultUrl } : {}),
+    ...(upstreams.flowEngineUrl ? { GATEWAY_FLOW_ENGINE_URL: upstreams.flowEngineUrl } : {}),
     GATEWAY_IDENTITY_SIGNING_KEY: b64(keys.identitySeed),
     GATEWAY_OPERATOR_TOKEN: keys.operatorToken,
     // Short windows: counters of one run never reach into the next.

@@ -89,6 +89,8 @@ const users = new Map<Role, { email: string; password: string; session: Session 
 const creds = new Map<string, { headers: Record<string, string>; ownerSession: Session | null; scopes: string[] }>();
 let readTarget: string; // a user to read / patch
 let readCredential: string; // a credential to read
+let readFlow: string; // a published flow to read
+let readExecution: string; // a run of it to read
 const loginUser = { email: '', password: '' };
 
 const ip = randomIpv4(); // one client IP for the suite: its counters are far above what it uses
@@ -148,6 +150,14 @@ beforeAll(async () => {
 
   readTarget = (await newUser('executor', 'target')).id;
   readCredential = await victimCredential();
+  readFlow = await victimFlow({ published: true });
+  readExecution = (
+    await must<{ id: string }>(gw.url, `/v1/flows/${readFlow}/executions`, {
+      method: 'POST',
+      headers: as(admin.headers),
+      body: { amount: 1 },
+    })
+  ).id;
   const login1 = await newUser('viewer', 'login');
   loginUser.email = login1.email;
   loginUser.password = login1.password;
@@ -216,6 +226,45 @@ async function victimCredential(): Promise<string> {
     })
   ).id;
 }
+
+/** A flow of the company: map → echo (`test` integration), or one that waits an hour (stays running). */
+const flowDef = (name: string, opts: { waits?: boolean } = {}) => ({
+  schema: 'flow-definition.v1',
+  name,
+  purpose: 'route matrix',
+  legalBasis: 'contract',
+  inputSchema: { type: 'object', properties: { amount: { type: 'number' } } },
+  triggers: [{ id: 'manual', kind: 'manual' }],
+  flowlets: opts.waits
+    ? [{ id: 'wait', kind: 'delay', delayMs: 3_600_000 }]
+    : [
+        { id: 'total', kind: 'map', output: { sum: 'input.amount' } },
+        { id: 'echo', kind: 'action', integration: 'test', operation: 'echo', input: { sum: 'steps.total.sum' } },
+      ],
+  edges: opts.waits ? [] : [{ from: 'total', to: 'echo' }],
+});
+
+/** A flow created (and published) by the Admin through the gateway. */
+async function victimFlow(opts: { published?: boolean; waits?: boolean } = {}): Promise<string> {
+  const { id } = await must<{ id: string }>(gw.url, '/v1/flows', {
+    method: 'POST',
+    headers: as(admin.headers),
+    body: flowDef(`victim ${randomId().slice(0, 8)}`, opts),
+  });
+  if (opts.published)
+    await must(gw.url, `/v1/flows/${id}/publish`, {
+      method: 'POST',
+      headers: as(admin.headers),
+      body: { version: 1 },
+      status: 200,
+    });
+  return id;
+}
+
+const flowOf = async (id: string) =>
+  (await adminGet(`/v1/flows/${id}`)).json<{ status: string; latestVersion: number }>();
+const runsOf = async (flowId: string) =>
+  (await adminGet(`/v1/executions?flowId=${flowId}`)).json<{ items: Array<{ id: string; status: string }> }>().items;
 
 /** Pending OAuth2 authorizations of the company in the vault (started, not yet called back). */
 async function pendingAuthorizations(): Promise<number> {
@@ -484,6 +533,70 @@ const BUILDERS: Record<string, Builder> = {
   'GET /v1/audit/export': async () => ({ path: '/v1/audit/export?format=ndjson', status: 200 }),
   'GET /v1/audit/verify': async () => ({ path: '/v1/audit/verify', status: 200 }),
   'GET /v1/audit/checkpoints': async () => ({ path: '/v1/audit/checkpoints', status: 200 }),
+  'POST /v1/flows': async () => {
+    const name = `f-${randomId().slice(0, 12)}`;
+    return {
+      path: '/v1/flows',
+      body: flowDef(name),
+      status: 201,
+      check: async (wasAllowed) => expect((await adminGet('/v1/flows?limit=200')).body.includes(name)).toBe(wasAllowed),
+    };
+  },
+  'GET /v1/flows': async () => ({ path: '/v1/flows?limit=5', status: 200 }),
+  'GET /v1/flows/:id': async () => ({ path: `/v1/flows/${readFlow}`, status: 200 }),
+  'POST /v1/flows/:id/versions': async () => {
+    const id = await victimFlow();
+    return {
+      path: `/v1/flows/${id}/versions`,
+      body: flowDef('v2'),
+      status: 201,
+      check: async (wasAllowed) => expect((await flowOf(id)).latestVersion).toBe(wasAllowed ? 2 : 1),
+    };
+  },
+  'GET /v1/flows/:id/versions': async () => ({ path: `/v1/flows/${readFlow}/versions`, status: 200 }),
+  'GET /v1/flows/:id/versions/:version': async () => ({ path: `/v1/flows/${readFlow}/versions/1`, status: 200 }),
+  'POST /v1/flows/:id/publish': async () => {
+    const id = await victimFlow();
+    return {
+      path: `/v1/flows/${id}/publish`,
+      body: { version: 1 },
+      status: 200,
+      check: async (wasAllowed) => expect((await flowOf(id)).status).toBe(wasAllowed ? 'published' : 'draft'),
+    };
+  },
+  'POST /v1/flows/:id/archive': async () => {
+    const id = await victimFlow();
+    return {
+      path: `/v1/flows/${id}/archive`,
+      status: 200,
+      check: async (wasAllowed) => expect((await flowOf(id)).status).toBe(wasAllowed ? 'archived' : 'draft'),
+    };
+  },
+  'POST /v1/flows/:id/executions': async () => {
+    const id = await victimFlow({ published: true });
+    return {
+      path: `/v1/flows/${id}/executions`,
+      body: { amount: 3 },
+      status: 201,
+      check: async (wasAllowed) => expect(await runsOf(id)).toHaveLength(wasAllowed ? 1 : 0),
+    };
+  },
+  'GET /v1/executions': async () => ({ path: '/v1/executions?limit=5', status: 200 }),
+  'GET /v1/executions/:id': async () => ({ path: `/v1/executions/${readExecution}`, status: 200 }),
+  'POST /v1/executions/:id/cancel': async () => {
+    const id = await victimFlow({ published: true, waits: true });
+    const run = await must<{ id: string }>(gw.url, `/v1/flows/${id}/executions`, {
+      method: 'POST',
+      headers: as(admin.headers),
+      body: {},
+    });
+    return {
+      path: `/v1/executions/${run.id}/cancel`,
+      status: 200,
+      check: async (wasAllowed) =>
+        expect((await runsOf(id)).map((e) => e.status)).toEqual([wasAllowed ? 'cancelled' : 'running']),
+    };
+  },
 };
 
 /** A route nobody wrote a builder for: well-formed ids that do not exist, no body. */

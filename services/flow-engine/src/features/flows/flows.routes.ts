@@ -10,8 +10,7 @@
 //   GET  /v1/flows/:id/versions/:version   one version with its definition    flows:read
 //   POST /v1/flows/:id/publish {version}   publish a version                  flows:write
 //   POST /v1/flows/:id/archive             archive                            flows:write
-import type { FastifyInstance, onRequestHookHandler } from 'fastify';
-import { AppError, principalOf } from '@flow8/http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   archiveSchema,
   createFlowSchema,
@@ -22,19 +21,14 @@ import {
   publishSchema,
   saveVersionSchema,
 } from './flows.schemas';
-import type { FlowCaller, FlowService } from './flows.service';
+import { callerOf } from '../../access';
+import type { FlowService } from './flows.service';
 
 type IdParams = { id: string };
 
-function callerOf(req: Parameters<typeof principalOf>[0]): FlowCaller {
-  const p = principalOf(req);
-  if (p.tenantId === null) throw new AppError('FORBIDDEN', 'This endpoint acts within a company; act within one');
-  return { tenantId: p.tenantId, actor: { type: p.type, id: p.id, ip: p.ip } };
-}
-
 export function registerFlowRoutes(
   app: FastifyInstance,
-  deps: { flows: FlowService; onRequest: onRequestHookHandler | onRequestHookHandler[] },
+  deps: { flows: FlowService; onRequest: (req: FastifyRequest) => Promise<void> },
 ): void {
   const { flows, onRequest } = deps;
 
