@@ -2,20 +2,18 @@
 // gates by the route table and forwards to the real flow engine with the caller's internal
 // identity; the engine decides again with @flow8/authz and its replicated grants (over Kafka from
 // auth), runs the flow through its commands topic and answers the history.
-import { eventually } from '@flow8/testkit';
 import {
   bearer,
   call,
   createCompany,
+  eventually,
   login,
   must,
   randomId,
-  startGateway,
-  startUpstreams,
   strongPassword,
-  suiteKeys,
   type Session,
-} from './harness';
+} from '@flow8/testkit';
+import { startGateway, startUpstreams, suiteKeys } from './harness';
 
 type Gw = Awaited<ReturnType<typeof startGateway>>;
 type Up = Awaited<ReturnType<typeof startUpstreams>>;
