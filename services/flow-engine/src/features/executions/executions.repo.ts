@@ -4,7 +4,8 @@ import type { Actor } from '@flow8/contracts';
 import type { Queryable } from '@flow8/db';
 import type { FlowDefinition, Json } from '../flows/definition/types';
 
-export type ExecutionStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'ambiguous';
+export type ExecutionStatus =
+  'running' | 'awaiting_approval' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'ambiguous';
 export type StepStatus =
   | 'scheduled'
   | 'running'
@@ -15,7 +16,9 @@ export type StepStatus =
   | 'timed_out'
   | 'lost'
   | 'ambiguous'
-  | 'cancelled';
+  | 'cancelled'
+  | 'skipped'
+  | 'awaiting_approval';
 
 export interface ExecutionRow {
   id: string;
@@ -61,7 +64,7 @@ export interface WaitRow {
   tenant_id: string;
   execution_id: string;
   step_id: string;
-  kind: 'retry' | 'delay';
+  kind: 'retry' | 'delay' | 'approval';
   attempt: number;
   fire_at: Date;
   fired_at: Date | null;
@@ -113,20 +116,41 @@ export async function finishExecution(
   );
 }
 
-/** Inserts the step's row `seq`; false when it exists already (a join reached twice). */
+/**
+ * Inserts the step's row `seq` (`scheduled`, or `skipped` — then also finished); false when it
+ * exists already.
+ */
 export async function insertStepRun(
   tx: Queryable,
   s: Pick<
     StepRunRow,
     'id' | 'tenant_id' | 'execution_id' | 'step_id' | 'kind' | 'seq' | 'attempt' | 'idempotency_key' | 'scheduled_at'
   >,
+  status: 'scheduled' | 'skipped' = 'scheduled',
 ): Promise<boolean> {
   const r = await tx.query(
-    `INSERT INTO step_runs (id, tenant_id, execution_id, step_id, kind, seq, attempt, status, idempotency_key, scheduled_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'scheduled', $8, $9) ON CONFLICT (execution_id, step_id, seq) DO NOTHING`,
-    [s.id, s.tenant_id, s.execution_id, s.step_id, s.kind, s.seq, s.attempt, s.idempotency_key, s.scheduled_at],
+    `INSERT INTO step_runs (id, tenant_id, execution_id, step_id, kind, seq, attempt, status, idempotency_key, scheduled_at, finished_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9, CASE WHEN $10 = 'skipped' THEN $9::timestamptz END)
+     ON CONFLICT (execution_id, step_id, seq) DO NOTHING`,
+    [s.id, s.tenant_id, s.execution_id, s.step_id, s.kind, s.seq, s.attempt, s.idempotency_key, s.scheduled_at, status],
   );
   return r.rowCount === 1;
+}
+
+/** What the planner needs: every row's (step, seq, status, output), and the steps with an open timer. */
+export async function planRows(
+  tx: Queryable,
+  executionId: string,
+): Promise<{ rows: Pick<StepRunRow, 'step_id' | 'seq' | 'status' | 'output'>[]; openTimers: Set<string> }> {
+  const r = await tx.query<Pick<StepRunRow, 'step_id' | 'seq' | 'status' | 'output'>>(
+    `SELECT step_id, seq, status, output FROM step_runs WHERE execution_id = $1`,
+    [executionId],
+  );
+  const w = await tx.query<{ step_id: string }>(
+    `SELECT DISTINCT step_id FROM waits WHERE execution_id = $1 AND fired_at IS NULL AND kind IN ('retry', 'delay')`,
+    [executionId],
+  );
+  return { rows: r.rows, openTimers: new Set(w.rows.map((x) => x.step_id)) };
 }
 
 export async function lockStepRun(tx: Queryable, id: string): Promise<StepRunRow | null> {
@@ -211,21 +235,11 @@ export async function setStepStatus(
 export async function closeOpenWork(tx: Queryable, executionId: string, now: Date): Promise<string[]> {
   const r = await tx.query<{ id: string }>(
     `UPDATE step_runs SET status = 'cancelled', finished_at = $2, version = version + 1
-      WHERE execution_id = $1 AND status IN ('scheduled', 'running', 'waiting') RETURNING id`,
+      WHERE execution_id = $1 AND status IN ('scheduled', 'running', 'waiting', 'awaiting_approval') RETURNING id`,
     [executionId, now],
   );
   await tx.query(`UPDATE waits SET fired_at = $2 WHERE execution_id = $1 AND fired_at IS NULL`, [executionId, now]);
   return r.rows.map((x) => x.id);
-}
-
-/** Steps and waits still open: when none is left after a step succeeded, the execution is done. */
-export async function openWork(tx: Queryable, executionId: string): Promise<number> {
-  const r = await tx.query<{ n: string }>(
-    `SELECT (SELECT count(*) FROM step_runs WHERE execution_id = $1 AND status IN ('scheduled', 'running', 'waiting'))
-          + (SELECT count(*) FROM waits WHERE execution_id = $1 AND fired_at IS NULL) AS n`,
-    [executionId],
-  );
-  return Number(r.rows[0]?.n ?? 0);
 }
 
 export async function lastSeq(tx: Queryable, executionId: string, stepId: string): Promise<number> {
@@ -234,16 +248,6 @@ export async function lastSeq(tx: Queryable, executionId: string, stepId: string
     [executionId, stepId],
   );
   return r.rows[0]?.seq ?? 0;
-}
-
-export async function succeededOutputs(tx: Queryable, executionId: string): Promise<Record<string, { output: Json }>> {
-  const r = await tx.query<{ step_id: string; output: Json }>(
-    `SELECT step_id, output FROM step_runs WHERE execution_id = $1 AND status = 'succeeded' ORDER BY seq`,
-    [executionId],
-  );
-  const out: Record<string, { output: Json }> = {};
-  for (const row of r.rows) out[row.step_id] = { output: row.output };
-  return out;
 }
 
 export async function stepRunsOf(tx: Queryable, executionId: string): Promise<StepRunRow[]> {

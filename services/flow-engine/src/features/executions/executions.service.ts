@@ -21,7 +21,9 @@ import type { RunStepCommand } from './commands';
 import { newDigestSalt, saltedDigest } from './digest';
 import * as repo from './executions.repo';
 import type { ExecutionRow, ExecutionStatus, StepRunRow } from './executions.repo';
-import { entrySteps, flowletOf, nextSteps, retryDelayMs, retryPolicyOf } from './plan';
+import { compiledFlow, flowletOf, retryPolicyOf, stepsView } from './plan';
+import { planNext, type StepsView } from './planner';
+import { retryDelayMs } from './retry-policy';
 
 /** What a step attempt came to (the worker's report). */
 export type StepOutcome =
@@ -69,8 +71,9 @@ export function createExecutionsService(deps: ExecutionDeps) {
   }
 
   function isIdempotent(f: Flowlet): boolean {
-    if (f.kind !== 'action') return true; // map, condition, delay: no side effect
-    return deps.registry.get(f.integration, f.operation)?.idempotent ?? false;
+    const action = f.kind === 'action' ? f : f.kind === 'foreach' && f.body.kind === 'action' ? f.body : null;
+    if (!action) return true; // map, condition, delay, approval, a foreach of maps: no side effect
+    return deps.registry.get(action.integration, action.operation)?.idempotent ?? false;
   }
 
   /** A step row `scheduled` and its command, in the caller's transaction. */
@@ -113,7 +116,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
   async function finish(
     tx: Queryable,
     e: ExecutionRow,
-    status: Exclude<ExecutionStatus, 'running'>,
+    status: Exclude<ExecutionStatus, 'running' | 'awaiting_approval'>,
     output: Json | null,
     errorCode: string | null,
   ) {
@@ -138,17 +141,50 @@ export function createExecutionsService(deps: ExecutionDeps) {
     deps.metrics?.executionFinished(status);
   }
 
-  /** After `step` succeeded: schedule what follows, or finish when nothing is left open. */
-  async function advance(tx: Queryable, e: ExecutionRow, step: StepRunRow, output: Json) {
-    for (const next of nextSteps(e.definition, step.step_id, output)) await scheduleStep(tx, e, next, 1, 1);
-    if ((await repo.openWork(tx, e.id)) > 0) return;
-    // The execution's output: what its last flowlets (those no edge leaves) produced.
-    const outputs = await repo.succeededOutputs(tx, e.id);
-    const leaves = new Set(e.definition.flowlets.map((f) => f.id));
-    for (const edge of e.definition.edges) leaves.delete(edge.from);
-    const output_: Record<string, Json> = {};
-    for (const id of leaves) if (outputs[id]) output_[id] = outputs[id].output;
-    await finish(tx, e, 'succeeded', output_, null);
+  /** A flowlet none of whose incoming edges can be taken any more: a finished `skipped` row. */
+  async function skipStep(tx: Queryable, e: ExecutionRow, stepId: string) {
+    await repo.insertStepRun(
+      tx,
+      {
+        id: uuidv7(),
+        tenant_id: e.tenant_id,
+        execution_id: e.id,
+        step_id: stepId,
+        kind: flowletOf(e.definition, stepId).kind,
+        seq: 1,
+        attempt: 1,
+        idempotency_key: `${e.id}:${stepId}`,
+        scheduled_at: clock.now(),
+      },
+      'skipped',
+    );
+  }
+
+  async function viewOf(tx: Queryable, e: ExecutionRow): Promise<StepsView> {
+    const { rows, openTimers } = await repo.planRows(tx, e.id);
+    return stepsView(rows, openTimers);
+  }
+
+  /**
+   * The planner decides what follows (planner.ts): ready flowlets get a row and a command, the
+   * ones that can no longer run a `skipped` row (skips cascade: plan again), and when nothing can
+   * move the execution finishes with the planner's outcome.
+   */
+  async function advance(tx: Queryable, e: ExecutionRow) {
+    const flow = compiledFlow(e.definition);
+    for (let round = 0; round <= flow.order.length; round++) {
+      const p = planNext(flow, await viewOf(tx, e));
+      for (const id of p.ready) await scheduleStep(tx, e, id, 1, 1);
+      for (const id of p.skip) await skipStep(tx, e, id);
+      if (p.finished) {
+        const f = p.finished;
+        if (f.status === 'succeeded') await finish(tx, e, 'succeeded', f.output, null);
+        else if (f.status === 'failed') await finish(tx, e, 'failed', null, 'STEP_FAILED');
+        else await finish(tx, e, 'cancelled', null, null);
+        return;
+      }
+      if (p.skip.length === 0) return;
+    }
   }
 
   async function emitStepFailed(
@@ -262,7 +298,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
             deadlineAt: isoOrNull(e.deadline_at),
           },
         });
-        for (const id of entrySteps(def)) await scheduleStep(tx, e, id, 1, 1);
+        await advance(tx, e);
       });
       return { executionId: e.id };
     },
@@ -293,9 +329,9 @@ export function createExecutionsService(deps: ExecutionDeps) {
       });
     },
 
-    /** The succeeded steps' outputs, for evaluating a step's expressions. */
-    async scopeOf(e: ExecutionRow) {
-      return withTenant(deps.pool, e.tenant_id, (tx) => repo.succeededOutputs(tx, e.id));
+    /** The planner's view of an execution's steps: what `bindingsFor` binds `steps.<id>` from. */
+    async stepsOf(e: ExecutionRow): Promise<StepsView> {
+      return withTenant(deps.pool, e.tenant_id, (tx) => viewOf(tx, e));
     },
 
     /**
@@ -357,7 +393,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
                 operation: f.kind === 'action' ? f.operation : null,
               },
             });
-            await advance(tx, e, s, outcome.output);
+            await advance(tx, e);
             return true;
           case 'wait':
             await repo.insertWait(
@@ -444,7 +480,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
             operation: null,
           },
         });
-        await advance(tx, e, s, output);
+        await advance(tx, e);
         return true;
       });
       return r ?? false;
