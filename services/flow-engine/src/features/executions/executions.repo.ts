@@ -242,6 +242,19 @@ export async function closeOpenWork(tx: Queryable, executionId: string, now: Dat
   return r.rows.map((x) => x.id);
 }
 
+export async function countStepRuns(
+  tx: Queryable,
+  executionId: string,
+  stepId: string,
+  status: StepStatus,
+): Promise<number> {
+  const r = await tx.query<{ n: string }>(
+    `SELECT count(*) AS n FROM step_runs WHERE execution_id = $1 AND step_id = $2 AND status = $3`,
+    [executionId, stepId, status],
+  );
+  return Number(r.rows[0]?.n ?? 0);
+}
+
 export async function lastSeq(tx: Queryable, executionId: string, stepId: string): Promise<number> {
   const r = await tx.query<{ seq: number | null }>(
     `SELECT max(seq) AS seq FROM step_runs WHERE execution_id = $1 AND step_id = $2`,

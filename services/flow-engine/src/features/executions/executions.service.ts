@@ -23,7 +23,7 @@ import * as repo from './executions.repo';
 import type { ExecutionRow, ExecutionStatus, StepRunRow } from './executions.repo';
 import { compiledFlow, flowletOf, retryPolicyOf, stepsView } from './plan';
 import { planNext, type StepsView } from './planner';
-import { retryDelayMs } from './retry-policy';
+import { decideRetry, type StepFailure } from './retry-policy';
 
 /** What a step attempt came to (the worker's report). */
 export type StepOutcome =
@@ -410,28 +410,46 @@ export function createExecutionsService(deps: ExecutionDeps) {
               now,
             );
             return true;
-          case 'rate_limited': {
-            // The provider's limit, not the step's failure: the same attempt again, later.
-            const at = await scheduleRetry(tx, e, s, s.attempt, outcome.retryAfterMs);
-            await emitStepFailed(tx, e, s, 'rate_limited', 'RATE_LIMITED', at);
-            return true;
-          }
+          case 'rate_limited':
           case 'timed_out':
           case 'failed': {
-            const code = outcome.type === 'failed' ? outcome.code : 'STEP_TIMEOUT';
-            if (outcome.type === 'timed_out' && !outcome.idempotent) {
+            // The pure retry policy decides (retry-policy.ts): a rate limit waits without spending
+            // an attempt; a timeout of a call that cannot be repeated safely is ambiguous.
+            const code =
+              outcome.type === 'failed' ? outcome.code : outcome.type === 'timed_out' ? 'STEP_TIMEOUT' : 'RATE_LIMITED';
+            const failure: StepFailure =
+              outcome.type === 'rate_limited'
+                ? { kind: 'rate_limited', retryAfterMs: outcome.retryAfterMs }
+                : outcome.type === 'timed_out' && !outcome.idempotent
+                  ? { kind: 'unknown_outcome' }
+                  : {
+                      kind: 'error',
+                      retryable: outcome.type === 'timed_out' || outcome.retryable,
+                      code,
+                      message: code,
+                    };
+            const decision = decideRetry({
+              policy,
+              attempt: s.attempt,
+              failure,
+              idempotent: isIdempotent(f),
+              rateLimitWaits: await repo.countStepRuns(tx, e.id, s.step_id, 'rate_limited'),
+              random: deps.random,
+            });
+            const reported = outcome.type === 'failed' ? 'failed' : outcome.type;
+            if (decision.kind === 'ambiguous') {
               // The call may have happened and cannot be safely repeated: a person decides.
               await emitStepFailed(tx, e, s, 'ambiguous', code, null);
               await finish(tx, e, 'ambiguous', null, code);
               return true;
             }
-            const retryable = outcome.type === 'timed_out' || outcome.retryable;
-            if (retryable && s.attempt < policy.maxAttempts) {
-              const at = await scheduleRetry(tx, e, s, s.attempt + 1, retryDelayMs(policy, s.attempt + 1, deps.random));
-              await emitStepFailed(tx, e, s, outcome.type === 'timed_out' ? 'timed_out' : 'failed', code, at);
+            if (decision.kind === 'retry') {
+              const attempt = decision.spendsAttempt ? s.attempt + 1 : s.attempt;
+              const at = await scheduleRetry(tx, e, s, attempt, decision.delayMs);
+              await emitStepFailed(tx, e, s, reported, code, at);
               return true;
             }
-            await emitStepFailed(tx, e, s, outcome.type === 'timed_out' ? 'timed_out' : 'failed', code, null);
+            await emitStepFailed(tx, e, s, reported, code, null);
             await finish(tx, e, 'failed', null, code);
             return true;
           }
