@@ -126,7 +126,7 @@ export async function insertStepRun(
     StepRunRow,
     'id' | 'tenant_id' | 'execution_id' | 'step_id' | 'kind' | 'seq' | 'attempt' | 'idempotency_key' | 'scheduled_at'
   >,
-  status: 'scheduled' | 'skipped' = 'scheduled',
+  status: 'scheduled' | 'skipped' | 'awaiting_approval' = 'scheduled',
 ): Promise<boolean> {
   const r = await tx.query(
     `INSERT INTO step_runs (id, tenant_id, execution_id, step_id, kind, seq, attempt, status, idempotency_key, scheduled_at, finished_at)
@@ -213,12 +213,12 @@ export async function setStepStatus(
   tx: Queryable,
   id: string,
   status: StepStatus,
-  fields: { output?: Json; error?: { code: string }; finishedAt?: Date; scheduledAt?: Date } = {},
+  fields: { output?: Json; error?: { code: string }; finishedAt?: Date; scheduledAt?: Date; input?: Json } = {},
 ): Promise<void> {
   await tx.query(
     `UPDATE step_runs SET status = $2,
         output = COALESCE($3, output), error = COALESCE($4, error), finished_at = COALESCE($5, finished_at),
-        scheduled_at = COALESCE($6, scheduled_at), version = version + 1
+        scheduled_at = COALESCE($6, scheduled_at), input = COALESCE($7, input), version = version + 1
       WHERE id = $1`,
     [
       id,
@@ -227,8 +227,104 @@ export async function setStepStatus(
       fields.error === undefined ? null : JSON.stringify(fields.error),
       fields.finishedAt ?? null,
       fields.scheduledAt ?? null,
+      fields.input === undefined ? null : JSON.stringify(fields.input),
     ],
   );
+}
+
+export async function setExecutionStatus(tx: Queryable, id: string, status: 'running' | 'awaiting_approval') {
+  await tx.query(`UPDATE executions SET status = $2, version = version + 1 WHERE id = $1 AND status <> $2`, [
+    id,
+    status,
+  ]);
+}
+
+// ---- approvals -----------------------------------------------------------------------------------
+
+export interface ApprovalDecisionRow {
+  id: string;
+  tenant_id: string;
+  execution_id: string;
+  step_id: string;
+  decider_id: string;
+  decider_role: string;
+  decider_ip: string | null;
+  decision: 'approve' | 'reject';
+  comment: string | null;
+  summary_digest: string;
+  decided_at: Date;
+}
+
+export async function insertDecision(tx: Queryable, d: ApprovalDecisionRow): Promise<boolean> {
+  const r = await tx.query(
+    `INSERT INTO approval_decisions (id, tenant_id, execution_id, step_id, decider_id, decider_role, decider_ip, decision,
+        comment, summary_digest, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+      ON CONFLICT (execution_id, step_id, decider_id) DO NOTHING`,
+    [
+      d.id,
+      d.tenant_id,
+      d.execution_id,
+      d.step_id,
+      d.decider_id,
+      d.decider_role,
+      d.decider_ip,
+      d.decision,
+      d.comment,
+      d.summary_digest,
+      d.decided_at,
+    ],
+  );
+  return r.rowCount === 1;
+}
+
+export async function decisionsOf(tx: Queryable, executionId: string, stepId: string): Promise<ApprovalDecisionRow[]> {
+  const r = await tx.query<ApprovalDecisionRow>(
+    `SELECT * FROM approval_decisions WHERE execution_id = $1 AND step_id = $2 ORDER BY decided_at, id`,
+    [executionId, stepId],
+  );
+  return r.rows;
+}
+
+/** The open approval timer of a step (locked), if any. */
+export async function openApprovalWait(tx: Queryable, executionId: string, stepId: string): Promise<WaitRow | null> {
+  const r = await tx.query<WaitRow>(
+    `SELECT * FROM waits WHERE execution_id = $1 AND step_id = $2 AND kind = 'approval' AND fired_at IS NULL FOR UPDATE`,
+    [executionId, stepId],
+  );
+  return r.rows[0] ?? null;
+}
+
+/** The latest row of a step (locked). */
+export async function lockLatestStepRun(
+  tx: Queryable,
+  executionId: string,
+  stepId: string,
+): Promise<StepRunRow | null> {
+  const r = await tx.query<StepRunRow>(
+    `SELECT * FROM step_runs WHERE execution_id = $1 AND step_id = $2 ORDER BY seq DESC LIMIT 1 FOR UPDATE`,
+    [executionId, stepId],
+  );
+  return r.rows[0] ?? null;
+}
+
+/** Approval steps waiting for people in this company, with their execution and timer. */
+export async function pendingApprovalSteps(
+  tx: Queryable,
+  limit: number,
+): Promise<{ step: StepRunRow; execution: ExecutionRow; expires_at: Date }[]> {
+  const r = await tx.query<{ step: StepRunRow; execution_id: string; expires_at: Date }>(
+    `SELECT to_jsonb(s) AS step, s.execution_id, w.fire_at AS expires_at
+       FROM step_runs s JOIN waits w ON w.execution_id = s.execution_id AND w.step_id = s.step_id
+        AND w.kind = 'approval' AND w.fired_at IS NULL
+      WHERE s.status = 'awaiting_approval' ORDER BY w.fire_at LIMIT $1`,
+    [limit],
+  );
+  const out: { step: StepRunRow; execution: ExecutionRow; expires_at: Date }[] = [];
+  for (const row of r.rows) {
+    const execution = await getExecution(tx, row.execution_id);
+    if (execution) out.push({ step: row.step, execution, expires_at: row.expires_at });
+  }
+  return out;
 }
 
 /** Ends every open step and wait of an execution (it finished, failed or was cancelled). */

@@ -21,8 +21,10 @@ import type { RunStepCommand } from './commands';
 import { newDigestSalt, saltedDigest } from './digest';
 import * as repo from './executions.repo';
 import type { ExecutionRow, ExecutionStatus, StepRunRow } from './executions.repo';
+import type { ApprovalOutput } from '../flows/definition/compiled';
+import { approvalSummary } from './flowlets';
 import { compiledFlow, flowletOf, retryPolicyOf, stepsView } from './plan';
-import { planNext, type StepsView } from './planner';
+import { bindingsFor, planNext, type StepsView } from './planner';
 import { decideRetry, type StepFailure } from './retry-policy';
 
 /** What a step attempt came to (the worker's report). */
@@ -57,6 +59,48 @@ export interface ExecutionDeps {
 }
 
 export type ExecutionsService = ReturnType<typeof createExecutionsService>;
+
+/** Who decides an approval (from the caller's verified identity; the IP is recorded). */
+export interface ApprovalDecider {
+  userId: string;
+  role: string;
+  ip: string | null;
+}
+
+/** Why a decision was refused (nothing was recorded). */
+export type ApprovalRefusal =
+  | 'not_found' // no such execution or approval step in this company
+  | 'not_pending' // the step is not waiting for people (settled, never reached, execution ended)
+  | 'timed_out' // its timeout passed; the onTimeout outcome applies
+  | 'not_an_approver' // neither the user nor the role is among the flowlet's approvers
+  | 'triggerer_excluded' // excludeTriggerer: the person who triggered the run may not decide
+  | 'already_decided'; // this person decided this step already
+
+export type ApprovalDecisionResult =
+  | { ok: true; settled: boolean; outcome: 'approved' | 'rejected' | null; approvals: number; required: number }
+  | { ok: false; reason: ApprovalRefusal };
+
+export interface PendingApproval {
+  executionId: string;
+  flowId: string;
+  flowVersion: number;
+  stepId: string;
+  summary: Json;
+  summaryDigest: string;
+  expiresAt: Date;
+  approvals: number;
+  required: number;
+}
+
+/** An execution is live while it can still move: running, or held by an approval. */
+const isLive = (e: ExecutionRow) => e.status === 'running' || e.status === 'awaiting_approval';
+
+function mayApprove(f: Flowlet & { kind: 'approval' }, e: ExecutionRow, who: { userId: string; role: string }) {
+  const allowed = (f.approvers.users ?? []).includes(who.userId) || (f.approvers.roles ?? []).includes(who.role);
+  if (!allowed) return 'not_an_approver' as const;
+  if (f.excludeTriggerer && e.trigger_identity.id === who.userId) return 'triggerer_excluded' as const;
+  return null;
+}
 
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -173,8 +217,13 @@ export function createExecutionsService(deps: ExecutionDeps) {
   async function advance(tx: Queryable, e: ExecutionRow) {
     const flow = compiledFlow(e.definition);
     for (let round = 0; round <= flow.order.length; round++) {
-      const p = planNext(flow, await viewOf(tx, e));
-      for (const id of p.ready) await scheduleStep(tx, e, id, 1, 1);
+      const view = await viewOf(tx, e);
+      const p = planNext(flow, view);
+      for (const id of p.ready) {
+        if (flow.flowlets.get(id)!.kind === 'approval') {
+          if (!(await suspendForApproval(tx, e, id, view))) return;
+        } else await scheduleStep(tx, e, id, 1, 1);
+      }
       for (const id of p.skip) await skipStep(tx, e, id);
       if (p.finished) {
         const f = p.finished;
@@ -183,8 +232,97 @@ export function createExecutionsService(deps: ExecutionDeps) {
         else await finish(tx, e, 'cancelled', null, null);
         return;
       }
-      if (p.skip.length === 0) return;
+      if (p.skip.length === 0) break;
     }
+    // Held only by people: `awaiting_approval` (nothing scheduled, running or on a timer).
+    const statuses = Object.values(await viewOf(tx, e)).map((v) => v!.status);
+    const working = statuses.some((x) => x === 'scheduled' || x === 'running' || x === 'retry_wait');
+    const held = !working && statuses.includes('awaiting_approval');
+    await repo.setExecutionStatus(tx, e.id, held ? 'awaiting_approval' : 'running');
+  }
+
+  /**
+   * An approval flowlet was reached: its row `awaiting_approval` with the summary approvers see
+   * (and its digest) as input, and a `waits` row of kind approval at its timeout. No command: no
+   * worker runs it. False when the summary failed (the execution failed).
+   */
+  async function suspendForApproval(tx: Queryable, e: ExecutionRow, stepId: string, view: StepsView) {
+    const flow = compiledFlow(e.definition);
+    const c = flow.flowlets.get(stepId)!;
+    if (c.kind !== 'approval') throw new Error(`flowlet ${stepId} is not an approval`);
+    const now = clock.now();
+    const id = uuidv7();
+    await repo.insertStepRun(
+      tx,
+      {
+        id,
+        tenant_id: e.tenant_id,
+        execution_id: e.id,
+        step_id: stepId,
+        kind: 'approval',
+        seq: 1,
+        attempt: 1,
+        idempotency_key: `${e.id}:${stepId}`,
+        scheduled_at: now,
+      },
+      'awaiting_approval',
+    );
+    const bindings = bindingsFor(flow, stepId, {
+      input: e.input,
+      trigger: e.trigger_identity as unknown as Json,
+      steps: view,
+    });
+    const r = approvalSummary(c, bindings);
+    if (!r.ok) {
+      await repo.setStepStatus(tx, id, 'failed', { error: { code: 'EXPRESSION_ERROR' }, finishedAt: now });
+      await emitStepFailed(tx, e, (await repo.lockStepRun(tx, id))!, 'failed', 'EXPRESSION_ERROR', null);
+      await finish(tx, e, 'failed', null, 'EXPRESSION_ERROR');
+      return false;
+    }
+    await repo.setStepStatus(tx, id, 'awaiting_approval', { input: { summary: r.output, summaryDigest: r.digest } });
+    await repo.insertWait(
+      tx,
+      {
+        id: uuidv7(),
+        tenant_id: e.tenant_id,
+        execution_id: e.id,
+        step_id: stepId,
+        kind: 'approval',
+        attempt: 1,
+        fire_at: new Date(now.getTime() + c.flowlet.timeoutMs),
+      },
+      now,
+    );
+    return true;
+  }
+
+  /** An approval step is decided (by people or its timeout): it succeeds with the outcome; plan on. */
+  async function settleApproval(tx: Queryable, e: ExecutionRow, s: StepRunRow, output: ApprovalOutput) {
+    const now = clock.now();
+    const out = output as unknown as Json;
+    await repo.setStepStatus(tx, s.id, 'succeeded', { output: out, finishedAt: now });
+    const w = await repo.openApprovalWait(tx, e.id, s.step_id);
+    if (w) await repo.markWaitFired(tx, w.id, now);
+    await outbox.emit(tx, {
+      type: 'flow.step.completed',
+      tenantId: e.tenant_id,
+      actor: e.trigger_identity,
+      resource: resource(e),
+      occurredAt: now,
+      payload: {
+        executionId: e.id,
+        stepId: s.step_id,
+        kind: 'approval',
+        attempt: s.attempt,
+        inputDigest: digest(e, s.input),
+        outputDigest: digest(e, out),
+        durationMs: Math.max(0, now.getTime() - s.scheduled_at.getTime()),
+        integration: null,
+        operation: null,
+      },
+    });
+    deps.metrics?.stepSettled('succeeded');
+    await advance(tx, e);
   }
 
   async function emitStepFailed(
@@ -315,7 +453,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
         const now = clock.now();
         if (!(await repo.recordInbox(tx, cmd.id, cmd.tenantId, now))) return { result: 'duplicate' as const };
         const e = await repo.getExecution(tx, cmd.executionId);
-        if (!e || e.status !== 'running') return { result: 'stale' as const };
+        if (!e || !isLive(e)) return { result: 'stale' as const };
         const s0 = await tx.query<{ step_id: string }>(
           `SELECT step_id FROM step_runs WHERE id = $1 AND execution_id = $2`,
           [cmd.stepRunId, e.id],
@@ -340,7 +478,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
      */
     async settle(claim: StepRunRow, outcome: StepOutcome): Promise<boolean> {
       const r = await inExecution(claim.tenant_id, claim.execution_id, async (tx, e) => {
-        if (e.status !== 'running') return false;
+        if (!isLive(e)) return false;
         const now = clock.now();
         const f = flowletOf(e.definition, claim.step_id);
         const policy = retryPolicyOf(e.definition, claim.step_id);
@@ -466,8 +604,23 @@ export function createExecutionsService(deps: ExecutionDeps) {
         const now = clock.now();
         const w = await repo.lockDueWait(tx, waitId, now);
         if (!w) return false;
+        if (!isLive(e)) {
+          await repo.markWaitFired(tx, w.id, now);
+          return false;
+        }
+        if (w.kind === 'approval') {
+          // Nobody settled it in time: the flowlet's onTimeout outcome.
+          const s = await repo.lockLatestStepRun(tx, e.id, w.step_id);
+          if (!s || s.status !== 'awaiting_approval') {
+            await repo.markWaitFired(tx, w.id, now);
+            return false;
+          }
+          const f = flowletOf(e.definition, w.step_id) as Flowlet & { kind: 'approval' };
+          const approved = f.onTimeout === 'approve';
+          await settleApproval(tx, e, s, { approved, decision: approved ? 'approved' : 'rejected', timedOut: true });
+          return true;
+        }
         await repo.markWaitFired(tx, w.id, now);
-        if (e.status !== 'running') return false;
         if (w.kind === 'retry') {
           await scheduleStep(tx, e, w.step_id, (await repo.lastSeq(tx, e.id, w.step_id)) + 1, w.attempt);
           return true;
@@ -552,7 +705,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
     /** The whole-execution deadline passed: `timed_out`, open steps and waits closed. */
     async expireExecution(tenantId: string, executionId: string): Promise<boolean> {
       const r = await inExecution(tenantId, executionId, async (tx, e) => {
-        if (e.status !== 'running' || !e.deadline_at || e.deadline_at > clock.now()) return false;
+        if (!isLive(e) || !e.deadline_at || e.deadline_at > clock.now()) return false;
         await finish(tx, e, 'timed_out', null, 'EXECUTION_DEADLINE');
         return true;
       });
@@ -562,7 +715,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
     /** Cancels a running execution; running steps' results are dropped when they come back. */
     async cancelExecution(tenantId: string, executionId: string): Promise<boolean> {
       const r = await inExecution(tenantId, executionId, async (tx, e) => {
-        if (e.status !== 'running') return false;
+        if (!isLive(e)) return false;
         await finish(tx, e, 'cancelled', null, null);
         return true;
       });
@@ -577,6 +730,108 @@ export function createExecutionsService(deps: ExecutionDeps) {
         const execution = await repo.getExecution(tx, executionId);
         if (!execution) return null;
         return { execution, steps: await repo.stepRunsOf(tx, executionId) };
+      });
+    },
+
+    /**
+     * A person decides an approval step (internal; the HTTP route calls it with the caller's
+     * verified identity). Refused — nothing recorded — unless the step is waiting for people and
+     * not past its timeout, the decider is among its approvers (users or roles), is not the
+     * triggerer when `excludeTriggerer`, and has not decided this step before. A decision is a row
+     * (who, role, IP, when, comment, digest of the summary shown) and a `flow.approval.decided`
+     * fact. One rejection rejects; `required` approvals (default 1) approve; then the step
+     * succeeds with `{ approved, decision, timedOut: false }` and the execution plans on.
+     */
+    async decideApproval(
+      tenantId: string,
+      executionId: string,
+      stepId: string,
+      decider: ApprovalDecider,
+      decision: 'approve' | 'reject',
+      comment: string | null,
+    ): Promise<ApprovalDecisionResult> {
+      const r = await inExecution(tenantId, executionId, async (tx, e): Promise<ApprovalDecisionResult> => {
+        const f = e.definition.flowlets.find((x) => x.id === stepId);
+        if (!f || f.kind !== 'approval') return { ok: false, reason: 'not_found' };
+        const s = await repo.lockLatestStepRun(tx, e.id, stepId);
+        if (!isLive(e) || !s || s.status !== 'awaiting_approval') return { ok: false, reason: 'not_pending' };
+        const now = clock.now();
+        const w = await repo.openApprovalWait(tx, e.id, stepId);
+        if (!w || w.fire_at <= now) return { ok: false, reason: 'timed_out' };
+        const refused = mayApprove(f, e, decider);
+        if (refused) return { ok: false, reason: refused };
+        const shown = (s.input as { summaryDigest?: string } | null)?.summaryDigest ?? '';
+        const inserted = await repo.insertDecision(tx, {
+          id: uuidv7(),
+          tenant_id: e.tenant_id,
+          execution_id: e.id,
+          step_id: stepId,
+          decider_id: decider.userId,
+          decider_role: decider.role,
+          decider_ip: decider.ip,
+          decision,
+          comment,
+          summary_digest: shown,
+          decided_at: now,
+        });
+        if (!inserted) return { ok: false, reason: 'already_decided' };
+        const all = await repo.decisionsOf(tx, e.id, stepId);
+        const approvals = all.filter((d) => d.decision === 'approve').length;
+        const required = f.required ?? 1;
+        const outcome = decision === 'reject' ? 'rejected' : approvals >= required ? 'approved' : null;
+        await outbox.emit(tx, {
+          type: 'flow.approval.decided',
+          tenantId: e.tenant_id,
+          actor: { type: 'user', id: decider.userId, ip: decider.ip },
+          resource: resource(e),
+          occurredAt: now,
+          payload: {
+            executionId: e.id,
+            stepId,
+            decision,
+            summaryDigest: shown,
+            decidedAtMs: now.getTime(),
+            approvals,
+            required,
+            settled: outcome !== null,
+          },
+        });
+        if (outcome)
+          await settleApproval(tx, e, s, { approved: outcome === 'approved', decision: outcome, timedOut: false });
+        return { ok: true, settled: outcome !== null, outcome, approvals, required };
+      });
+      return r ?? { ok: false, reason: 'not_found' };
+    },
+
+    /**
+     * Approval steps in this company that `user` may decide now (an approver, not excluded as the
+     * triggerer, not decided yet, not past the timeout), soonest timeout first, with the summary.
+     */
+    async listPendingApprovals(tenantId: string, user: { userId: string; role: string }): Promise<PendingApproval[]> {
+      return withTenant(deps.pool, tenantId, async (tx) => {
+        const now = clock.now();
+        const out: PendingApproval[] = [];
+        for (const p of await repo.pendingApprovalSteps(tx, 500)) {
+          const e = p.execution;
+          if (!isLive(e) || new Date(p.expires_at) <= now) continue;
+          const f = e.definition.flowlets.find((x) => x.id === p.step.step_id);
+          if (!f || f.kind !== 'approval' || mayApprove(f, e, user)) continue;
+          const decisions = await repo.decisionsOf(tx, e.id, f.id);
+          if (decisions.some((d) => d.decider_id === user.userId)) continue;
+          const input = p.step.input as { summary?: Json; summaryDigest?: string } | null;
+          out.push({
+            executionId: e.id,
+            flowId: e.flow_id,
+            flowVersion: e.flow_version,
+            stepId: f.id,
+            summary: input?.summary ?? null,
+            summaryDigest: input?.summaryDigest ?? '',
+            expiresAt: new Date(p.expires_at),
+            approvals: decisions.filter((d) => d.decision === 'approve').length,
+            required: f.required ?? 1,
+          });
+        }
+        return out;
       });
     },
 
