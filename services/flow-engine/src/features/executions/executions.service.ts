@@ -21,11 +21,11 @@ import type { RunStepCommand } from './commands';
 import { newDigestSalt, saltedDigest } from './digest';
 import * as repo from './executions.repo';
 import type { ExecutionRow, ExecutionStatus, StepRunRow } from './executions.repo';
-import type { ApprovalOutput } from '../flows/definition/compiled';
 import { approvalSummary } from './flowlets';
 import { compiledFlow, flowletOf, retryPolicyOf, stepsView } from './plan';
 import { bindingsFor, planNext, type StepsView } from './planner';
 import { decideRetry, type StepFailure } from './retry-policy';
+import { transition, type StepEvent } from './step-machine';
 
 /** What a step attempt came to (the worker's report). */
 export type StepOutcome =
@@ -296,10 +296,26 @@ export function createExecutionsService(deps: ExecutionDeps) {
     return true;
   }
 
-  /** An approval step is decided (by people or its timeout): it succeeds with the outcome; plan on. */
-  async function settleApproval(tx: Queryable, e: ExecutionRow, s: StepRunRow, output: ApprovalOutput) {
+  /**
+   * An approval step is decided (by people or its timeout): the step machine gives its status and
+   * output (`{ approved, decision, timedOut }`); then plan on.
+   */
+  async function settleApproval(
+    tx: Queryable,
+    e: ExecutionRow,
+    s: StepRunRow,
+    event: Extract<StepEvent, { type: 'approval_decided' | 'approval_timed_out' }>,
+  ) {
     const now = clock.now();
-    const out = output as unknown as Json;
+    const t = transition({ status: 'awaiting_approval', attempt: s.attempt, rateLimitWaits: 0 }, event, {
+      now,
+      policy: retryPolicyOf(e.definition, s.step_id),
+      random: deps.random,
+      idempotent: true,
+    });
+    if (!t.ok || t.next.status !== 'succeeded')
+      throw new Error(`approval ${s.step_id}: ${t.ok ? t.next.status : t.rejected}`);
+    const out = (t.next.output ?? null) as Json;
     await repo.setStepStatus(tx, s.id, 'succeeded', { output: out, finishedAt: now });
     const w = await repo.openApprovalWait(tx, e.id, s.step_id);
     if (w) await repo.markWaitFired(tx, w.id, now);
@@ -616,8 +632,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
             return false;
           }
           const f = flowletOf(e.definition, w.step_id) as Flowlet & { kind: 'approval' };
-          const approved = f.onTimeout === 'approve';
-          await settleApproval(tx, e, s, { approved, decision: approved ? 'approved' : 'rejected', timedOut: true });
+          await settleApproval(tx, e, s, { type: 'approval_timed_out', onTimeout: f.onTimeout });
           return true;
         }
         await repo.markWaitFired(tx, w.id, now);
@@ -797,7 +812,10 @@ export function createExecutionsService(deps: ExecutionDeps) {
           },
         });
         if (outcome)
-          await settleApproval(tx, e, s, { approved: outcome === 'approved', decision: outcome, timedOut: false });
+          await settleApproval(tx, e, s, {
+            type: 'approval_decided',
+            decision: outcome === 'approved' ? 'approve' : 'reject',
+          });
         return { ok: true, settled: outcome !== null, outcome, approvals, required };
       });
       return r ?? { ok: false, reason: 'not_found' };
