@@ -9,7 +9,9 @@
 //   acceptCommand   — the commands consumer: dedupe (inbox) + claim (lease), then the worker pool;
 //   settle          — the worker, when a step attempt ended (step-runner.ts);
 //   fireWait, expireLease, reissueUnclaimed, expireExecution — the sweeps (sweeps.ts);
-//   cancelExecution — the routes (not yet wired).
+//   cancelExecution — the routes (not yet wired);
+//   decideApproval, listPendingApprovals — the approval routes (helper "froutes").
+// What runs next is the pure planner's answer (planNext), never decided here.
 import { commandsTopic, newId, uuidv7, type Actor } from '@flow8/contracts';
 import type { Outbox } from '@flow8/bus';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
