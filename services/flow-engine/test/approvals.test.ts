@@ -240,6 +240,14 @@ test('map → condition → foreach → approval → echo: the run waits for peo
 test('a rejection takes the rejected branch; the approved one is a skipped row', async () => {
   const id = await run(invoice(), big);
   await reach(id, 'awaiting_approval');
+  // Another company can neither see nor decide it, even with an approver's id and role.
+  const other = newId('ten');
+  expect(await engine.listPendingApprovals(other, bob)).toEqual([]);
+  expect(await engine.decideApproval(other, id, 'review', bob, 'approve', null)).toEqual({
+    ok: false,
+    reason: 'not_found',
+  });
+  expect((await state(id)).execution.status).toBe('awaiting_approval');
   expect(await engine.decideApproval(tenant, id, 'review', bob, 'reject', 'not this month')).toMatchObject({
     ok: true,
     settled: true,
