@@ -310,3 +310,18 @@ test('a small order takes the other branch: everything after the condition on th
   });
   expect(await db.admin.query(`SELECT 1 FROM waits WHERE execution_id = $1`, [id])).toMatchObject({ rowCount: 0 });
 });
+
+test('cancelling an execution that waits for people closes the approval: no decision is taken after', async () => {
+  const id = await run(invoice(), big);
+  await reach(id, 'awaiting_approval');
+  expect(await engine.cancelExecution(tenant, id)).toBe(true);
+  const s = await state(id);
+  expect([s.execution.status, statuses(s).review]).toEqual(['cancelled', 'cancelled']);
+  expect(await engine.decideApproval(tenant, id, 'review', alice, 'approve', null)).toEqual({
+    ok: false,
+    reason: 'not_pending',
+  });
+  expect(await engine.listPendingApprovals(tenant, alice)).toEqual([]);
+  const open = await db.admin.query(`SELECT 1 FROM waits WHERE execution_id = $1 AND fired_at IS NULL`, [id]);
+  expect(open.rowCount).toBe(0);
+});
