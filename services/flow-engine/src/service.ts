@@ -135,6 +135,9 @@ export async function createFlowEngine(config: FlowEngineConfig, logger: Logger,
     startExecution: executions.startExecution,
     cancelExecution: executions.cancelExecution,
     getExecution: executions.getExecution,
+    /** Approvals (internal; the routes call these with the caller's verified identity). */
+    decideApproval: executions.decideApproval,
+    listPendingApprovals: executions.listPendingApprovals,
     /** Topics, then the loops. The HTTP listener is the caller's. */
     async start() {
       await bus.requireTopics();

@@ -130,17 +130,23 @@ test('a map → condition → echo flow runs to succeeded through commands on Ka
     ['total', 'succeeded'],
     ['check', 'succeeded'],
     ['notify', 'succeeded'],
+    ['ignore', 'skipped'], // the branch not taken: a row, so the run shows every flowlet
   ]);
   expect(rows(s, 'check')[0]!.output).toEqual({ branch: 'big' });
-  // Every step was claimed under a lease by this engine, with the key stable per (execution, step).
-  for (const x of s.steps) {
+  // Every step that ran was claimed under a lease by this engine, with the key stable per (execution, step).
+  for (const x of s.steps.filter((r) => r.status !== 'skipped')) {
     expect(x.lease_owner).toBe('engine-a');
     expect(x.idempotency_key).toBe(`${id}:${x.step_id}`);
   }
 
-  // The other branch: the small order never schedules `notify`.
+  // The other branch: the small order never runs `notify`, which is recorded skipped.
   const small = await finished(await run(orderFlow, { amount: 5, name: 'Bob' }));
-  expect(small.steps.map((x) => x.step_id)).toEqual(['total', 'check', 'ignore']);
+  expect(small.steps.map((x) => [x.step_id, x.status])).toEqual([
+    ['total', 'succeeded'],
+    ['check', 'succeeded'],
+    ['ignore', 'succeeded'],
+    ['notify', 'skipped'],
+  ]);
   expect(small.execution.output).toEqual({ ignore: { note: 'small order' } });
 
   // Commands went through the outbox keyed by execution; facts keyed by tenant, carrying digests only.
@@ -465,7 +471,7 @@ test('two engine instances share the work through the consumer group', async () 
   );
   for (const id of ids) await finished(id);
   const owners = await db.admin.query<{ lease_owner: string }>(
-    `SELECT DISTINCT lease_owner FROM step_runs WHERE execution_id = ANY($1::text[])`,
+    `SELECT DISTINCT lease_owner FROM step_runs WHERE execution_id = ANY($1::text[]) AND status <> 'skipped'`,
     [ids],
   );
   expect(owners.rows.map((r) => r.lease_owner).sort()).toEqual(['engine-a', 'engine-b']);

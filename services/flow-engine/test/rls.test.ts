@@ -56,13 +56,28 @@ beforeAll(async () => {
       past,
     );
     await repo.recordInbox(tx, '01900000-0000-7000-8000-000000000003', A, past);
+    await repo.insertDecision(tx, {
+      id: '01900000-0000-7000-8000-000000000004',
+      tenant_id: A,
+      execution_id: exeA,
+      step_id: 'x',
+      decider_id: 'usr_a',
+      decider_role: 'admin',
+      decider_ip: '192.0.2.1',
+      decision: 'approve',
+      comment: 'A-only',
+      summary_digest: '0'.repeat(64),
+      decided_at: past,
+    });
   });
 });
 afterAll(async () => {
   await db?.drop();
 });
 
-test.each(['executions', 'step_runs', 'waits', 'inbox'])('%s: row-level security is on and forced', async (table) => {
+const TABLES = ['executions', 'step_runs', 'waits', 'inbox', 'approval_decisions'];
+
+test.each(TABLES)('%s: row-level security is on and forced', async (table) => {
   const r = await db.admin.query<{ relrowsecurity: boolean; relforcerowsecurity: boolean }>(
     `SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = $1`,
     [table],
@@ -70,14 +85,11 @@ test.each(['executions', 'step_runs', 'waits', 'inbox'])('%s: row-level security
   expect(r.rows[0]).toEqual({ relrowsecurity: true, relforcerowsecurity: true });
 });
 
-test.each(['executions', 'step_runs', 'waits', 'inbox'])(
-  '%s: another company and no company see nothing of A',
-  async (table) => {
-    expect((await withTenant(db.app, A, (tx) => tx.query(`SELECT 1 FROM ${table}`))).rowCount).toBe(1);
-    expect((await withTenant(db.app, B, (tx) => tx.query(`SELECT 1 FROM ${table}`))).rowCount).toBe(0);
-    expect((await db.app.query(`SELECT 1 FROM ${table}`)).rowCount).toBe(0);
-  },
-);
+test.each(TABLES)('%s: another company and no company see nothing of A', async (table) => {
+  expect((await withTenant(db.app, A, (tx) => tx.query(`SELECT 1 FROM ${table}`))).rowCount).toBe(1);
+  expect((await withTenant(db.app, B, (tx) => tx.query(`SELECT 1 FROM ${table}`))).rowCount).toBe(0);
+  expect((await db.app.query(`SELECT 1 FROM ${table}`)).rowCount).toBe(0);
+});
 
 test('company B cannot change or claim another company’s rows, nor write rows in its name', async () => {
   await withTenant(db.app, B, async (tx) => {
@@ -101,6 +113,9 @@ test('what ran is pinned: the runtime role cannot rewrite definition, input or t
     ).rejects.toThrow(/permission denied/);
   }
   await expect(withTenant(db.app, A, (tx) => tx.query(`DELETE FROM step_runs`))).rejects.toThrow(/permission denied/);
+  // An approval decision, once recorded, cannot be changed or removed by the runtime role.
+  for (const sql of [`UPDATE approval_decisions SET decision = 'reject'`, `DELETE FROM approval_decisions`])
+    await expect(withTenant(db.app, A, (tx) => tx.query(sql))).rejects.toThrow(/permission denied/);
 });
 
 test('the cross-company sweeps return ids only', async () => {

@@ -285,6 +285,23 @@ returned: number
 }
 
 /**
+ * A person approved or rejected an approval step. Who (the envelope's actor, with the IP), when, and the SHA-256 digest of the summary they were shown; never the summary or the comment.
+ */
+export interface FlowApprovalDecidedPayload {
+executionId: string
+stepId: string
+decision: ("approve" | "reject")
+summaryDigest: string
+/**
+ * UTC milliseconds since the epoch
+ */
+decidedAtMs: number
+approvals: number
+required: number
+settled: boolean
+}
+
+/**
  * An execution reached a final status. The output as a salted SHA-256 digest (null when there is none), never the data.
  */
 export interface FlowExecutionFinishedPayload {
@@ -714,7 +731,7 @@ export const DOMAINS = ["audit","flow","identity","vault"] as const;
 
 export type Domain = (typeof DOMAINS)[number];
 
-export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","flow.execution.finished","flow.execution.started","flow.flow.archived","flow.flow.created","flow.step.completed","flow.step.failed","flow.version.published","flow.version.saved","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.field.decrypted","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
+export const EVENT_TYPES = ["audit.chain.verified","audit.checkpoints.read","audit.log.exported","audit.log.queried","flow.approval.decided","flow.execution.finished","flow.execution.started","flow.flow.archived","flow.flow.created","flow.step.completed","flow.step.failed","flow.version.published","flow.version.saved","identity.allowlist.changed","identity.api_key.created","identity.api_key.revoked","identity.api_key.rotated","identity.grant.given","identity.grant.removed","identity.login.failed","identity.login.succeeded","identity.partition.created","identity.session.ended","identity.tenant.created","identity.user.created","identity.user.email_changed","identity.user.password_changed","identity.user.removed","identity.user.role_changed","vault.credential.created","vault.credential.revoked","vault.credential.rotated","vault.credential.use_refused","vault.credential.used","vault.field.decrypted","vault.key.fields_released","vault.key.retired","vault.key.rotated"] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -723,6 +740,7 @@ export interface EventPayloads {
   "audit.checkpoints.read": AuditCheckpointsReadPayload;
   "audit.log.exported": AuditLogExportedPayload;
   "audit.log.queried": AuditLogQueriedPayload;
+  "flow.approval.decided": FlowApprovalDecidedPayload;
   "flow.execution.finished": FlowExecutionFinishedPayload;
   "flow.execution.started": FlowExecutionStartedPayload;
   "flow.flow.archived": FlowArchivedPayload;
@@ -862,6 +880,63 @@ export const eventPayloadSchemas = {
       "returned": {
         "type": "integer",
         "minimum": 0
+      }
+    }
+  },
+  "flow.approval.decided": {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "flow8:event:flow.approval.decided:v1",
+    "title": "FlowApprovalDecidedPayload",
+    "description": "A person approved or rejected an approval step. Who (the envelope's actor, with the IP), when, and the SHA-256 digest of the summary they were shown; never the summary or the comment.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "executionId",
+      "stepId",
+      "decision",
+      "summaryDigest",
+      "decidedAtMs",
+      "approvals",
+      "required",
+      "settled"
+    ],
+    "properties": {
+      "executionId": {
+        "type": "string",
+        "pattern": "^exe_[0-9a-z]{26}$"
+      },
+      "stepId": {
+        "type": "string",
+        "pattern": "^[a-z][a-z0-9_]{0,62}$"
+      },
+      "decision": {
+        "type": "string",
+        "enum": [
+          "approve",
+          "reject"
+        ]
+      },
+      "summaryDigest": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{64}$"
+      },
+      "decidedAtMs": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "UTC milliseconds since the epoch"
+      },
+      "approvals": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 1000
+      },
+      "required": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000
+      },
+      "settled": {
+        "type": "boolean"
       }
     }
   },

@@ -4,7 +4,8 @@ import type { Actor } from '@flow8/contracts';
 import type { Queryable } from '@flow8/db';
 import type { FlowDefinition, Json } from '../flows/definition/types';
 
-export type ExecutionStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'ambiguous';
+export type ExecutionStatus =
+  'running' | 'awaiting_approval' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'ambiguous';
 export type StepStatus =
   | 'scheduled'
   | 'running'
@@ -15,7 +16,9 @@ export type StepStatus =
   | 'timed_out'
   | 'lost'
   | 'ambiguous'
-  | 'cancelled';
+  | 'cancelled'
+  | 'skipped'
+  | 'awaiting_approval';
 
 export interface ExecutionRow {
   id: string;
@@ -61,7 +64,7 @@ export interface WaitRow {
   tenant_id: string;
   execution_id: string;
   step_id: string;
-  kind: 'retry' | 'delay';
+  kind: 'retry' | 'delay' | 'approval';
   attempt: number;
   fire_at: Date;
   fired_at: Date | null;
@@ -113,20 +116,41 @@ export async function finishExecution(
   );
 }
 
-/** Inserts the step's row `seq`; false when it exists already (a join reached twice). */
+/**
+ * Inserts the step's row `seq` (`scheduled`, or `skipped` — then also finished); false when it
+ * exists already.
+ */
 export async function insertStepRun(
   tx: Queryable,
   s: Pick<
     StepRunRow,
     'id' | 'tenant_id' | 'execution_id' | 'step_id' | 'kind' | 'seq' | 'attempt' | 'idempotency_key' | 'scheduled_at'
   >,
+  status: 'scheduled' | 'skipped' | 'awaiting_approval' = 'scheduled',
 ): Promise<boolean> {
   const r = await tx.query(
-    `INSERT INTO step_runs (id, tenant_id, execution_id, step_id, kind, seq, attempt, status, idempotency_key, scheduled_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'scheduled', $8, $9) ON CONFLICT (execution_id, step_id, seq) DO NOTHING`,
-    [s.id, s.tenant_id, s.execution_id, s.step_id, s.kind, s.seq, s.attempt, s.idempotency_key, s.scheduled_at],
+    `INSERT INTO step_runs (id, tenant_id, execution_id, step_id, kind, seq, attempt, status, idempotency_key, scheduled_at, finished_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9, CASE WHEN $10 = 'skipped' THEN $9::timestamptz END)
+     ON CONFLICT (execution_id, step_id, seq) DO NOTHING`,
+    [s.id, s.tenant_id, s.execution_id, s.step_id, s.kind, s.seq, s.attempt, s.idempotency_key, s.scheduled_at, status],
   );
   return r.rowCount === 1;
+}
+
+/** What the planner needs: every row's (step, seq, status, output), and the steps with an open timer. */
+export async function planRows(
+  tx: Queryable,
+  executionId: string,
+): Promise<{ rows: Pick<StepRunRow, 'step_id' | 'seq' | 'status' | 'output'>[]; openTimers: Set<string> }> {
+  const r = await tx.query<Pick<StepRunRow, 'step_id' | 'seq' | 'status' | 'output'>>(
+    `SELECT step_id, seq, status, output FROM step_runs WHERE execution_id = $1`,
+    [executionId],
+  );
+  const w = await tx.query<{ step_id: string }>(
+    `SELECT DISTINCT step_id FROM waits WHERE execution_id = $1 AND fired_at IS NULL AND kind IN ('retry', 'delay')`,
+    [executionId],
+  );
+  return { rows: r.rows, openTimers: new Set(w.rows.map((x) => x.step_id)) };
 }
 
 export async function lockStepRun(tx: Queryable, id: string): Promise<StepRunRow | null> {
@@ -189,12 +213,12 @@ export async function setStepStatus(
   tx: Queryable,
   id: string,
   status: StepStatus,
-  fields: { output?: Json; error?: { code: string }; finishedAt?: Date; scheduledAt?: Date } = {},
+  fields: { output?: Json; error?: { code: string }; finishedAt?: Date; scheduledAt?: Date; input?: Json } = {},
 ): Promise<void> {
   await tx.query(
     `UPDATE step_runs SET status = $2,
         output = COALESCE($3, output), error = COALESCE($4, error), finished_at = COALESCE($5, finished_at),
-        scheduled_at = COALESCE($6, scheduled_at), version = version + 1
+        scheduled_at = COALESCE($6, scheduled_at), input = COALESCE($7, input), version = version + 1
       WHERE id = $1`,
     [
       id,
@@ -203,27 +227,126 @@ export async function setStepStatus(
       fields.error === undefined ? null : JSON.stringify(fields.error),
       fields.finishedAt ?? null,
       fields.scheduledAt ?? null,
+      fields.input === undefined ? null : JSON.stringify(fields.input),
     ],
   );
+}
+
+export async function setExecutionStatus(tx: Queryable, id: string, status: 'running' | 'awaiting_approval') {
+  await tx.query(`UPDATE executions SET status = $2, version = version + 1 WHERE id = $1 AND status <> $2`, [
+    id,
+    status,
+  ]);
+}
+
+// ---- approvals -----------------------------------------------------------------------------------
+
+export interface ApprovalDecisionRow {
+  id: string;
+  tenant_id: string;
+  execution_id: string;
+  step_id: string;
+  decider_id: string;
+  decider_role: string;
+  decider_ip: string | null;
+  decision: 'approve' | 'reject';
+  comment: string | null;
+  summary_digest: string;
+  decided_at: Date;
+}
+
+export async function insertDecision(tx: Queryable, d: ApprovalDecisionRow): Promise<boolean> {
+  const r = await tx.query(
+    `INSERT INTO approval_decisions (id, tenant_id, execution_id, step_id, decider_id, decider_role, decider_ip, decision,
+        comment, summary_digest, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+      ON CONFLICT (execution_id, step_id, decider_id) DO NOTHING`,
+    [
+      d.id,
+      d.tenant_id,
+      d.execution_id,
+      d.step_id,
+      d.decider_id,
+      d.decider_role,
+      d.decider_ip,
+      d.decision,
+      d.comment,
+      d.summary_digest,
+      d.decided_at,
+    ],
+  );
+  return r.rowCount === 1;
+}
+
+export async function decisionsOf(tx: Queryable, executionId: string, stepId: string): Promise<ApprovalDecisionRow[]> {
+  const r = await tx.query<ApprovalDecisionRow>(
+    `SELECT * FROM approval_decisions WHERE execution_id = $1 AND step_id = $2 ORDER BY decided_at, id`,
+    [executionId, stepId],
+  );
+  return r.rows;
+}
+
+/** The open approval timer of a step (locked), if any. */
+export async function openApprovalWait(tx: Queryable, executionId: string, stepId: string): Promise<WaitRow | null> {
+  const r = await tx.query<WaitRow>(
+    `SELECT * FROM waits WHERE execution_id = $1 AND step_id = $2 AND kind = 'approval' AND fired_at IS NULL FOR UPDATE`,
+    [executionId, stepId],
+  );
+  return r.rows[0] ?? null;
+}
+
+/** The latest row of a step (locked). */
+export async function lockLatestStepRun(
+  tx: Queryable,
+  executionId: string,
+  stepId: string,
+): Promise<StepRunRow | null> {
+  const r = await tx.query<StepRunRow>(
+    `SELECT * FROM step_runs WHERE execution_id = $1 AND step_id = $2 ORDER BY seq DESC LIMIT 1 FOR UPDATE`,
+    [executionId, stepId],
+  );
+  return r.rows[0] ?? null;
+}
+
+/** Approval steps waiting for people in this company, with their execution and timer. */
+export async function pendingApprovalSteps(
+  tx: Queryable,
+  limit: number,
+): Promise<{ step: StepRunRow; execution: ExecutionRow; expires_at: Date }[]> {
+  const r = await tx.query<{ step: StepRunRow; execution_id: string; expires_at: Date }>(
+    `SELECT to_jsonb(s) AS step, s.execution_id, w.fire_at AS expires_at
+       FROM step_runs s JOIN waits w ON w.execution_id = s.execution_id AND w.step_id = s.step_id
+        AND w.kind = 'approval' AND w.fired_at IS NULL
+      WHERE s.status = 'awaiting_approval' ORDER BY w.fire_at LIMIT $1`,
+    [limit],
+  );
+  const out: { step: StepRunRow; execution: ExecutionRow; expires_at: Date }[] = [];
+  for (const row of r.rows) {
+    const execution = await getExecution(tx, row.execution_id);
+    if (execution) out.push({ step: row.step, execution, expires_at: row.expires_at });
+  }
+  return out;
 }
 
 /** Ends every open step and wait of an execution (it finished, failed or was cancelled). */
 export async function closeOpenWork(tx: Queryable, executionId: string, now: Date): Promise<string[]> {
   const r = await tx.query<{ id: string }>(
     `UPDATE step_runs SET status = 'cancelled', finished_at = $2, version = version + 1
-      WHERE execution_id = $1 AND status IN ('scheduled', 'running', 'waiting') RETURNING id`,
+      WHERE execution_id = $1 AND status IN ('scheduled', 'running', 'waiting', 'awaiting_approval') RETURNING id`,
     [executionId, now],
   );
   await tx.query(`UPDATE waits SET fired_at = $2 WHERE execution_id = $1 AND fired_at IS NULL`, [executionId, now]);
   return r.rows.map((x) => x.id);
 }
 
-/** Steps and waits still open: when none is left after a step succeeded, the execution is done. */
-export async function openWork(tx: Queryable, executionId: string): Promise<number> {
+export async function countStepRuns(
+  tx: Queryable,
+  executionId: string,
+  stepId: string,
+  status: StepStatus,
+): Promise<number> {
   const r = await tx.query<{ n: string }>(
-    `SELECT (SELECT count(*) FROM step_runs WHERE execution_id = $1 AND status IN ('scheduled', 'running', 'waiting'))
-          + (SELECT count(*) FROM waits WHERE execution_id = $1 AND fired_at IS NULL) AS n`,
-    [executionId],
+    `SELECT count(*) AS n FROM step_runs WHERE execution_id = $1 AND step_id = $2 AND status = $3`,
+    [executionId, stepId, status],
   );
   return Number(r.rows[0]?.n ?? 0);
 }
@@ -234,16 +357,6 @@ export async function lastSeq(tx: Queryable, executionId: string, stepId: string
     [executionId, stepId],
   );
   return r.rows[0]?.seq ?? 0;
-}
-
-export async function succeededOutputs(tx: Queryable, executionId: string): Promise<Record<string, { output: Json }>> {
-  const r = await tx.query<{ step_id: string; output: Json }>(
-    `SELECT step_id, output FROM step_runs WHERE execution_id = $1 AND status = 'succeeded' ORDER BY seq`,
-    [executionId],
-  );
-  const out: Record<string, { output: Json }> = {};
-  for (const row of r.rows) out[row.step_id] = { output: row.output };
-  return out;
 }
 
 export async function stepRunsOf(tx: Queryable, executionId: string): Promise<StepRunRow[]> {

@@ -9,7 +9,9 @@
 //   acceptCommand   — the commands consumer: dedupe (inbox) + claim (lease), then the worker pool;
 //   settle          — the worker, when a step attempt ended (step-runner.ts);
 //   fireWait, expireLease, reissueUnclaimed, expireExecution — the sweeps (sweeps.ts);
-//   cancelExecution — the routes (not yet wired).
+//   cancelExecution — the routes (not yet wired);
+//   decideApproval, listPendingApprovals — the approval routes (helper "froutes").
+// What runs next is the pure planner's answer (planNext), never decided here.
 import { commandsTopic, newId, uuidv7, type Actor } from '@flow8/contracts';
 import type { Outbox } from '@flow8/bus';
 import { withTenant, type Pool, type Queryable } from '@flow8/db';
@@ -21,7 +23,11 @@ import type { RunStepCommand } from './commands';
 import { newDigestSalt, saltedDigest } from './digest';
 import * as repo from './executions.repo';
 import type { ExecutionRow, ExecutionStatus, StepRunRow } from './executions.repo';
-import { entrySteps, flowletOf, nextSteps, retryDelayMs, retryPolicyOf } from './plan';
+import { approvalSummary } from './flowlets';
+import { compiledFlow, flowletOf, retryPolicyOf, stepsView } from './plan';
+import { bindingsFor, planNext, type StepsView } from './planner';
+import { decideRetry, type StepFailure } from './retry-policy';
+import { transition, type StepEvent } from './step-machine';
 
 /** What a step attempt came to (the worker's report). */
 export type StepOutcome =
@@ -56,6 +62,48 @@ export interface ExecutionDeps {
 
 export type ExecutionsService = ReturnType<typeof createExecutionsService>;
 
+/** Who decides an approval (from the caller's verified identity; the IP is recorded). */
+export interface ApprovalDecider {
+  userId: string;
+  role: string;
+  ip: string | null;
+}
+
+/** Why a decision was refused (nothing was recorded). */
+export type ApprovalRefusal =
+  | 'not_found' // no such execution or approval step in this company
+  | 'not_pending' // the step is not waiting for people (settled, never reached, execution ended)
+  | 'timed_out' // its timeout passed; the onTimeout outcome applies
+  | 'not_an_approver' // neither the user nor the role is among the flowlet's approvers
+  | 'triggerer_excluded' // excludeTriggerer: the person who triggered the run may not decide
+  | 'already_decided'; // this person decided this step already
+
+export type ApprovalDecisionResult =
+  | { ok: true; settled: boolean; outcome: 'approved' | 'rejected' | null; approvals: number; required: number }
+  | { ok: false; reason: ApprovalRefusal };
+
+export interface PendingApproval {
+  executionId: string;
+  flowId: string;
+  flowVersion: number;
+  stepId: string;
+  summary: Json;
+  summaryDigest: string;
+  expiresAt: Date;
+  approvals: number;
+  required: number;
+}
+
+/** An execution is live while it can still move: running, or held by an approval. */
+const isLive = (e: ExecutionRow) => e.status === 'running' || e.status === 'awaiting_approval';
+
+function mayApprove(f: Flowlet & { kind: 'approval' }, e: ExecutionRow, who: { userId: string; role: string }) {
+  const allowed = (f.approvers.users ?? []).includes(who.userId) || (f.approvers.roles ?? []).includes(who.role);
+  if (!allowed) return 'not_an_approver' as const;
+  if (f.excludeTriggerer && e.trigger_identity.id === who.userId) return 'triggerer_excluded' as const;
+  return null;
+}
+
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function createExecutionsService(deps: ExecutionDeps) {
@@ -69,8 +117,9 @@ export function createExecutionsService(deps: ExecutionDeps) {
   }
 
   function isIdempotent(f: Flowlet): boolean {
-    if (f.kind !== 'action') return true; // map, condition, delay: no side effect
-    return deps.registry.get(f.integration, f.operation)?.idempotent ?? false;
+    const action = f.kind === 'action' ? f : f.kind === 'foreach' && f.body.kind === 'action' ? f.body : null;
+    if (!action) return true; // map, condition, delay, approval, a foreach of maps: no side effect
+    return deps.registry.get(action.integration, action.operation)?.idempotent ?? false;
   }
 
   /** A step row `scheduled` and its command, in the caller's transaction. */
@@ -113,7 +162,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
   async function finish(
     tx: Queryable,
     e: ExecutionRow,
-    status: Exclude<ExecutionStatus, 'running'>,
+    status: Exclude<ExecutionStatus, 'running' | 'awaiting_approval'>,
     output: Json | null,
     errorCode: string | null,
   ) {
@@ -138,17 +187,160 @@ export function createExecutionsService(deps: ExecutionDeps) {
     deps.metrics?.executionFinished(status);
   }
 
-  /** After `step` succeeded: schedule what follows, or finish when nothing is left open. */
-  async function advance(tx: Queryable, e: ExecutionRow, step: StepRunRow, output: Json) {
-    for (const next of nextSteps(e.definition, step.step_id, output)) await scheduleStep(tx, e, next, 1, 1);
-    if ((await repo.openWork(tx, e.id)) > 0) return;
-    // The execution's output: what its last flowlets (those no edge leaves) produced.
-    const outputs = await repo.succeededOutputs(tx, e.id);
-    const leaves = new Set(e.definition.flowlets.map((f) => f.id));
-    for (const edge of e.definition.edges) leaves.delete(edge.from);
-    const output_: Record<string, Json> = {};
-    for (const id of leaves) if (outputs[id]) output_[id] = outputs[id].output;
-    await finish(tx, e, 'succeeded', output_, null);
+  /** A flowlet none of whose incoming edges can be taken any more: a finished `skipped` row. */
+  async function skipStep(tx: Queryable, e: ExecutionRow, stepId: string) {
+    await repo.insertStepRun(
+      tx,
+      {
+        id: uuidv7(),
+        tenant_id: e.tenant_id,
+        execution_id: e.id,
+        step_id: stepId,
+        kind: flowletOf(e.definition, stepId).kind,
+        seq: 1,
+        attempt: 1,
+        idempotency_key: `${e.id}:${stepId}`,
+        scheduled_at: clock.now(),
+      },
+      'skipped',
+    );
+  }
+
+  async function viewOf(tx: Queryable, e: ExecutionRow): Promise<StepsView> {
+    const { rows, openTimers } = await repo.planRows(tx, e.id);
+    return stepsView(rows, openTimers);
+  }
+
+  /**
+   * The planner decides what follows (planner.ts): ready flowlets get a row and a command, the
+   * ones that can no longer run a `skipped` row (skips cascade: plan again), and when nothing can
+   * move the execution finishes with the planner's outcome.
+   */
+  async function advance(tx: Queryable, e: ExecutionRow) {
+    const flow = compiledFlow(e.definition);
+    for (let round = 0; round <= flow.order.length; round++) {
+      const view = await viewOf(tx, e);
+      const p = planNext(flow, view);
+      for (const id of p.ready) {
+        if (flow.flowlets.get(id)!.kind === 'approval') {
+          if (!(await suspendForApproval(tx, e, id, view))) return;
+        } else await scheduleStep(tx, e, id, 1, 1);
+      }
+      for (const id of p.skip) await skipStep(tx, e, id);
+      if (p.finished) {
+        const f = p.finished;
+        if (f.status === 'succeeded') await finish(tx, e, 'succeeded', f.output, null);
+        else if (f.status === 'failed') await finish(tx, e, 'failed', null, 'STEP_FAILED');
+        else await finish(tx, e, 'cancelled', null, null);
+        return;
+      }
+      if (p.skip.length === 0) break;
+    }
+    // Held only by people: `awaiting_approval` (nothing scheduled, running or on a timer).
+    const statuses = Object.values(await viewOf(tx, e)).map((v) => v!.status);
+    const working = statuses.some((x) => x === 'scheduled' || x === 'running' || x === 'retry_wait');
+    const held = !working && statuses.includes('awaiting_approval');
+    await repo.setExecutionStatus(tx, e.id, held ? 'awaiting_approval' : 'running');
+  }
+
+  /**
+   * An approval flowlet was reached: its row `awaiting_approval` with the summary approvers see
+   * (and its digest) as input, and a `waits` row of kind approval at its timeout. No command: no
+   * worker runs it. False when the summary failed (the execution failed).
+   */
+  async function suspendForApproval(tx: Queryable, e: ExecutionRow, stepId: string, view: StepsView) {
+    const flow = compiledFlow(e.definition);
+    const c = flow.flowlets.get(stepId)!;
+    if (c.kind !== 'approval') throw new Error(`flowlet ${stepId} is not an approval`);
+    const now = clock.now();
+    const id = uuidv7();
+    await repo.insertStepRun(
+      tx,
+      {
+        id,
+        tenant_id: e.tenant_id,
+        execution_id: e.id,
+        step_id: stepId,
+        kind: 'approval',
+        seq: 1,
+        attempt: 1,
+        idempotency_key: `${e.id}:${stepId}`,
+        scheduled_at: now,
+      },
+      'awaiting_approval',
+    );
+    const bindings = bindingsFor(flow, stepId, {
+      input: e.input,
+      trigger: e.trigger_identity as unknown as Json,
+      steps: view,
+    });
+    const r = approvalSummary(c, bindings);
+    if (!r.ok) {
+      await repo.setStepStatus(tx, id, 'failed', { error: { code: 'EXPRESSION_ERROR' }, finishedAt: now });
+      await emitStepFailed(tx, e, (await repo.lockStepRun(tx, id))!, 'failed', 'EXPRESSION_ERROR', null);
+      await finish(tx, e, 'failed', null, 'EXPRESSION_ERROR');
+      return false;
+    }
+    await repo.setStepStatus(tx, id, 'awaiting_approval', { input: { summary: r.output, summaryDigest: r.digest } });
+    await repo.insertWait(
+      tx,
+      {
+        id: uuidv7(),
+        tenant_id: e.tenant_id,
+        execution_id: e.id,
+        step_id: stepId,
+        kind: 'approval',
+        attempt: 1,
+        fire_at: new Date(now.getTime() + c.flowlet.timeoutMs),
+      },
+      now,
+    );
+    return true;
+  }
+
+  /**
+   * An approval step is decided (by people or its timeout): the step machine gives its status and
+   * output (`{ approved, decision, timedOut }`); then plan on.
+   */
+  async function settleApproval(
+    tx: Queryable,
+    e: ExecutionRow,
+    s: StepRunRow,
+    event: Extract<StepEvent, { type: 'approval_decided' | 'approval_timed_out' }>,
+  ) {
+    const now = clock.now();
+    const t = transition({ status: 'awaiting_approval', attempt: s.attempt, rateLimitWaits: 0 }, event, {
+      now,
+      policy: retryPolicyOf(e.definition, s.step_id),
+      random: deps.random,
+      idempotent: true,
+    });
+    if (!t.ok || t.next.status !== 'succeeded')
+      throw new Error(`approval ${s.step_id}: ${t.ok ? t.next.status : t.rejected}`);
+    const out = (t.next.output ?? null) as Json;
+    await repo.setStepStatus(tx, s.id, 'succeeded', { output: out, finishedAt: now });
+    const w = await repo.openApprovalWait(tx, e.id, s.step_id);
+    if (w) await repo.markWaitFired(tx, w.id, now);
+    await outbox.emit(tx, {
+      type: 'flow.step.completed',
+      tenantId: e.tenant_id,
+      actor: e.trigger_identity,
+      resource: resource(e),
+      occurredAt: now,
+      payload: {
+        executionId: e.id,
+        stepId: s.step_id,
+        kind: 'approval',
+        attempt: s.attempt,
+        inputDigest: digest(e, s.input),
+        outputDigest: digest(e, out),
+        durationMs: Math.max(0, now.getTime() - s.scheduled_at.getTime()),
+        integration: null,
+        operation: null,
+      },
+    });
+    deps.metrics?.stepSettled('succeeded');
+    await advance(tx, e);
   }
 
   async function emitStepFailed(
@@ -262,7 +454,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
             deadlineAt: isoOrNull(e.deadline_at),
           },
         });
-        for (const id of entrySteps(def)) await scheduleStep(tx, e, id, 1, 1);
+        await advance(tx, e);
       });
       return { executionId: e.id };
     },
@@ -279,7 +471,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
         const now = clock.now();
         if (!(await repo.recordInbox(tx, cmd.id, cmd.tenantId, now))) return { result: 'duplicate' as const };
         const e = await repo.getExecution(tx, cmd.executionId);
-        if (!e || e.status !== 'running') return { result: 'stale' as const };
+        if (!e || !isLive(e)) return { result: 'stale' as const };
         const s0 = await tx.query<{ step_id: string }>(
           `SELECT step_id FROM step_runs WHERE id = $1 AND execution_id = $2`,
           [cmd.stepRunId, e.id],
@@ -293,9 +485,9 @@ export function createExecutionsService(deps: ExecutionDeps) {
       });
     },
 
-    /** The succeeded steps' outputs, for evaluating a step's expressions. */
-    async scopeOf(e: ExecutionRow) {
-      return withTenant(deps.pool, e.tenant_id, (tx) => repo.succeededOutputs(tx, e.id));
+    /** The planner's view of an execution's steps: what `bindingsFor` binds `steps.<id>` from. */
+    async stepsOf(e: ExecutionRow): Promise<StepsView> {
+      return withTenant(deps.pool, e.tenant_id, (tx) => viewOf(tx, e));
     },
 
     /**
@@ -304,7 +496,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
      */
     async settle(claim: StepRunRow, outcome: StepOutcome): Promise<boolean> {
       const r = await inExecution(claim.tenant_id, claim.execution_id, async (tx, e) => {
-        if (e.status !== 'running') return false;
+        if (!isLive(e)) return false;
         const now = clock.now();
         const f = flowletOf(e.definition, claim.step_id);
         const policy = retryPolicyOf(e.definition, claim.step_id);
@@ -357,7 +549,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
                 operation: f.kind === 'action' ? f.operation : null,
               },
             });
-            await advance(tx, e, s, outcome.output);
+            await advance(tx, e);
             return true;
           case 'wait':
             await repo.insertWait(
@@ -374,28 +566,46 @@ export function createExecutionsService(deps: ExecutionDeps) {
               now,
             );
             return true;
-          case 'rate_limited': {
-            // The provider's limit, not the step's failure: the same attempt again, later.
-            const at = await scheduleRetry(tx, e, s, s.attempt, outcome.retryAfterMs);
-            await emitStepFailed(tx, e, s, 'rate_limited', 'RATE_LIMITED', at);
-            return true;
-          }
+          case 'rate_limited':
           case 'timed_out':
           case 'failed': {
-            const code = outcome.type === 'failed' ? outcome.code : 'STEP_TIMEOUT';
-            if (outcome.type === 'timed_out' && !outcome.idempotent) {
+            // The pure retry policy decides (retry-policy.ts): a rate limit waits without spending
+            // an attempt; a timeout of a call that cannot be repeated safely is ambiguous.
+            const code =
+              outcome.type === 'failed' ? outcome.code : outcome.type === 'timed_out' ? 'STEP_TIMEOUT' : 'RATE_LIMITED';
+            const failure: StepFailure =
+              outcome.type === 'rate_limited'
+                ? { kind: 'rate_limited', retryAfterMs: outcome.retryAfterMs }
+                : outcome.type === 'timed_out' && !outcome.idempotent
+                  ? { kind: 'unknown_outcome' }
+                  : {
+                      kind: 'error',
+                      retryable: outcome.type === 'timed_out' || outcome.retryable,
+                      code,
+                      message: code,
+                    };
+            const decision = decideRetry({
+              policy,
+              attempt: s.attempt,
+              failure,
+              idempotent: isIdempotent(f),
+              rateLimitWaits: await repo.countStepRuns(tx, e.id, s.step_id, 'rate_limited'),
+              random: deps.random,
+            });
+            const reported = outcome.type === 'failed' ? 'failed' : outcome.type;
+            if (decision.kind === 'ambiguous') {
               // The call may have happened and cannot be safely repeated: a person decides.
               await emitStepFailed(tx, e, s, 'ambiguous', code, null);
               await finish(tx, e, 'ambiguous', null, code);
               return true;
             }
-            const retryable = outcome.type === 'timed_out' || outcome.retryable;
-            if (retryable && s.attempt < policy.maxAttempts) {
-              const at = await scheduleRetry(tx, e, s, s.attempt + 1, retryDelayMs(policy, s.attempt + 1, deps.random));
-              await emitStepFailed(tx, e, s, outcome.type === 'timed_out' ? 'timed_out' : 'failed', code, at);
+            if (decision.kind === 'retry') {
+              const attempt = decision.spendsAttempt ? s.attempt + 1 : s.attempt;
+              const at = await scheduleRetry(tx, e, s, attempt, decision.delayMs);
+              await emitStepFailed(tx, e, s, reported, code, at);
               return true;
             }
-            await emitStepFailed(tx, e, s, outcome.type === 'timed_out' ? 'timed_out' : 'failed', code, null);
+            await emitStepFailed(tx, e, s, reported, code, null);
             await finish(tx, e, 'failed', null, code);
             return true;
           }
@@ -412,8 +622,22 @@ export function createExecutionsService(deps: ExecutionDeps) {
         const now = clock.now();
         const w = await repo.lockDueWait(tx, waitId, now);
         if (!w) return false;
+        if (!isLive(e)) {
+          await repo.markWaitFired(tx, w.id, now);
+          return false;
+        }
+        if (w.kind === 'approval') {
+          // Nobody settled it in time: the flowlet's onTimeout outcome.
+          const s = await repo.lockLatestStepRun(tx, e.id, w.step_id);
+          if (!s || s.status !== 'awaiting_approval') {
+            await repo.markWaitFired(tx, w.id, now);
+            return false;
+          }
+          const f = flowletOf(e.definition, w.step_id) as Flowlet & { kind: 'approval' };
+          await settleApproval(tx, e, s, { type: 'approval_timed_out', onTimeout: f.onTimeout });
+          return true;
+        }
         await repo.markWaitFired(tx, w.id, now);
-        if (e.status !== 'running') return false;
         if (w.kind === 'retry') {
           await scheduleStep(tx, e, w.step_id, (await repo.lastSeq(tx, e.id, w.step_id)) + 1, w.attempt);
           return true;
@@ -444,7 +668,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
             operation: null,
           },
         });
-        await advance(tx, e, s, output);
+        await advance(tx, e);
         return true;
       });
       return r ?? false;
@@ -498,7 +722,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
     /** The whole-execution deadline passed: `timed_out`, open steps and waits closed. */
     async expireExecution(tenantId: string, executionId: string): Promise<boolean> {
       const r = await inExecution(tenantId, executionId, async (tx, e) => {
-        if (e.status !== 'running' || !e.deadline_at || e.deadline_at > clock.now()) return false;
+        if (!isLive(e) || !e.deadline_at || e.deadline_at > clock.now()) return false;
         await finish(tx, e, 'timed_out', null, 'EXECUTION_DEADLINE');
         return true;
       });
@@ -508,7 +732,7 @@ export function createExecutionsService(deps: ExecutionDeps) {
     /** Cancels a running execution; running steps' results are dropped when they come back. */
     async cancelExecution(tenantId: string, executionId: string): Promise<boolean> {
       const r = await inExecution(tenantId, executionId, async (tx, e) => {
-        if (e.status !== 'running') return false;
+        if (!isLive(e)) return false;
         await finish(tx, e, 'cancelled', null, null);
         return true;
       });
@@ -523,6 +747,111 @@ export function createExecutionsService(deps: ExecutionDeps) {
         const execution = await repo.getExecution(tx, executionId);
         if (!execution) return null;
         return { execution, steps: await repo.stepRunsOf(tx, executionId) };
+      });
+    },
+
+    /**
+     * A person decides an approval step (internal; the HTTP route calls it with the caller's
+     * verified identity). Refused — nothing recorded — unless the step is waiting for people and
+     * not past its timeout, the decider is among its approvers (users or roles), is not the
+     * triggerer when `excludeTriggerer`, and has not decided this step before. A decision is a row
+     * (who, role, IP, when, comment, digest of the summary shown) and a `flow.approval.decided`
+     * fact. One rejection rejects; `required` approvals (default 1) approve; then the step
+     * succeeds with `{ approved, decision, timedOut: false }` and the execution plans on.
+     */
+    async decideApproval(
+      tenantId: string,
+      executionId: string,
+      stepId: string,
+      decider: ApprovalDecider,
+      decision: 'approve' | 'reject',
+      comment: string | null,
+    ): Promise<ApprovalDecisionResult> {
+      const r = await inExecution(tenantId, executionId, async (tx, e): Promise<ApprovalDecisionResult> => {
+        const f = e.definition.flowlets.find((x) => x.id === stepId);
+        if (!f || f.kind !== 'approval') return { ok: false, reason: 'not_found' };
+        const s = await repo.lockLatestStepRun(tx, e.id, stepId);
+        if (!isLive(e) || !s || s.status !== 'awaiting_approval') return { ok: false, reason: 'not_pending' };
+        const now = clock.now();
+        const w = await repo.openApprovalWait(tx, e.id, stepId);
+        if (!w || w.fire_at <= now) return { ok: false, reason: 'timed_out' };
+        const refused = mayApprove(f, e, decider);
+        if (refused) return { ok: false, reason: refused };
+        const shown = (s.input as { summaryDigest?: string } | null)?.summaryDigest ?? '';
+        const inserted = await repo.insertDecision(tx, {
+          id: uuidv7(),
+          tenant_id: e.tenant_id,
+          execution_id: e.id,
+          step_id: stepId,
+          decider_id: decider.userId,
+          decider_role: decider.role,
+          decider_ip: decider.ip,
+          decision,
+          comment,
+          summary_digest: shown,
+          decided_at: now,
+        });
+        if (!inserted) return { ok: false, reason: 'already_decided' };
+        const all = await repo.decisionsOf(tx, e.id, stepId);
+        const approvals = all.filter((d) => d.decision === 'approve').length;
+        const required = f.required ?? 1;
+        const outcome = decision === 'reject' ? 'rejected' : approvals >= required ? 'approved' : null;
+        await outbox.emit(tx, {
+          type: 'flow.approval.decided',
+          tenantId: e.tenant_id,
+          actor: { type: 'user', id: decider.userId, ip: decider.ip },
+          resource: resource(e),
+          occurredAt: now,
+          payload: {
+            executionId: e.id,
+            stepId,
+            decision,
+            summaryDigest: shown,
+            decidedAtMs: now.getTime(),
+            approvals,
+            required,
+            settled: outcome !== null,
+          },
+        });
+        if (outcome)
+          await settleApproval(tx, e, s, {
+            type: 'approval_decided',
+            decision: outcome === 'approved' ? 'approve' : 'reject',
+          });
+        return { ok: true, settled: outcome !== null, outcome, approvals, required };
+      });
+      return r ?? { ok: false, reason: 'not_found' };
+    },
+
+    /**
+     * Approval steps in this company that `user` may decide now (an approver, not excluded as the
+     * triggerer, not decided yet, not past the timeout), soonest timeout first, with the summary.
+     */
+    async listPendingApprovals(tenantId: string, user: { userId: string; role: string }): Promise<PendingApproval[]> {
+      return withTenant(deps.pool, tenantId, async (tx) => {
+        const now = clock.now();
+        const out: PendingApproval[] = [];
+        for (const p of await repo.pendingApprovalSteps(tx, 500)) {
+          const e = p.execution;
+          if (!isLive(e) || new Date(p.expires_at) <= now) continue;
+          const f = e.definition.flowlets.find((x) => x.id === p.step.step_id);
+          if (!f || f.kind !== 'approval' || mayApprove(f, e, user)) continue;
+          const decisions = await repo.decisionsOf(tx, e.id, f.id);
+          if (decisions.some((d) => d.decider_id === user.userId)) continue;
+          const input = p.step.input as { summary?: Json; summaryDigest?: string } | null;
+          out.push({
+            executionId: e.id,
+            flowId: e.flow_id,
+            flowVersion: e.flow_version,
+            stepId: f.id,
+            summary: input?.summary ?? null,
+            summaryDigest: input?.summaryDigest ?? '',
+            expiresAt: new Date(p.expires_at),
+            approvals: decisions.filter((d) => d.decision === 'approve').length,
+            required: f.required ?? 1,
+          });
+        }
+        return out;
       });
     },
 

@@ -1,13 +1,6 @@
-import { chooseBranch, entrySteps, evaluateFields, nextSteps, retryDelayMs } from './plan';
+import { compiledFlow, stepsView } from './plan';
+import { planNext } from './planner';
 import type { FlowDefinition } from '../flows/definition/types';
-
-const policy = { maxAttempts: 5, initialDelayMs: 1_000, factor: 2, maxDelayMs: 5_000 };
-
-test('retry delays grow by the factor, are capped, and use full jitter', () => {
-  expect([2, 3, 4, 5].map((n) => retryDelayMs(policy, n, () => 0.999999))).toEqual([999, 1999, 3999, 4999]);
-  expect(retryDelayMs(policy, 3, () => 0)).toBe(0);
-  expect(retryDelayMs(policy, 3, () => 0.5)).toBe(1_000);
-});
 
 const def: FlowDefinition = {
   schema: 'flow-definition.v1',
@@ -29,19 +22,40 @@ const def: FlowDefinition = {
   ],
 };
 
-test('entry steps, and a condition follows only the chosen branch (CEL on the compiled flow)', () => {
-  expect(entrySteps(def)).toEqual(['a']);
-  expect(nextSteps(def, 'a', {})).toEqual(['c']);
-  expect(nextSteps(def, 'c', { branch: 'yes' })).toEqual(['y']);
-  expect(nextSteps(def, 'c', { branch: 'no' })).toEqual(['n']);
-  expect(nextSteps(def, 'c', { branch: null })).toEqual([]);
-  const scope = (n: number) => ({ input: { n }, steps: { a: { output: { twice: n * 2 } } }, trigger: null });
-  expect(evaluateFields(def, 'a', scope(3))).toEqual({ twice: 6 });
-  expect(chooseBranch(def, 'c', scope(2))).toBe('yes');
-  expect(chooseBranch(def, 'c', scope(0))).toBe('no');
+const row = (
+  step_id: string,
+  seq: number,
+  status: Parameters<typeof stepsView>[0][number]['status'],
+  output = null,
+) => ({
+  step_id,
+  seq,
+  status,
+  output,
 });
 
-test('an expression failing on the data is an EXPRESSION_ERROR, not a crash', () => {
-  const bad = { input: { n: 'not a number' }, steps: {}, trigger: null };
-  expect(() => evaluateFields(def, 'a', bad)).toThrow(expect.objectContaining({ code: 'EXPRESSION_ERROR' }));
+test('the stored rows map onto the step machine: the latest row counts, an open timer is retry_wait', () => {
+  const v = stepsView(
+    [row('a', 1, 'failed'), row('a', 2, 'lost'), row('c', 1, 'rate_limited'), row('y', 1, 'timed_out')],
+    new Set(['y']),
+  );
+  expect(v.a!.status).toBe('scheduled'); // a lost worker's row is followed by a new one
+  expect(v.c!.status).toBe('retry_wait');
+  expect(v.y!.status).toBe('retry_wait'); // timed out, with a retry timer
+  expect(stepsView([row('y', 1, 'timed_out')], new Set()).y!.status).toBe('failed');
+});
+
+test('the planner on stored rows: a retry pending holds the execution; a branch not taken is skipped', () => {
+  const flow = compiledFlow(def);
+  expect(planNext(flow, stepsView([], new Set())).ready).toEqual(['a']);
+  const waiting = planNext(flow, stepsView([row('a', 1, 'failed')], new Set(['a'])));
+  expect(waiting.finished).toBeNull();
+  const done = stepsView(
+    [
+      { step_id: 'a', seq: 1, status: 'succeeded', output: null },
+      { ...row('c', 1, 'succeeded'), output: { branch: 'no' } as never },
+    ],
+    new Set(),
+  );
+  expect(planNext(flow, done)).toMatchObject({ ready: ['n'], skip: ['y'] });
 });

@@ -1,21 +1,18 @@
-// The durable half's view of the pure core: which flowlets run first, which follow a finished
-// one, how a map/condition/action input is evaluated, and the retry policy of a step.
+// The durable half's bridge to the pure core: the compiled flow of an execution's pinned
+// definition, and the view of its stored step rows the planner (planner.ts) and the flowlets
+// (flowlets.ts) work on. Nothing here decides what runs next — planNext does.
 //
-// ADAPTER to the pure half: expressions are the CEL module on the compiled flow
-// (flows/definition/compile.ts, expressions/). The graph walk and retry delay below are the
-// smallest equivalent of the planner and retry policy (executions/planner.ts, retry-policy.ts)
-// until those land; each is then replaced by a call into them, and nothing outside this file knows.
-import { evaluate, evaluateBool } from '../../expressions';
+// Stored statuses → step machine statuses (step-machine.ts). A flowlet's state is its latest row
+// (highest seq), except that an open timer (a retry or a delay) makes it `retry_wait`:
+//   scheduled, running, succeeded, failed, skipped, cancelled, ambiguous, awaiting_approval: same;
+//   waiting (a delay or retry timer), rate_limited (always followed by a timer): retry_wait;
+//   timed_out: failed unless a retry timer follows; lost: scheduled (a new row follows at once).
 import { compileFlow } from '../flows/definition/compile';
-import type { CompiledExprs, CompiledFlow } from '../flows/definition/compiled';
-import type { Edge, FlowDefinition, Flowlet, Json, RetryPolicy } from '../flows/definition/types';
-
-export interface EvalScope {
-  input: Json;
-  /** The output of every step that succeeded so far (`steps.<id>` in CEL is that output). */
-  steps: Record<string, { output: Json }>;
-  trigger: Json;
-}
+import type { CompiledFlow } from '../flows/definition/compiled';
+import type { FlowDefinition, Flowlet, Json } from '../flows/definition/types';
+import type { StepsView, StepView } from './planner';
+import type { StepStatus as MachineStatus } from './step-machine';
+import type { StepStatus as StoredStatus } from './executions.repo';
 
 export function flowletOf(def: FlowDefinition, id: string): Flowlet {
   const f = def.flowlets.find((x) => x.id === id);
@@ -23,38 +20,50 @@ export function flowletOf(def: FlowDefinition, id: string): Flowlet {
   return f;
 }
 
-/** Flowlets no edge leads to: where an execution starts. */
-export function entrySteps(def: FlowDefinition): string[] {
-  const targets = new Set(def.edges.map((e) => e.to));
-  return def.flowlets.filter((f) => !targets.has(f.id)).map((f) => f.id);
-}
-
-/**
- * Flowlets that follow `from` once it succeeded with `output`. A condition follows only the edges
- * of the branch it chose (`output.branch`). A flowlet with several incoming edges runs once, when
- * the first of them fires (the store dedupes on (execution, step)).
- */
-export function nextSteps(def: FlowDefinition, from: string, output: Json): string[] {
-  const f = flowletOf(def, from);
-  const out: Edge[] = def.edges.filter((e) => e.from === from);
-  if (f.kind === 'condition') {
-    const branch = output && typeof output === 'object' && !Array.isArray(output) ? output.branch : undefined;
-    return out.filter((e) => e.branch === branch).map((e) => e.to);
-  }
-  return out.map((e) => e.to);
-}
-
 /** Retry policy of a flowlet, the engine defaults applied (by compile). */
-export function retryPolicyOf(def: FlowDefinition, stepId: string): RetryPolicy {
+export function retryPolicyOf(def: FlowDefinition, stepId: string) {
   const f = compiledFlow(def).flowlets.get(stepId);
   if (!f) throw new Error(`flowlet ${stepId} is not in the definition`);
   return f.retry;
 }
 
-/** Delay before attempt `nextAttempt` (2 = first retry): the pure half's retry policy. */
-export { retryDelayMs } from './retry-policy';
+const STORED_TO_MACHINE: Record<StoredStatus, MachineStatus> = {
+  scheduled: 'scheduled',
+  running: 'running',
+  waiting: 'retry_wait',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  rate_limited: 'retry_wait',
+  timed_out: 'failed',
+  lost: 'scheduled',
+  ambiguous: 'ambiguous',
+  cancelled: 'cancelled',
+  skipped: 'skipped',
+  awaiting_approval: 'awaiting_approval',
+};
 
-// ---- expressions: the CEL module, through the compiled flow ------------------------------------
+export function machineStatus(stored: StoredStatus, hasOpenTimer: boolean): MachineStatus {
+  return hasOpenTimer ? 'retry_wait' : STORED_TO_MACHINE[stored];
+}
+
+/** The planner's view: each flowlet's latest row, mapped (see above). */
+export function stepsView(
+  rows: readonly { step_id: string; seq: number; status: StoredStatus; output: Json | null }[],
+  openTimers: ReadonlySet<string>,
+): StepsView {
+  const latest = new Map<string, (typeof rows)[number]>();
+  for (const r of rows) {
+    const cur = latest.get(r.step_id);
+    if (!cur || r.seq > cur.seq) latest.set(r.step_id, r);
+  }
+  const view: Record<string, StepView> = {};
+  for (const [id, r] of latest) {
+    view[id] = { status: machineStatus(r.status, openTimers.has(id)), output: r.output ?? undefined };
+  }
+  return view;
+}
+
+// ---- the compiled flow -------------------------------------------------------------------------
 // A definition is compiled (schema, graph, CEL type-check) once per process and definition text;
 // an execution's definition is the pinned version's, so the cache only ever grows by versions.
 
@@ -79,40 +88,8 @@ export function compiledFlow(def: FlowDefinition): CompiledFlow {
   return r.flow;
 }
 
-function bindings(scope: EvalScope): Record<string, Json> {
-  const steps: Record<string, Json> = {};
-  for (const [id, s] of Object.entries(scope.steps)) steps[id] = s.output;
-  return { input: scope.input, steps, trigger: scope.trigger };
-}
-
-function evalAll(exprs: CompiledExprs, scope: EvalScope): Record<string, Json> {
-  const b = bindings(scope);
-  const out: Record<string, Json> = {};
-  for (const [k, e] of Object.entries(exprs)) {
-    const r = evaluate(e, b);
-    if (!r.ok) throw new ExpressionFailure(r.error.message);
-    out[k] = r.value;
-  }
-  return out;
-}
-
-/** An action's operation input, or a map's output: each field's CEL evaluated. */
-export function evaluateFields(def: FlowDefinition, stepId: string, scope: EvalScope): Record<string, Json> {
-  const f = compiledFlow(def).flowlets.get(stepId);
-  if (f?.kind === 'action') return evalAll(f.input, scope);
-  if (f?.kind === 'map') return evalAll(f.output, scope);
-  throw new ExpressionFailure(`flowlet ${stepId} has no fields to evaluate`);
-}
-
-/** The branch a condition takes: the first whose `when` is true, else `otherwise` (null: none). */
-export function chooseBranch(def: FlowDefinition, stepId: string, scope: EvalScope): string | null {
-  const f = compiledFlow(def).flowlets.get(stepId);
-  if (f?.kind !== 'condition') throw new ExpressionFailure(`flowlet ${stepId} is not a condition`);
-  const b = bindings(scope);
-  for (const br of f.branches) {
-    const r = evaluateBool(br.when, b);
-    if (!r.ok) throw new ExpressionFailure(r.error.message);
-    if (r.value) return br.id;
-  }
-  return f.otherwise ?? null;
+/** A flowlet result of the pure core, or the step's EXPRESSION_ERROR. */
+export function orFail<T>(r: ({ ok: true } & T) | { ok: false; error: Error }): T {
+  if (!r.ok) throw new ExpressionFailure(r.error.message);
+  return r;
 }

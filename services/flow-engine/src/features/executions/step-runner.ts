@@ -10,7 +10,9 @@ import type { Json } from '../flows/definition/types';
 import type { RunStepCommand } from './commands';
 import type { ExecutionRow, StepRunRow } from './executions.repo';
 import type { ExecutionsService, StepOutcome } from './executions.service';
-import { chooseBranch, evaluateFields, flowletOf, type EvalScope } from './plan';
+import { actionInput, chooseBranch, collectForeach, delayUntil, foreachBody, foreachItems, runMap } from './flowlets';
+import { compiledFlow, orFail } from './plan';
+import { bindingsFor } from './planner';
 
 export interface StepRunnerHooks {
   /**
@@ -36,46 +38,68 @@ export function createStepRunner(deps: {
 
   async function outcomeOf(e: ExecutionRow, step: StepRunRow, abort: AbortController): Promise<StepOutcome> {
     const signal = abort.signal;
-    const f = flowletOf(e.definition, step.step_id);
-    const scope: EvalScope = {
+    const flow = compiledFlow(e.definition);
+    const c = flow.flowlets.get(step.step_id)!;
+    const f = c.flowlet;
+    const bindings = bindingsFor(flow, c.id, {
       input: e.input,
-      steps: await deps.executions.scopeOf(e),
       trigger: e.trigger_identity as unknown as Json,
+      steps: await deps.executions.stepsOf(e),
+    });
+    const runOp = async (
+      action: { integration: string; operation: string },
+      opInput: Record<string, Json>,
+      idempotencyKey: string,
+    ) => {
+      const op = deps.registry.get(action.integration, action.operation);
+      if (!op) throw new NonRetryableError('UNKNOWN_OPERATION');
+      return op.run({ input: opInput, idempotencyKey, attempt: step.attempt, signal, clock: deps.clock });
     };
     let input: Json | null = null;
     try {
-      switch (f.kind) {
-        case 'map': {
-          const output = evaluateFields(e.definition, f.id, scope);
-          return { type: 'succeeded', input: null, output };
-        }
+      switch (c.kind) {
+        case 'map':
+          return { type: 'succeeded', input: null, output: orFail(runMap(c, bindings)).output };
         case 'condition':
-          return { type: 'succeeded', input: null, output: { branch: chooseBranch(e.definition, f.id, scope) } };
-        case 'delay': {
-          if (f.delayMs === undefined) throw new NonRetryableError('NOT_SUPPORTED');
-          return { type: 'wait', input: null, fireAt: new Date(deps.clock.now().getTime() + f.delayMs) };
-        }
+          return { type: 'succeeded', input: null, output: orFail(chooseBranch(c, bindings)).output };
+        case 'delay':
+          return { type: 'wait', input: null, fireAt: orFail(delayUntil(c, bindings, deps.clock.now())).at };
         case 'action': {
-          const op = deps.registry.get(f.integration, f.operation);
-          if (!op) throw new NonRetryableError('UNKNOWN_OPERATION');
-          const opInput = evaluateFields(e.definition, f.id, scope);
+          const opInput = orFail(actionInput(c, bindings)).output;
           input = opInput;
-          const timeoutMs = deps.executions.stepTimeoutOf(f);
           const output = await withDeadline(
-            op.run({
-              input: opInput,
-              idempotencyKey: step.idempotency_key,
-              attempt: step.attempt,
-              signal,
-              clock: deps.clock,
-            }),
-            timeoutMs,
+            runOp(c.flowlet, opInput, step.idempotency_key),
+            deps.executions.stepTimeoutOf(f),
             abort,
           );
           return { type: 'succeeded', input, output };
         }
+        case 'foreach': {
+          // Bounded fan-out inside the one step: the body per item (`item`, `index` bound), at
+          // most `concurrency` at once, results in item order. An action body's call for item i
+          // carries the idempotency key `<execution>:<step>:<i>`, stable across attempts.
+          const items = orFail(foreachItems(c, bindings)).items;
+          input = { items: items.length };
+          const body = c.body;
+          const results = new Map<number, Json>();
+          const one = async (i: number) => {
+            const out = orFail(foreachBody(c, bindings, items[i]!, i)).output;
+            results.set(i, body.kind === 'map' ? out : await runOp(body.flowlet, out, `${step.idempotency_key}:${i}`));
+          };
+          const width = Math.max(1, Math.min(c.flowlet.concurrency ?? 1, items.length));
+          let next = 0;
+          const lane = async () => {
+            while (next < items.length && !signal.aborted) await one(next++);
+          };
+          await withDeadline(
+            Promise.all(Array.from({ length: width }, lane)).then(() => null),
+            deps.executions.stepTimeoutOf(f),
+            abort,
+          );
+          return { type: 'succeeded', input, output: collectForeach(items.length, results) };
+        }
         default:
-          // approval and foreach run once their features land.
+          // approval: suspended by the service, never run by a worker.
           throw new NonRetryableError('NOT_SUPPORTED');
       }
     } catch (e) {
