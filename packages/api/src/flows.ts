@@ -101,7 +101,15 @@ export const archiveFlow = { params: idParams, response: { 200: flowView } } as 
 
 // ── Executions ──
 
-export const EXECUTION_STATUSES = ['running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'ambiguous'] as const;
+export const EXECUTION_STATUSES = [
+  'running',
+  'awaiting_approval',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'ambiguous',
+] as const;
 
 const executionProps = {
   id: executionId,
