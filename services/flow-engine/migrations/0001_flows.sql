@@ -39,17 +39,9 @@ CREATE FUNCTION flow_versions_immutable() RETURNS trigger
 CREATE TRIGGER flow_versions_immutable BEFORE UPDATE OR DELETE ON flow_versions
   FOR EACH ROW EXECUTE FUNCTION flow_versions_immutable();
 
-ALTER TABLE flows ENABLE ROW LEVEL SECURITY;
-ALTER TABLE flows FORCE ROW LEVEL SECURITY;
-ALTER TABLE flow_versions ENABLE ROW LEVEL SECURITY;
-ALTER TABLE flow_versions FORCE ROW LEVEL SECURITY;
-
-CREATE POLICY tenant_isolation ON flows
-  USING (tenant_id = current_setting('app.tenant_id', true))
-  WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
-CREATE POLICY tenant_isolation ON flow_versions
-  USING (tenant_id = current_setting('app.tenant_id', true))
-  WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
+-- Row-level security, the one way (bus migration 0003): ENABLE + FORCE + the tenant policy.
+SELECT flow8_tenant_rls('flows');
+SELECT flow8_tenant_rls('flow_versions');
 
 GRANT SELECT, INSERT ON flows TO ${app_role};
 GRANT UPDATE (name, partition_id, status, latest_version, published_version, updated_at, archived_at, row_version)

@@ -82,27 +82,11 @@ CREATE TABLE inbox (
 );
 CREATE INDEX inbox_received ON inbox (received_at);
 
-ALTER TABLE executions ENABLE ROW LEVEL SECURITY;
-ALTER TABLE executions FORCE ROW LEVEL SECURITY;
-ALTER TABLE step_runs ENABLE ROW LEVEL SECURITY;
-ALTER TABLE step_runs FORCE ROW LEVEL SECURITY;
-ALTER TABLE waits ENABLE ROW LEVEL SECURITY;
-ALTER TABLE waits FORCE ROW LEVEL SECURITY;
-ALTER TABLE inbox ENABLE ROW LEVEL SECURITY;
-ALTER TABLE inbox FORCE ROW LEVEL SECURITY;
-
-CREATE POLICY tenant_isolation ON executions
-  USING (tenant_id = current_setting('app.tenant_id', true))
-  WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
-CREATE POLICY tenant_isolation ON step_runs
-  USING (tenant_id = current_setting('app.tenant_id', true))
-  WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
-CREATE POLICY tenant_isolation ON waits
-  USING (tenant_id = current_setting('app.tenant_id', true))
-  WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
-CREATE POLICY tenant_isolation ON inbox
-  USING (tenant_id = current_setting('app.tenant_id', true))
-  WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
+-- Row-level security, the one way (bus migration 0003): ENABLE + FORCE + the tenant policy.
+SELECT flow8_tenant_rls('executions');
+SELECT flow8_tenant_rls('step_runs');
+SELECT flow8_tenant_rls('waits');
+SELECT flow8_tenant_rls('inbox');
 
 GRANT SELECT, INSERT ON executions TO ${app_role};
 GRANT UPDATE (output, status, error_code, finished_at, version) ON executions TO ${app_role};

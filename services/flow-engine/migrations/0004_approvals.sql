@@ -18,11 +18,8 @@ CREATE TABLE approval_decisions (
   UNIQUE (execution_id, step_id, decider_id)
 );
 
-ALTER TABLE approval_decisions ENABLE ROW LEVEL SECURITY;
-ALTER TABLE approval_decisions FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON approval_decisions
-  USING (tenant_id = current_setting('app.tenant_id', true))
-  WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
+-- Row-level security, the one way (bus migration 0003): ENABLE + FORCE + the tenant policy.
+SELECT flow8_tenant_rls('approval_decisions');
 GRANT SELECT, INSERT ON approval_decisions TO ${app_role};
 
 -- An execution waiting for people still has a whole-execution deadline.
