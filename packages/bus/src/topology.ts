@@ -236,11 +236,51 @@ export async function provisionBus(
     });
     // The broker keeps one copy of an identical binding: creating it again is a no-op.
     await admin.createAcls({ acl: acls });
+    // CreateAcls answers once the controller has the bindings; the broker's authorizer learns them
+    // from the metadata log a moment later. Return only when the broker lists them all, so a
+    // client that uses them right away is not refused.
+    await aclsVisible(admin, acls);
   } finally {
     await admin.disconnect();
   }
   await Promise.all(topics.map((t) => topicEndOffsets(kafka, t.topic)));
   return { created, configured: topics.map((t) => t.topic), acls: acls.length };
+}
+
+const aclKey = (a: AclEntry): string =>
+  [a.resourceType, a.resourceName, a.resourcePatternType, a.principal, a.host, a.operation, a.permissionType].join('|');
+
+async function aclsVisible(admin: kafkajs.Admin, acls: AclEntry[], timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { resources } = await admin.describeAcls({
+      resourceType: AclResourceTypes.ANY,
+      resourcePatternType: ResourcePatternTypes.ANY,
+      operation: AclOperationTypes.ANY,
+      permissionType: AclPermissionTypes.ANY,
+    });
+    const have = new Set(
+      resources.flatMap((r) =>
+        r.acls.map((a) =>
+          aclKey({
+            resourceType: r.resourceType,
+            resourceName: r.resourceName,
+            resourcePatternType: r.resourcePatternType,
+            principal: a.principal,
+            host: a.host,
+            operation: a.operation,
+            permissionType: a.permissionType,
+          }),
+        ),
+      ),
+    );
+    const missing = acls.filter((a) => !have.has(aclKey(a)));
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(`${missing.length} ACL binding(s) created but not visible at the broker after ${timeoutMs} ms`);
+    }
+    await sleep(100);
+  }
 }
 
 /**
