@@ -4,7 +4,7 @@
 // roles through without a tenant condition, the runtime roles neither bypass RLS nor own
 // anything, and every SECURITY DEFINER function pins a search_path that ends in pg_temp over
 // schemas the runtime roles cannot write. Each service has a catalog test that expects [].
-import type { Queryable } from '@flow8/db';
+import { userOf, type Queryable } from '@flow8/db';
 
 export interface CatalogCheck {
   /** The roles the service runs as (runtime role, outbox relay role). */
@@ -127,4 +127,16 @@ export async function definerProblems(db: Queryable, runtimeRoles: string[]): Pr
     }
   }
   return problems;
+}
+
+/**
+ * The catalog check every service database passes after its real migrations: its runtime and
+ * relay roles bound, and the one table every company shares by design — the outbox, which the
+ * runtime role may only INSERT into (bus migration 0002) and only the relay role reads.
+ */
+export function serviceCatalogProblems(db: { admin: Queryable; appUrl: string; relayUrl: string }): Promise<string[]> {
+  return catalogProblems(db.admin, {
+    runtimeRoles: [userOf(db.appUrl), userOf(db.relayUrl)],
+    exceptions: { outbox: 'written by the runtime role with INSERT only; read by the relay role alone' },
+  });
 }

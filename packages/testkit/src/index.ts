@@ -46,4 +46,4 @@ export {
   type AuthorizeResult,
   type TokenIntrospection,
 } from './oidc';
-export { catalogProblems, definerProblems, type CatalogCheck } from './catalog';
+export { catalogProblems, serviceCatalogProblems, definerProblems, type CatalogCheck } from './catalog';
